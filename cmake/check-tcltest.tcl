@@ -1,0 +1,1 @@
+if {[catch {package require tcltest 2}]} { exit 1 }; exit 0

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test of toe: installs what is missing, then configures, builds and
+# runs the whole ctest suite in the release build and in the ASan+UBSan build.
+# Exits non-zero if anything fails. The last lines are ctest's summary.
+set -uo pipefail
+cd "$(dirname "$0")"
+./setup.sh || exit 1
+
+jobs=$(nproc)
+status=0
+for preset in asan release; do
+  echo "=== toe tests: ${preset} build ==="
+  if ! cmake --preset "$preset" >/dev/null || ! cmake --build --preset "$preset" -j "$jobs"; then
+    echo "test.sh: ${preset} build failed" >&2
+    exit 1
+  fi
+  ctest --preset "$preset" -j "$jobs" || status=1
+done
+exit $status
