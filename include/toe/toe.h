@@ -1,0 +1,182 @@
+/* toe public API, v1: stack lifecycle and configuration, the callback-based app
+ * API, and counters.
+ *
+ * Threading model (v1): a stack is driven by one thread that calls
+ * toe_stack_poll(). Every app callback runs on that thread, from inside
+ * toe_stack_poll(), AFTER the input burst has been processed (never from deep
+ * inside protocol processing), so a callback may freely call any toe_* function
+ * on any connection of the same stack. The app functions (toe_send, toe_connect,
+ * ...) must be called from that same thread, either from a callback or between
+ * polls.
+ *
+ * Conventions: every function returns 0 (or a byte count) on success and a
+ * negative errno on failure. IPv4 addresses and ports in this header are in
+ * HOST byte order (10.0.0.1 is 0x0a000001); toe_ipv4_parse() converts text. */
+#ifndef TOE_TOE_H
+#define TOE_TOE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A frame port: the AF_XDP port or the in-memory port. Created and destroyed by
+ * the port implementation's own constructor/destructor; a stack borrows it. */
+struct port;
+
+struct toe_stack; /* one stack: its cores, flow tables, listeners, counters */
+struct toe_conn;  /* one TCP connection as the app sees it */
+
+#define TOE_CC_NAME_MAX 16
+
+/* Stack configuration. Always start from toe_stack_config_init(): new fields
+ * are added at the end with defaults, so old callers keep working. */
+struct toe_stack_config {
+    /* Addressing: one IPv4 subnet. The MAC address is taken from the port. */
+    uint32_t ipv4_addr;        /* our address, host byte order; required */
+    uint8_t ipv4_prefix_len;   /* subnet prefix length (default 24) */
+    uint32_t ipv4_gateway;     /* off-subnet next hop, host order; 0 = none */
+
+    /* Capacity. */
+    uint32_t max_flows;        /* connections incl. TIME_WAIT (default 4096) */
+    uint32_t n_cores;          /* processing cores; only 1 is supported in v1 */
+    uint32_t rx_burst_frames;  /* frames taken from the port per poll (64) */
+    uint64_t seed;             /* keys for the flow hash and ISNs; 0 = random */
+
+    /* ARP (RFC 826). */
+    uint32_t arp_cache_entries;  /* bounded neighbour cache (default 256) */
+    uint32_t arp_timeout_ms;     /* age of a resolved entry (default 60000) */
+    uint32_t arp_retry_ms;       /* re-send an unanswered request (1000) */
+    uint32_t arp_max_retries;    /* then give up and drop held frames (3) */
+    uint32_t arp_pending_frames; /* frames held per unresolved peer (4) */
+    bool arp_gratuitous;         /* announce our address at start (true) */
+
+    /* TCP, mirrored into the engine's tcp_config. */
+    uint16_t mss_bytes;          /* our MSS, 0 = derived from MTU 1500 (1460) */
+    uint32_t sndbuf_bytes;       /* per-connection send buffer bound */
+    uint32_t rcvbuf_bytes;       /* per-connection receive buffer bound */
+    bool nagle;                  /* RFC 9293 section 3.7.4 (default true) */
+    bool delack;                 /* RFC 1122 4.2.3.2 delayed ACK (true) */
+    uint32_t delack_ms;          /* delayed ACK timeout (40) */
+    uint32_t time_wait_ms;       /* 2*MSL (default 60000) */
+    char cc[TOE_CC_NAME_MAX];    /* "newreno" (default) or "cubic" */
+    bool syncookies;             /* RFC 4987 when the backlog is full (true) */
+    bool keepalive;              /* RFC 1122 4.2.3.6 (default false) */
+    uint32_t keepalive_idle_ms;  /* (7200000) */
+    uint32_t keepalive_intvl_ms; /* (75000) */
+    uint32_t keepalive_probes;   /* (9) */
+    bool sack;                   /* RFC 2018 (true) */
+    bool timestamps;             /* RFC 7323 (true) */
+    bool window_scale;           /* RFC 7323 (true) */
+};
+
+/* Fills *cfg with defaults (ipv4_addr stays 0: the caller must set it). */
+void toe_stack_config_init(struct toe_stack_config *cfg);
+
+/* Creates a stack on a port (borrowed: it must outlive the stack). */
+int toe_stack_create(const struct toe_stack_config *cfg, struct port *port,
+                     struct toe_stack **out);
+/* Frees everything; open connections vanish without sending anything. */
+void toe_stack_destroy(struct toe_stack *stack);
+
+/* One round: take a burst of frames from the port and run them through the input
+ * unit and the engine, fire due timers, flush TX, then deliver app callbacks.
+ * now_us is the caller's clock (monotonic or virtual); it must not go backwards.
+ * Returns the amount of work done (frames + events + callbacks), 0 when idle. */
+int toe_stack_poll(struct toe_stack *stack, uint64_t now_us);
+
+/* Absolute time (us, same clock as poll) of the next timer, UINT64_MAX if none. */
+uint64_t toe_stack_next_timer_us(const struct toe_stack *stack);
+
+/* Our addresses. */
+uint32_t toe_stack_ipv4(const struct toe_stack *stack);
+void toe_stack_mac(const struct toe_stack *stack, uint8_t mac[6]);
+
+/* App callbacks. ctx is the connection's context (toe_conn_get_ctx()). */
+struct toe_app_ops {
+    /* A passive open completed (ESTABLISHED) on a listener. conn starts with
+     * the listener's ops and ctx; the app may call toe_conn_set_ctx(). Return
+     * 0 to keep the connection, a negative value to abort it (RST). */
+    int (*on_accept)(struct toe_conn *conn, void *listen_ctx);
+    /* An active open finished: status 0 (ESTABLISHED) or -ECONNREFUSED,
+     * -ETIMEDOUT, -ENETUNREACH, ... On failure the handle is dead after the
+     * callback returns and on_close is not called. */
+    void (*on_connect)(struct toe_conn *conn, int status, void *ctx);
+    /* Data (or the peer's FIN) is readable: call toe_recv() until it returns
+     * -EAGAIN; it returns 0 at end of stream. */
+    void (*on_recv)(struct toe_conn *conn, void *ctx);
+    /* Send space became available after toe_send() returned less than asked
+     * or -EAGAIN; acked_bytes is how much of our data the peer acknowledged. */
+    void (*on_sent)(struct toe_conn *conn, size_t acked_bytes, void *ctx);
+    /* The connection ended while the app still held it: status 0 (orderly:
+     * both FINs exchanged), -ECONNRESET, -ETIMEDOUT, -ECONNABORTED. The handle
+     * is dead after the callback returns. Not called after toe_close() or
+     * toe_abort(): those give the handle back. */
+    void (*on_close)(struct toe_conn *conn, int status, void *ctx);
+};
+
+/* Passive open on a local port. ops is copied. backlog bounds connections in
+ * SYN_RCVD plus established-not-yet-accepted (0 = engine default).
+ * -EADDRINUSE if the port already listens. */
+int toe_listen(struct toe_stack *stack, uint16_t port, int backlog,
+               const struct toe_app_ops *ops, void *ctx);
+/* Stops listening; established connections are not affected. */
+int toe_unlisten(struct toe_stack *stack, uint16_t port);
+
+/* Active open to raddr:rport (host order) from an ephemeral port. *conn is
+ * valid at once (it may be used with toe_send() to queue data before the
+ * handshake completes); completion is reported by on_connect. */
+int toe_connect(struct toe_stack *stack, uint32_t raddr, uint16_t rport,
+                const struct toe_app_ops *ops, void *ctx,
+                struct toe_conn **conn);
+
+/* Queues up to len bytes; returns bytes taken (possibly fewer), -EAGAIN when
+ * the send buffer is full, -EPIPE after shutdown/close, -ENOTCONN when dead. */
+ssize_t toe_send(struct toe_conn *conn, const void *buf, size_t len);
+/* Copies up to len received bytes out; 0 = end of stream (peer FIN),
+ * -EAGAIN = nothing yet, -ECONNRESET after a reset. */
+ssize_t toe_recv(struct toe_conn *conn, void *buf, size_t len);
+/* Half close: send FIN after queued data; receiving continues. */
+int toe_shutdown(struct toe_conn *conn);
+/* Full close (FIN after queued data); the handle is given back at once and no
+ * more callbacks come; the stack finishes the close in the background. */
+int toe_close(struct toe_conn *conn);
+/* Reset (RST) and give the handle back at once. */
+int toe_abort(struct toe_conn *conn);
+
+void toe_conn_set_ctx(struct toe_conn *conn, void *ctx);
+void *toe_conn_get_ctx(const struct toe_conn *conn);
+
+/* Connection identity and state, host byte order. */
+struct toe_conn_info {
+    uint32_t local_addr;
+    uint32_t remote_addr;
+    uint16_t local_port;
+    uint16_t remote_port;
+    uint32_t flow_id;      /* the stack's local flow ID (the proxy) */
+    const char *state;     /* RFC 9293 state name, e.g. "ESTABLISHED" */
+};
+int toe_conn_info(const struct toe_conn *conn, struct toe_conn_info *info);
+/* "ESTABLISHED", "SYN_SENT", ... ("CLOSED" for a dead handle). */
+const char *toe_conn_state_name(const struct toe_conn *conn);
+
+/* Counters, summed over cores, nstat-like ("TcpActiveOpens 3"): one
+ * "name value" line per counter, every counter (zeros too), like `nstat -a`. */
+int toe_stack_stats_print(const struct toe_stack *stack, FILE *out);
+/* One counter by its name; -ENOENT if there is no such counter. */
+int toe_stack_counter(const struct toe_stack *stack, const char *name,
+                      uint64_t *value);
+
+/* "10.0.0.1" -> 0x0a000001. Returns 0 or -EINVAL. */
+int toe_ipv4_parse(const char *text, uint32_t *addr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
