@@ -98,7 +98,7 @@ enum sack_next_kind {
 /* RFC 6675 section 4 NextSeg. Rule 1: the lowest unSACKed byte S2 >=
  * high_rxt, below HighSACK, with IsLost(S2). Rule 2 applies when
  * new_data_ok (the engine has unsent data and the peer's window allows it).
- * Rule 3: as rule 1 without IsLost. *seq/*len get the segment (len <= smss,
+ * Rule 3: as rule 1 without IsLost. seq and len get the segment (len <= smss,
  * never crossing into SACKed data). Rule 4 (rescue retransmission) is left
  * to the engine. */
 enum sack_next_kind sack_board_next_seg(const struct sack_board *sb, uint32_t snd_una,
