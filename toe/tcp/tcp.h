@@ -1,0 +1,390 @@
+/* The TCP protocol engine: the API the stack layer (input unit, flow table,
+ * app API, packet-script harness) drives.
+ *
+ * The engine is pure. Every entry point takes now_us; it never reads a clock,
+ * never does I/O and holds no global state. Segments leave through
+ * ops->emit, connection memory comes from ops->conn_alloc/conn_free (so the
+ * stack can place connections in its flow table), and app events are queued
+ * through ops->notify: the engine never runs app code from inside input
+ * processing; the stack delivers notifications after the burst.
+ *
+ * One struct tcp_engine per core. It owns nothing global: the timer wheel
+ * and page pool of the core are passed in.
+ *
+ * Ownership of a struct tcp_conn:
+ *  - active open: tcp_connect() returns it; the app owns it.
+ *  - passive open: the engine owns it until tcp_accept() hands it to the app.
+ *  - the app gives it back with tcp_close() or tcp_abort() (exactly once,
+ *    also after a TCP_EV_CLOSED notification) and must not touch it after.
+ *  - ops->conn_free is called once the connection is CLOSED (TIME_WAIT over,
+ *    reset, timed out) and the app does not own it. From then on the stack
+ *    must drop any notification it still holds for that connection and
+ *    forget its flow-table entry.
+ *  - ops->conn_free is never called from inside ops->emit or ops->notify.
+ */
+#ifndef TOE_TCP_TCP_H
+#define TOE_TCP_TCP_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "toe/tcp/isn.h"
+#include "toe/tcp/seq.h"
+#include "toe/tcp/syncookie.h"
+#include "toe/wire/tcp_opts.h"
+
+struct timer_wheel;
+struct sockmem_pool;
+struct tcp_conn; /* complete type in toe/tcp/tcp_conn.h; size via tcp_conn_size() */
+struct tcp_engine;
+struct tcp_listener;
+struct tcp_cc_ops;
+
+/* TCP header flags, as on the wire (RFC 9293 section 3.1, RFC 3168). */
+#define TCP_FLAG_FIN 0x01u
+#define TCP_FLAG_SYN 0x02u
+#define TCP_FLAG_RST 0x04u
+#define TCP_FLAG_PSH 0x08u
+#define TCP_FLAG_ACK 0x10u
+#define TCP_FLAG_URG 0x20u
+#define TCP_FLAG_ECE 0x40u
+#define TCP_FLAG_CWR 0x80u
+
+/* Connection identity, host byte order; "l" is this stack, "r" the peer. */
+struct tcp_tuple {
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+};
+
+/* A parsed incoming segment. The input unit has already checked lengths,
+ * checksums and option syntax; the engine checks everything else. */
+struct tcp_seg {
+    uint32_t seq;
+    uint32_t ack;
+    uint16_t wnd;             /* raw 16-bit window field (not yet scaled) */
+    uint16_t urg;             /* urgent pointer (ignored: RFC 6093) */
+    uint8_t flags;            /* TCP_FLAG_* */
+    struct tcp_options opts;
+    const uint8_t *payload;
+    uint32_t len;             /* payload bytes (SYN/FIN not counted) */
+};
+
+/* One segment to send. wnd is the 16-bit field value, already scaled down. */
+struct tcp_hdr_out {
+    uint32_t seq;
+    uint32_t ack;
+    uint16_t wnd;
+    uint8_t flags;
+    struct tcp_options opts;  /* options to encode */
+};
+
+enum tcp_state {
+    TCP_CLOSED = 0,
+    TCP_LISTEN,
+    TCP_SYN_SENT,
+    TCP_SYN_RECEIVED,
+    TCP_ESTABLISHED,
+    TCP_FIN_WAIT_1,
+    TCP_FIN_WAIT_2,
+    TCP_CLOSE_WAIT,
+    TCP_CLOSING,
+    TCP_LAST_ACK,
+    TCP_TIME_WAIT,
+    TCP_STATE_COUNT
+};
+
+const char *tcp_state_name(enum tcp_state s);
+
+/* App events (bit set passed to ops->notify). */
+#define TCP_EV_ACCEPTED    (1u << 0) /* passive conn established; on its listener's accept queue */
+#define TCP_EV_CONNECTED   (1u << 1) /* active open established */
+#define TCP_EV_READABLE    (1u << 2) /* new in-order data in the receive buffer */
+#define TCP_EV_WRITABLE    (1u << 3) /* send buffer space became free */
+#define TCP_EV_SENT        (1u << 4) /* data was acknowledged (tcp_conn_info: unacked) */
+#define TCP_EV_PEER_CLOSED (1u << 5) /* FIN received: no more data will come */
+#define TCP_EV_CLOSED      (1u << 6) /* connection is gone; see tcp_conn_close_reason() */
+
+enum tcp_close_reason {
+    TCP_CLOSE_NONE = 0,     /* not closed */
+    TCP_CLOSE_NORMAL,       /* FIN exchange completed */
+    TCP_CLOSE_RESET,        /* RST received */
+    TCP_CLOSE_TIMEOUT,      /* retransmissions / keepalive gave up */
+    TCP_CLOSE_REFUSED,      /* RST answering our SYN */
+    TCP_CLOSE_ABORTED,      /* tcp_abort() or close with unread data (we sent RST) */
+};
+
+const char *tcp_close_reason_name(enum tcp_close_reason r);
+
+enum tcp_syncookies_mode {
+    TCP_SYNCOOKIES_AUTO = 0, /* only when the listener's backlog is full */
+    TCP_SYNCOOKIES_ALWAYS,
+    TCP_SYNCOOKIES_NEVER,
+};
+
+/* Engine configuration; fill with tcp_config_default() then change fields,
+ * so fields added later get their defaults. */
+struct tcp_config {
+    uint32_t mss_bytes;            /* MSS we advertise (1460: Ethernet MTU 1500) */
+    uint32_t rcvbuf_min_bytes;     /* receive buffer bounds per connection */
+    uint32_t rcvbuf_default_bytes;
+    uint32_t rcvbuf_max_bytes;
+    uint32_t sndbuf_min_bytes;     /* send buffer bounds per connection */
+    uint32_t sndbuf_default_bytes;
+    uint32_t sndbuf_max_bytes;
+    bool wscale;                   /* RFC 7323 window scaling */
+    bool sack;                     /* RFC 2018 SACK (+ RFC 2883 D-SACK) */
+    bool timestamps;               /* RFC 7323 timestamps + PAWS */
+    bool nagle;                    /* RFC 9293 3.7.4; per conn: tcp_set_nodelay() */
+    uint32_t delack_max_us;        /* delayed ACK bound; 40 ms (Linux); <= 200 ms */
+    uint32_t rto_initial_us;       /* RFC 6298 2.1: 1 s */
+    uint32_t rto_min_us;           /* 200 ms like Linux (RFC 6298 says 1 s: configurable) */
+    uint32_t rto_max_us;           /* 60 s (RFC 6298 2.5 allows a cap >= 60 s) */
+    uint32_t retries_max;          /* R2 as a count of RTO retransmissions: 15 */
+    uint32_t r2_min_us;            /* RFC 9293 3.8.3: give up no sooner than 100 s */
+    uint32_t syn_retries;          /* SYN retransmissions before giving up: 6 */
+    uint32_t synack_retries;       /* SYN-ACK retransmissions: 5 */
+    uint32_t time_wait_us;         /* 2MSL: 60 s */
+    uint32_t fin_wait2_us;         /* orphaned FIN_WAIT_2 timeout: 60 s (0 = none) */
+    bool keepalive;                /* RFC 9293 3.8.4 / RFC 1122 4.2.3.6: off by default */
+    uint32_t keepalive_idle_us;    /* 2 h */
+    uint32_t keepalive_intvl_us;   /* 75 s */
+    uint32_t keepalive_probes;     /* 9 */
+    uint32_t backlog_default;      /* 128: SYN-RECEIVED + accept queue per listener */
+    enum tcp_syncookies_mode syncookies;
+    uint32_t challenge_ack_limit;  /* RFC 5961 section 7: per connection per second (10) */
+    char cc_name[16];              /* "newreno" or "cubic" */
+    uint32_t ooo_max_ranges;       /* out-of-order ranges kept per connection (8) */
+    uint32_t tick_us;              /* timer wheel tick the engine assumes (1 ms) */
+    uint32_t persist_max_us;       /* zero-window probe interval cap (= rto_max) */
+    uint32_t mem_pressure_pct;     /* page pool use (% of its limit) above which
+                                      windows stop growing (90) */
+};
+
+void tcp_config_default(struct tcp_config *cfg);
+
+/* Counters, in the spirit of nstat. X(field, "NstatName"). */
+#define TCP_STATS_LIST(X)                                \
+    X(active_opens, "ActiveOpens")                       \
+    X(passive_opens, "PassiveOpens")                     \
+    X(attempt_fails, "AttemptFails")                     \
+    X(estab_resets, "EstabResets")                       \
+    X(curr_estab, "CurrEstab")                           \
+    X(in_segs, "InSegs")                                 \
+    X(out_segs, "OutSegs")                               \
+    X(retrans_segs, "RetransSegs")                       \
+    X(in_errs, "InErrs")                                 \
+    X(out_rsts, "OutRsts")                               \
+    X(in_rsts, "InRsts")                                 \
+    X(delayed_acks, "DelayedACKs")                       \
+    X(timeouts, "TCPTimeouts")                           \
+    X(syn_timeouts, "TCPSynRetrans")                     \
+    X(fast_retrans, "TCPFastRetrans")                    \
+    X(sack_recovery, "TCPSackRecovery")                  \
+    X(reno_recovery, "TCPRenoRecovery")                  \
+    X(partial_acks, "TCPPartialUndo")                    \
+    X(paws_drops, "PAWSEstab")                           \
+    X(challenge_acks, "TCPChallengeACK")                 \
+    X(challenge_acks_limited, "TCPChallengeACKLimited")  \
+    X(syncookies_sent, "SyncookiesSent")                 \
+    X(syncookies_recv, "SyncookiesRecv")                 \
+    X(syncookies_failed, "SyncookiesFailed")             \
+    X(listen_overflows, "ListenOverflows")               \
+    X(listen_drops, "ListenDrops")                       \
+    X(ofo_queue, "TCPOFOQueue")                          \
+    X(ofo_drop, "TCPOFODrop")                            \
+    X(ofo_merge, "TCPOFOMerge")                          \
+    X(zero_window_probes, "TCPWinProbe")                 \
+    X(keepalive_probes, "TCPKeepAlive")                  \
+    X(time_waits, "TW")                                  \
+    X(time_wait_recycled, "TWRecycled")                  \
+    X(dsack_sent, "TCPDSACKOldSent")                     \
+    X(dsack_recv, "TCPDSACKRecv")                        \
+    X(sack_recv, "TCPSACKRecv")                          \
+    X(emit_fails, "TCPEmitFail")                         \
+    X(mem_pressure, "TCPMemoryPressures")                \
+    X(rcv_pruned, "RcvPruned")                           \
+    X(abort_on_close, "TCPAbortOnClose")                 \
+    X(abort_on_data, "TCPAbortOnData")                   \
+    X(abort_on_timeout, "TCPAbortOnTimeout")             \
+    X(abort_on_memory, "TCPAbortOnMemory")               \
+    X(conn_alloc_fails, "TCPConnAllocFail")              \
+    X(rtt_samples, "TCPRttSamples")                      \
+    X(pure_acks_in, "TCPPureAcks")                       \
+    X(data_segs_in, "DataSegsIn")                        \
+    X(data_segs_out, "DataSegsOut")                      \
+    X(spurious_rto, "TCPSpuriousRTOs")                   \
+    X(window_updates, "TCPWinUpdates")
+
+/* Why a segment was dropped (one counter each, tcp_stats.drop[]). */
+#define TCP_DROP_LIST(X)                                         \
+    X(TCP_DROP_BAD_FLAGS, "bad_flags")           /* SYN+FIN, none... */ \
+    X(TCP_DROP_NOT_ACCEPTABLE, "not_acceptable") /* 3.10.7.4 */  \
+    X(TCP_DROP_PAWS, "paws")                                     \
+    X(TCP_DROP_RST_OUT_OF_WINDOW, "rst_out_of_window")           \
+    X(TCP_DROP_RST_CHALLENGED, "rst_challenged")                 \
+    X(TCP_DROP_SYN_CHALLENGED, "syn_challenged")                 \
+    X(TCP_DROP_NO_ACK, "no_ack")                                 \
+    X(TCP_DROP_ACK_TOO_OLD, "ack_too_old")                       \
+    X(TCP_DROP_ACK_UNSENT, "ack_unsent")                         \
+    X(TCP_DROP_OFO_FULL, "ofo_full")                             \
+    X(TCP_DROP_RCVBUF_FULL, "rcvbuf_full")                       \
+    X(TCP_DROP_NO_MEMORY, "no_memory")                           \
+    X(TCP_DROP_LISTEN_OVERFLOW, "listen_overflow")               \
+    X(TCP_DROP_LISTEN_NOT_SYN, "listen_not_syn")                 \
+    X(TCP_DROP_BAD_COOKIE, "bad_cookie")                         \
+    X(TCP_DROP_NO_SOCKET, "no_socket")                           \
+    X(TCP_DROP_SYN_SENT_BAD_ACK, "syn_sent_bad_ack")             \
+    X(TCP_DROP_DATA_AFTER_FIN, "data_after_fin")                 \
+    X(TCP_DROP_DATA_AFTER_CLOSE, "data_after_close")             \
+    X(TCP_DROP_CLOSED, "closed")                                 \
+    X(TCP_DROP_TIME_WAIT, "time_wait")                           \
+    X(TCP_DROP_URG, "urgent")
+
+enum tcp_drop_reason {
+#define TCP_DROP_ENUM_(e, n) e,
+    TCP_DROP_LIST(TCP_DROP_ENUM_)
+#undef TCP_DROP_ENUM_
+    TCP_DROP_COUNT
+};
+
+const char *tcp_drop_reason_name(enum tcp_drop_reason r);
+
+struct tcp_stats {
+#define TCP_STATS_FIELD_(f, n) uint64_t f;
+    TCP_STATS_LIST(TCP_STATS_FIELD_)
+#undef TCP_STATS_FIELD_
+    uint64_t drop[TCP_DROP_COUNT];
+};
+
+/* Calls fn(name, value, arg) for every counter, drops as "Drop_<reason>". */
+void tcp_stats_foreach(const struct tcp_stats *st,
+                       void (*fn)(const char *name, uint64_t value, void *arg), void *arg);
+
+struct tcp_engine_ops {
+    /* Encode and transmit one segment now; payload points into the send
+     * buffer's pages and must be copied out. 0, or -ENOBUFS when TX is full:
+     * the engine keeps the data queued and retries later (counted). */
+    int (*emit)(void *owner, const struct tcp_tuple *t, const struct tcp_hdr_out *h,
+                const struct iovec *payload, int iovcnt);
+    /* Zeroed memory of tcp_conn_size() bytes for a new connection with tuple
+     * t, or NULL (the engine counts and drops). */
+    struct tcp_conn *(*conn_alloc)(void *owner, const struct tcp_tuple *t);
+    /* The engine is done with c (see ownership rules above). */
+    void (*conn_free)(void *owner, struct tcp_conn *c);
+    /* Queue TCP_EV_* events for c; delivered to the app after the burst. */
+    void (*notify)(void *owner, struct tcp_conn *c, unsigned events);
+};
+
+struct tcp_engine {
+    struct tcp_config cfg;
+    struct tcp_stats stats;
+    struct timer_wheel *wheel;
+    struct sockmem_pool *pool;
+    const struct tcp_engine_ops *ops;
+    void *owner;
+    const struct tcp_cc_ops *cc_ops;
+    struct tcp_isn_key isn_key;       /* RFC 6528 */
+    struct syncookie_key cookie_key;  /* RFC 4987 */
+    uint32_t nconns;          /* connections allocated and not yet freed */
+    struct tcp_conn *blocked; /* connections whose emit failed (-ENOBUFS) */
+};
+
+/* 0 or -EINVAL (bad config, unknown cc) / -ENOMEM. */
+int tcp_engine_init(struct tcp_engine *eng, const struct tcp_config *cfg,
+                    struct timer_wheel *wheel, struct sockmem_pool *pool,
+                    const struct tcp_engine_ops *ops, void *owner);
+/* TX ring has room again: retry output of connections whose emit failed.
+ * The stack calls it after a TX completion / before the next RX burst. */
+void tcp_engine_tx_ready(struct tcp_engine *eng, uint64_t now_us);
+/* Connections must have been freed (tcp_abort + timers) before; listeners closed. */
+void tcp_engine_destroy(struct tcp_engine *eng);
+
+/* Listening socket: the stack owns the struct and finds it by port. */
+struct tcp_listener {
+    struct tcp_engine *eng;
+    uint32_t laddr;           /* 0 = any */
+    uint16_t port;
+    bool open;
+    uint32_t backlog;         /* bound on syn_recv + accept_len */
+    uint32_t syn_recv;        /* children in SYN-RECEIVED */
+    uint32_t accept_len;      /* established children waiting for tcp_accept() */
+    struct tcp_conn *syn_head;    /* children in SYN-RECEIVED (list) */
+    struct tcp_conn *accept_head; /* accept queue, oldest first */
+    struct tcp_conn *accept_tail;
+    void *user;               /* for the stack */
+};
+
+/* backlog 0 = cfg.backlog_default. 0 or -EINVAL. */
+int tcp_listener_open(struct tcp_engine *eng, struct tcp_listener *lst,
+                      uint32_t laddr, uint16_t port, uint32_t backlog);
+/* Resets every child not yet accepted and stops listening. */
+void tcp_listener_close(struct tcp_engine *eng, struct tcp_listener *lst, uint64_t now_us);
+/* Oldest established connection, now owned by the app; NULL if none. */
+struct tcp_conn *tcp_accept(struct tcp_engine *eng, struct tcp_listener *lst);
+
+/* Input. seg comes from the input unit; the engine does not keep pointers
+ * into it after return. */
+void tcp_input(struct tcp_engine *eng, struct tcp_conn *c, const struct tcp_seg *seg,
+               uint64_t now_us);
+void tcp_input_listen(struct tcp_engine *eng, struct tcp_listener *lst,
+                      const struct tcp_tuple *t, const struct tcp_seg *seg, uint64_t now_us);
+void tcp_input_closed(struct tcp_engine *eng, const struct tcp_tuple *t,
+                      const struct tcp_seg *seg, uint64_t now_us);
+
+/* App calls. Return 0/bytes or -errno. */
+int tcp_connect(struct tcp_engine *eng, const struct tcp_tuple *t, uint64_t now_us,
+                struct tcp_conn **out);
+/* Bytes accepted into the send buffer (may be < len), -EAGAIN when full,
+ * -EPIPE after shutdown/close, -ECONNRESET after reset, -ENOTCONN when closed. */
+long tcp_send(struct tcp_engine *eng, struct tcp_conn *c, const void *buf, size_t len,
+              uint64_t now_us);
+/* Bytes copied, 0 at EOF (FIN received and all read), -EAGAIN when nothing
+ * to read, -ECONNRESET after reset. */
+long tcp_recv(struct tcp_engine *eng, struct tcp_conn *c, void *buf, size_t len,
+              uint64_t now_us);
+/* Zero copy: iovecs over the readable in-order bytes (at most iovcnt),
+ * returns the number of iovecs filled (0 when nothing to read). */
+int tcp_recv_peek(struct tcp_engine *eng, struct tcp_conn *c, struct iovec *iov, int iovcnt);
+/* Releases len bytes seen with tcp_recv_peek (opens the window). */
+int tcp_recv_consume(struct tcp_engine *eng, struct tcp_conn *c, size_t len, uint64_t now_us);
+/* Half close: FIN after queued data. */
+int tcp_shutdown(struct tcp_engine *eng, struct tcp_conn *c, uint64_t now_us);
+/* Close and release: FIN (or RST with unread data, RFC 9293 3.6 / RFC 2525
+ * 2.17). The app must not touch c afterwards. */
+int tcp_close(struct tcp_engine *eng, struct tcp_conn *c, uint64_t now_us);
+/* Send RST (when synchronized), close and release. */
+void tcp_abort(struct tcp_engine *eng, struct tcp_conn *c, uint64_t now_us);
+void tcp_set_nodelay(struct tcp_conn *c, bool nodelay);
+
+/* Getters. */
+size_t tcp_conn_size(void);
+enum tcp_state tcp_conn_state(const struct tcp_conn *c);
+enum tcp_close_reason tcp_conn_close_reason(const struct tcp_conn *c);
+const struct tcp_tuple *tcp_conn_tuple(const struct tcp_conn *c);
+struct tcp_listener *tcp_conn_listener(const struct tcp_conn *c);
+void *tcp_conn_user(const struct tcp_conn *c);
+void tcp_conn_set_user(struct tcp_conn *c, void *user);
+size_t tcp_conn_readable(const struct tcp_conn *c);
+size_t tcp_conn_writable(const struct tcp_conn *c);
+
+struct tcp_conn_info {
+    enum tcp_state state;
+    uint32_t snd_una, snd_nxt, snd_wnd_bytes, snd_mss_bytes;
+    uint32_t rcv_nxt, rcv_wnd_bytes, rcv_mss_bytes;
+    uint8_t snd_wscale, rcv_wscale;
+    bool sack_ok, ts_ok, in_recovery;
+    uint32_t cwnd_bytes, ssthresh_bytes, flight_bytes;
+    uint32_t srtt_us, rttvar_us, rto_us, min_rtt_us;
+    uint32_t backoff;          /* current RTO backoff exponent */
+    uint32_t retransmits;      /* total retransmitted segments */
+    uint32_t unacked_bytes;    /* in the send buffer, sent or not, not yet acked */
+    uint32_t unread_bytes;     /* in the receive buffer, in order */
+    uint32_t ooo_ranges;
+};
+
+void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *info);
+
+#endif
