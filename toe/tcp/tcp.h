@@ -327,8 +327,13 @@ struct tcp_conn *tcp_accept(struct tcp_engine *eng, struct tcp_listener *lst);
 
 /* Input. seg comes from the input unit; the engine does not keep pointers
  * into it after return. */
-void tcp_input(struct tcp_engine *eng, struct tcp_conn *c, const struct tcp_seg *seg,
-               uint64_t now_us);
+/* Returns 0, or TCP_INPUT_TO_LISTENER: c was in TIME_WAIT, the segment is
+ * an acceptable new SYN (RFC 9293 3.10.7.4 note / RFC 6191) and c has been
+ * released (conn_free was called): the stack passes the same segment to
+ * tcp_input_listen() of the listener for the port, or tcp_input_closed(). */
+#define TCP_INPUT_TO_LISTENER 1
+int tcp_input(struct tcp_engine *eng, struct tcp_conn *c, const struct tcp_seg *seg,
+              uint64_t now_us);
 void tcp_input_listen(struct tcp_engine *eng, struct tcp_listener *lst,
                       const struct tcp_tuple *t, const struct tcp_seg *seg, uint64_t now_us);
 void tcp_input_closed(struct tcp_engine *eng, const struct tcp_tuple *t,
