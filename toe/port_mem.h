@@ -17,7 +17,8 @@
 /* Impairments of one direction. All zero: a perfect wire with no delay. */
 struct port_mem_dir_config {
     uint64_t delay_us;          /* fixed one-way propagation delay */
-    uint64_t rate_bps;          /* link rate in bits/s; 0: infinitely fast */
+    uint64_t rate_bps;          /* link rate in bits/s over the frame bytes (no
+                                   preamble/FCS/gap); 0: infinitely fast */
     uint32_t queue_limit_frames;/* frames waiting for the link (or, with no rate
                                    limit, in flight) beyond which frames are
                                    dropped; 0: PORT_MEM_DEFAULT_QUEUE_LIMIT */
@@ -35,7 +36,7 @@ struct port_mem_dir_config {
 #define PORT_MEM_DEFAULT_QUEUE_LIMIT 1024
 #define PORT_MEM_DEFAULT_FRAME_CAP   2048
 #define PORT_MEM_DEFAULT_MTU         1500
-#define PORT_MEM_MAX_IN_FLIGHT       65536 /* hard bound per direction */
+#define PORT_MEM_MAX_IN_FLIGHT       16384 /* hard bound per direction (memory) */
 
 struct port_mem_config {
     uint64_t seed;
@@ -62,8 +63,8 @@ struct port_mem_dir_stats {
 
 /* Creates both ends. Returns 0 or -ENOMEM/-EINVAL. */
 int port_mem_pair_create(const struct port_mem_config *cfg, struct port **a, struct port **b);
-/* Destroys the pair (either end may be passed); frames still lent out by it
- * become invalid. */
+/* Destroys the pair (either end may be passed) and the frames on the wire.
+ * Give back every lent frame (rx_release / tx_submit / tx_free) first. */
 void port_mem_pair_destroy(struct port *p);
 
 /* Sets the pair's virtual time (ignored when a shared clock was configured).
