@@ -158,7 +158,7 @@ static void cubic_on_ack(struct tcp_cc *cc, const struct tcp_cc_ack *ack)
 
     if (ack->rtt_us)
         s->srtt_us = s->srtt_us ? s->srtt_us - s->srtt_us / 8 + ack->rtt_us / 8 : ack->rtt_us;
-    if (!ack->cwnd_limited || acked == 0)
+    if (!ack->cwnd_limited || acked == 0 || cc->cwnd_bytes == 0 || cc->mss_bytes == 0)
         return; /* RFC 9438 section 5.8 / RFC 7661: no growth when app-limited */
     if (cc->cwnd_bytes < cc->ssthresh_bytes) {
         acked = cubic_slow_start(cc, acked);
