@@ -14,6 +14,6 @@ for preset in asan release; do
     echo "test.sh: ${preset} build failed" >&2
     exit 1
   fi
-  ctest --preset "$preset" -j "$jobs" || status=1
+  ctest --preset "$preset" -j "$jobs" --no-label-summary || status=1
 done
 exit $status
