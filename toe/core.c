@@ -60,8 +60,14 @@ int core_net_init(struct toe_core *core, const struct toe_stack_config *cfg, str
     core->evq = calloc(core->evq_cap, sizeof(*core->evq));
     if (!core->evq)
         goto err_rx;
+    core->scratch = malloc(core->frame_cap_bytes);
+    if (!core->scratch)
+        goto err_evq;
     return 0;
 
+err_evq:
+    free(core->evq);
+    core->evq = NULL;
 err_rx:
     free(core->rx);
     core->rx = NULL;
@@ -79,8 +85,10 @@ void core_net_fini(struct toe_core *core)
         port_tx_free(core->port, core->tx, core->tx_len);
         core->tx_len = 0;
     }
+    free(core->scratch);
     free(core->evq);
     free(core->rx);
+    core->scratch = NULL;
     core->evq = NULL;
     core->rx = NULL;
     arp_cache_fini(&core->arp);

@@ -113,10 +113,13 @@ struct toe_core {
     struct port_frame tx[TOE_TX_BATCH];
     uint32_t tx_len;
     uint16_t ip_id;
+    uint8_t *scratch;          /* frame_cap_bytes: frames built for ARP to hold */
 
     /* App notification queue: connections with pending TCP_EV_*. */
     struct toe_conn *nq_head, *nq_tail;
-    bool delivering;
+    uint32_t nq_len;
+    bool in_poll;              /* TX is flushed at the end of the poll */
+    bool destroying;           /* toe_stack_destroy: emit sends nothing */
 
     uint16_t ephemeral_next;
     uint64_t arp_next_tick_us;

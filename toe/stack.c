@@ -1,0 +1,897 @@
+/* The stack: joins the port, the input unit, the flow table, ARP/ICMP, the
+ * timer wheel, the page pool and the TCP engine into per-core run-to-
+ * completion loops, and implements the public app API (include/toe/toe.h).
+ *
+ * One poll round per core: rx burst -> input unit (typed events, flow IDs) ->
+ * processing function per event -> frames released -> timers -> TX flush ->
+ * app notifications delivered (callbacks run here, after the burst, never from
+ * inside protocol processing) -> TX flush again. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sockmem/pool.h"
+#include "timers/wheel.h"
+#include "toe/icmp.h"
+#include "toe/input.h"
+#include "toe/stack_internal.h"
+
+/* ---- configuration ---- */
+
+void toe_stack_config_init(struct toe_stack_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->ipv4_prefix_len = 24;
+    cfg->max_flows = 4096;
+    cfg->n_cores = 1;
+    cfg->rx_burst_frames = 64;
+    cfg->arp_cache_entries = 256;
+    cfg->arp_timeout_ms = 60000;
+    cfg->arp_retry_ms = 1000;
+    cfg->arp_max_retries = 3;
+    cfg->arp_pending_frames = 4;
+    cfg->arp_gratuitous = true;
+    cfg->mss_bytes = 0;
+    cfg->sndbuf_bytes = 0; /* engine default */
+    cfg->rcvbuf_bytes = 0;
+    cfg->nagle = true;
+    cfg->delack = true;
+    cfg->delack_ms = 40;
+    cfg->time_wait_ms = 60000;
+    snprintf(cfg->cc, sizeof(cfg->cc), "%s", "newreno");
+    cfg->syncookies = true;
+    cfg->keepalive = false;
+    cfg->keepalive_idle_ms = 7200000;
+    cfg->keepalive_intvl_ms = 75000;
+    cfg->keepalive_probes = 9;
+    cfg->sack = true;
+    cfg->timestamps = true;
+    cfg->window_scale = true;
+}
+
+int toe_ipv4_parse(const char *text, uint32_t *addr)
+{
+    struct in_addr a;
+    if (!text || inet_pton(AF_INET, text, &a) != 1)
+        return -EINVAL;
+    *addr = ntohl(a.s_addr);
+    return 0;
+}
+
+static void bounds_set(uint32_t *min, uint32_t *def, uint32_t *max, uint32_t want)
+{
+    if (want == 0)
+        return;
+    *def = want;
+    if (*max < want)
+        *max = want;
+    if (*min > want)
+        *min = want;
+}
+
+static void tcp_config_from(struct tcp_config *tc, const struct toe_stack_config *cfg,
+                            const struct port *port)
+{
+    tcp_config_default(tc);
+    if (cfg->mss_bytes)
+        tc->mss_bytes = cfg->mss_bytes;
+    else if (port->mtu_bytes > WIRE_IPV4_HLEN + WIRE_TCP_HLEN)
+        tc->mss_bytes = port->mtu_bytes - WIRE_IPV4_HLEN - WIRE_TCP_HLEN;
+    bounds_set(&tc->sndbuf_min_bytes, &tc->sndbuf_default_bytes, &tc->sndbuf_max_bytes,
+               cfg->sndbuf_bytes);
+    bounds_set(&tc->rcvbuf_min_bytes, &tc->rcvbuf_default_bytes, &tc->rcvbuf_max_bytes,
+               cfg->rcvbuf_bytes);
+    tc->nagle = cfg->nagle;
+    tc->delack_max_us = cfg->delack ? cfg->delack_ms * 1000u : 0;
+    tc->time_wait_us = cfg->time_wait_ms * 1000u;
+    if (cfg->cc[0])
+        snprintf(tc->cc_name, sizeof(tc->cc_name), "%s", cfg->cc);
+    tc->syncookies = cfg->syncookies ? TCP_SYNCOOKIES_AUTO : TCP_SYNCOOKIES_NEVER;
+    tc->keepalive = cfg->keepalive;
+    tc->keepalive_idle_us = cfg->keepalive_idle_ms * 1000u;
+    tc->keepalive_intvl_us = cfg->keepalive_intvl_ms * 1000u;
+    tc->keepalive_probes = cfg->keepalive_probes;
+    tc->sack = cfg->sack;
+    tc->timestamps = cfg->timestamps;
+    tc->wscale = cfg->window_scale;
+}
+
+/* ---- app notification queue (intrusive, per core) ---- */
+
+static void nq_push(struct toe_core *core, struct toe_conn *c)
+{
+    c->queued = true;
+    c->nq_next = NULL;
+    c->nq_prev = core->nq_tail;
+    if (core->nq_tail)
+        core->nq_tail->nq_next = c;
+    else
+        core->nq_head = c;
+    core->nq_tail = c;
+    core->nq_len++;
+}
+
+static void nq_unlink(struct toe_core *core, struct toe_conn *c)
+{
+    if (!c->queued)
+        return;
+    if (c->nq_prev)
+        c->nq_prev->nq_next = c->nq_next;
+    else
+        core->nq_head = c->nq_next;
+    if (c->nq_next)
+        c->nq_next->nq_prev = c->nq_prev;
+    else
+        core->nq_tail = c->nq_prev;
+    c->nq_next = c->nq_prev = NULL;
+    c->queued = false;
+    core->nq_len--;
+}
+
+/* ---- engine ops ---- */
+
+static int op_emit(void *owner, const struct tcp_tuple *t, const struct tcp_hdr_out *h,
+                   const struct iovec *payload, int iovcnt)
+{
+    struct toe_core *core = owner;
+
+    if (core->destroying)
+        return 0;
+    uint32_t nh = core_next_hop(core, t->raddr);
+    if (nh == 0) {
+        core->stats.ip_out_no_routes++;
+        return 0; /* lost; the engine's timers give up eventually */
+    }
+
+    struct tcp_emit e = {
+        .src_ip = t->laddr,
+        .dst_ip = t->raddr,
+        .sport = t->lport,
+        .dport = t->rport,
+        .seq = h->seq,
+        .ack = h->ack,
+        .flags = h->flags,
+        .window = h->wnd,
+        .ip_id = core->ip_id++,
+        .df = true,
+        .opts = &h->opts,
+        .iov = payload,
+        .iovcnt = iovcnt > 0 ? (uint32_t)iovcnt : 0,
+    };
+    memcpy(e.src_mac, core->mac, WIRE_ETH_ALEN);
+
+    const uint8_t *mac = arp_resolve(core, nh);
+    if (!mac) {
+        /* Build it aside and let ARP hold it until the reply (arp.h). */
+        memset(e.dst_mac, 0, WIRE_ETH_ALEN);
+        int len = wire_emit_tcp(core->scratch, core->frame_cap_bytes, &e);
+        if (len < 0)
+            return len;
+        core->stats.ip_out_requests++;
+        arp_hold(core, nh, core->scratch, (uint32_t)len);
+        return 0;
+    }
+    memcpy(e.dst_mac, mac, WIRE_ETH_ALEN);
+    struct port_frame *f = core_tx_get(core);
+    if (!f)
+        return -ENOBUFS;
+    int len = wire_emit_tcp(f->data, core->frame_cap_bytes, &e);
+    if (len < 0) {
+        core_tx_put(core, f, 0);
+        return len;
+    }
+    core_tx_put(core, f, (uint32_t)len);
+    core->stats.ip_out_requests++;
+    return 0;
+}
+
+static struct tcp_conn *op_conn_alloc(void *owner, const struct tcp_tuple *t)
+{
+    struct toe_core *core = owner;
+    struct flow_key key = {.laddr = t->laddr, .raddr = t->raddr, .lport = t->lport,
+                           .rport = t->rport};
+    /* The input unit hashed this tuple already when a segment created it. */
+    uint64_t hash = core->cur_ev && flow_key_eq(&core->cur_ev->key, &key)
+                        ? core->cur_ev->hash
+                        : flow_hash(&core->flows.hash_key, &key);
+    uint32_t id;
+
+    if (flow_table_insert_hashed(&core->flows, &key, hash, &id) != 0)
+        return NULL;
+    struct toe_conn *c = flow_table_data(&core->flows, id);
+    c->core = core;
+    c->flow_id = id;
+    c->gen = flow_table_gen(&core->flows, id);
+    c->tcp_live = true;
+    return toe_conn_tcp(c);
+}
+
+static void op_conn_free(void *owner, struct tcp_conn *tc)
+{
+    struct toe_core *core = owner;
+    struct toe_conn *c = toe_conn_of_tcp(tc);
+
+    nq_unlink(core, c);
+    c->tcp_live = false;
+    c->app_owned = false;
+    flow_table_free(&core->flows, c->flow_id);
+}
+
+static void op_notify(void *owner, struct tcp_conn *tc, unsigned events)
+{
+    struct toe_core *core = owner;
+    struct toe_conn *c = toe_conn_of_tcp(tc);
+
+    c->pending |= events;
+    if (!c->queued)
+        nq_push(core, c);
+}
+
+static const struct tcp_engine_ops engine_ops = {
+    .emit = op_emit,
+    .conn_alloc = op_conn_alloc,
+    .conn_free = op_conn_free,
+    .notify = op_notify,
+};
+
+/* ---- the processing function ---- */
+
+static void process_tcp(struct toe_core *core, const struct toe_event *ev)
+{
+    struct tcp_tuple t = {.laddr = ev->key.laddr, .raddr = ev->key.raddr,
+                          .lport = ev->key.lport, .rport = ev->key.rport};
+    uint32_t id = ev->flow_id;
+
+    /* An earlier event of the same burst may have created or freed the flow:
+     * the proxy is re-checked by generation, looked up again only then. */
+    if (id == FLOW_ID_NONE || !flow_table_valid(&core->flows, id) ||
+        flow_table_gen(&core->flows, id) != ev->flow_gen)
+        id = flow_table_lookup_hashed(&core->flows, &ev->key, ev->hash);
+
+    core->cur_ev = ev;
+    if (id != FLOW_ID_NONE) {
+        struct toe_conn *c = flow_table_data(&core->flows, id);
+        if (tcp_input(&core->eng, toe_conn_tcp(c), &ev->seg, core->now_us) !=
+            TCP_INPUT_TO_LISTENER)
+            goto out;
+        /* TIME_WAIT reopened by a new SYN (RFC 6191): c is gone; listener. */
+    }
+    struct toe_listener *l = listener_find(&core->listeners, t.lport);
+    if (l) {
+        tcp_input_listen(&core->eng, &l->tl, &t, &ev->seg, core->now_us);
+    } else {
+        core->stats.tcp_in_no_listener++;
+        tcp_input_closed(&core->eng, &t, &ev->seg, core->now_us);
+    }
+out:
+    core->cur_ev = NULL;
+}
+
+/* Runs one event to completion on its core. */
+static void core_process_event(struct toe_core *core, const struct toe_event *ev)
+{
+    switch ((enum toe_ev_type)ev->type) {
+    case TOE_EV_TCP_SYN:
+    case TOE_EV_TCP_SYNACK:
+    case TOE_EV_TCP_ACK:
+    case TOE_EV_TCP_DATA:
+    case TOE_EV_TCP_FIN:
+    case TOE_EV_TCP_RST:
+    case TOE_EV_TCP_BARE:
+        process_tcp(core, ev);
+        break;
+    case TOE_EV_ARP:
+        arp_input(core, &ev->arp);
+        break;
+    case TOE_EV_ICMP_ECHO:
+    case TOE_EV_ICMP_OTHER:
+        icmp_input(core, ev);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- app notification delivery ---- */
+
+static bool conn_alive(struct toe_core *core, uint32_t id, uint32_t gen)
+{
+    return flow_table_valid(&core->flows, id) && flow_table_gen(&core->flows, id) == gen;
+}
+
+static int close_status(enum tcp_close_reason r)
+{
+    switch (r) {
+    case TCP_CLOSE_NORMAL:
+        return 0;
+    case TCP_CLOSE_RESET:
+        return -ECONNRESET;
+    case TCP_CLOSE_TIMEOUT:
+        return -ETIMEDOUT;
+    case TCP_CLOSE_REFUSED:
+        return -ECONNREFUSED;
+    case TCP_CLOSE_ABORTED:
+    case TCP_CLOSE_NONE:
+    default:
+        return -ECONNABORTED;
+    }
+}
+
+/* Hands every established child of the listener to the app. */
+static uint32_t accept_all(struct toe_core *core, struct tcp_listener *tl)
+{
+    struct toe_listener *l = tl->user;
+    struct tcp_conn *tc;
+    uint32_t n = 0;
+
+    while ((tc = tcp_accept(&core->eng, tl))) {
+        struct toe_conn *c = toe_conn_of_tcp(tc);
+        uint32_t id = c->flow_id, gen = c->gen;
+        c->app_owned = true;
+        c->ops = l->ops;
+        c->ctx = l->ctx;
+        n++;
+        int rc = l->ops.on_accept ? l->ops.on_accept(c, l->ctx) : 0;
+        core->stats.app_callbacks++;
+        if (rc < 0 && conn_alive(core, id, gen) && c->app_owned) {
+            c->app_owned = false;
+            nq_unlink(core, c);
+            tcp_abort(&core->eng, tc, core->now_us);
+        }
+    }
+    return n;
+}
+
+/* Delivers one connection's pending events through its callbacks. After each
+ * callback the connection may be gone (closed, freed, its ID reused). */
+static uint32_t deliver_one(struct toe_core *core, struct toe_conn *c, unsigned ev)
+{
+    uint32_t id = c->flow_id, gen = c->gen, n = 0;
+    struct tcp_conn *tc = toe_conn_tcp(c);
+
+#define GONE() (!conn_alive(core, id, gen) || !c->app_owned)
+    if ((ev & TCP_EV_ACCEPTED) && !c->app_owned) {
+        struct tcp_listener *tl = tcp_conn_listener(tc);
+        if (tl)
+            n += accept_all(core, tl);
+        if (GONE())
+            return n;
+    }
+    if (!c->app_owned) {
+        core->stats.app_notify_stale++;
+        return n;
+    }
+    if ((ev & TCP_EV_CONNECTED) && c->connecting) {
+        c->connecting = false;
+        if (c->ops.on_connect)
+            c->ops.on_connect(c, 0, c->ctx);
+        n++;
+        if (GONE())
+            return n;
+    }
+    if ((ev & (TCP_EV_READABLE | TCP_EV_PEER_CLOSED)) && !c->connecting && c->ops.on_recv) {
+        c->ops.on_recv(c, c->ctx);
+        n++;
+        if (GONE())
+            return n;
+    }
+    if ((ev & (TCP_EV_WRITABLE | TCP_EV_SENT)) && !c->connecting) {
+        struct tcp_conn_info ti;
+        tcp_conn_info(tc, &ti);
+        uint64_t acked = c->sent_bytes - ti.unacked_bytes;
+        size_t delta = (size_t)(acked - c->acked_reported);
+        c->acked_reported = acked;
+        if ((delta || (ev & TCP_EV_WRITABLE)) && c->ops.on_sent) {
+            c->ops.on_sent(c, delta, c->ctx);
+            n++;
+            if (GONE())
+                return n;
+        }
+    }
+    if (ev & TCP_EV_CLOSED) {
+        int status = close_status(tcp_conn_close_reason(tc));
+        if (c->connecting) {
+            c->connecting = false;
+            if (c->ops.on_connect)
+                c->ops.on_connect(c, status ? status : -ECONNABORTED, c->ctx);
+        } else if (c->ops.on_close) {
+            c->ops.on_close(c, status, c->ctx);
+        }
+        n++;
+        /* The handle is dead now: give the connection back to the engine. */
+        if (!GONE()) {
+            c->app_owned = false;
+            nq_unlink(core, c);
+            tcp_close(&core->eng, tc, core->now_us);
+        }
+    }
+#undef GONE
+    return n;
+}
+
+/* Delivers what was queued before this call; what callbacks queue waits for
+ * the next poll, so a callback loop cannot starve the input. */
+static uint32_t core_deliver(struct toe_core *core)
+{
+    uint32_t budget = core->nq_len, n = 0;
+
+    while (budget-- && core->nq_head) {
+        struct toe_conn *c = core->nq_head;
+        unsigned ev = c->pending;
+        nq_unlink(core, c);
+        c->pending = 0;
+        n += deliver_one(core, c, ev);
+    }
+    core->stats.app_callbacks += n;
+    return n;
+}
+
+/* ---- per-core poll ---- */
+
+static int core_poll(struct toe_core *core, uint64_t now_us)
+{
+    int work = 0;
+
+    if (now_us > core->now_us)
+        core->now_us = now_us;
+    now_us = core->now_us;
+    core->in_poll = true;
+
+    /* Connections whose emit met a full TX ring retry first. */
+    tcp_engine_tx_ready(&core->eng, now_us);
+
+    uint32_t n = port_rx_burst(core->port, core->rx, core->rx_cap);
+    if (n) {
+        core->stats.rx_bursts++;
+        core->evq_len = 0;
+        input_burst(core, core->rx, n);
+        for (uint32_t i = 0; i < core->evq_len; i++)
+            core_process_event(core, &core->evq[i]);
+        core->evq_len = 0;
+        port_rx_release(core->port, core->rx, n);
+        work += (int)n;
+    }
+
+    int fired = timer_wheel_advance(core->wheel, now_us);
+    if (fired > 0) {
+        core->stats.events[TOE_EV_TIMER_TCP] += (uint64_t)fired;
+        work += fired;
+    }
+    if (now_us >= core->arp_next_tick_us) {
+        core->stats.events[TOE_EV_TIMER_ARP]++;
+        core->arp_next_tick_us = arp_tick(core, now_us);
+        work++;
+    }
+    core_tx_flush(core);
+
+    work += (int)core_deliver(core);
+    core_tx_flush(core);
+    core->in_poll = false;
+    return work;
+}
+
+/* App calls outside a poll send at once. */
+static void core_app_done(struct toe_core *core)
+{
+    if (!core->in_poll)
+        core_tx_flush(core);
+}
+
+/* ---- lifecycle ---- */
+
+static void core_destroy(struct toe_core *core)
+{
+    if (!core)
+        return;
+    if (core->eng_up) {
+        core->destroying = true;
+        /* Listeners: resets their children not yet accepted. */
+        for (unsigned b = 0; b < LISTENER_BUCKETS; b++) {
+            struct toe_listener *l;
+            while ((l = core->listeners.buckets[b])) {
+                listener_remove(&core->listeners, l->port);
+                tcp_listener_close(&core->eng, &l->tl, core->now_us);
+                free(l);
+            }
+        }
+        /* Connections the app holds: abort. */
+        for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+            if (!flow_table_valid(&core->flows, id))
+                continue;
+            struct toe_conn *c = flow_table_data(&core->flows, id);
+            if (c->app_owned) {
+                c->app_owned = false;
+                nq_unlink(core, c);
+                tcp_abort(&core->eng, toe_conn_tcp(c), core->now_us);
+            }
+        }
+        /* Engine-owned ones (TIME_WAIT, orphans) end by their timers: run
+         * time forward until they are gone (bounded). */
+        uint64_t t = core->now_us;
+        for (int i = 0; i < 64 && core->eng.nconns; i++) {
+            t += 3600ull * 1000000;
+            timer_wheel_advance(core->wheel, t);
+        }
+        tcp_engine_destroy(&core->eng);
+    }
+    if (core->pool_up)
+        sockmem_pool_fini(core->pool);
+    free(core->pool);
+    free(core->wheel);
+    core_net_fini(core);
+    free(core);
+}
+
+static int core_create(struct toe_stack *stack, uint32_t index, const struct flow_hash_key *hk,
+                       struct toe_core **out)
+{
+    const struct toe_stack_config *cfg = &stack->cfg;
+    struct toe_core *core = calloc(1, sizeof(*core));
+    struct tcp_config tc;
+    int rc;
+
+    if (!core)
+        return -ENOMEM;
+    core->stack = stack;
+    core->index = index;
+    rc = core_net_init(core, cfg, stack->port, hk, TOE_CONN_TCP_OFF + tcp_conn_size());
+    if (rc) {
+        free(core);
+        return rc;
+    }
+    tcp_config_from(&tc, cfg, stack->port);
+
+    rc = -ENOMEM;
+    core->wheel = calloc(1, sizeof(*core->wheel));
+    core->pool = calloc(1, sizeof(*core->pool));
+    if (!core->wheel || !core->pool)
+        goto err;
+    rc = timer_wheel_init(core->wheel, tc.tick_us ? tc.tick_us : 1000, 0);
+    if (rc)
+        goto err;
+
+    struct sockmem_pool_config pc;
+    sockmem_pool_config_init(&pc);
+    uint32_t lo = tc.sndbuf_min_bytes < tc.rcvbuf_min_bytes ? tc.sndbuf_min_bytes
+                                                            : tc.rcvbuf_min_bytes;
+    uint32_t hi = tc.sndbuf_max_bytes > tc.rcvbuf_max_bytes ? tc.sndbuf_max_bytes
+                                                            : tc.rcvbuf_max_bytes;
+    uint32_t def = tc.rcvbuf_default_bytes > tc.sndbuf_default_bytes ? tc.rcvbuf_default_bytes
+                                                                     : tc.sndbuf_default_bytes;
+    if (lo)
+        pc.conn_min_bytes = lo;
+    if (hi >= pc.conn_min_bytes)
+        pc.conn_max_bytes = hi;
+    if (def >= pc.conn_min_bytes && def <= pc.conn_max_bytes)
+        pc.conn_default_bytes = def;
+    rc = sockmem_pool_init(core->pool, &pc);
+    if (rc)
+        goto err;
+    core->pool_up = true;
+
+    rc = tcp_engine_init(&core->eng, &tc, core->wheel, core->pool, &engine_ops, core);
+    if (rc)
+        goto err;
+    core->eng_up = true;
+    if (cfg->seed) {
+        /* Reproducible runs: ISNs from the seed too. */
+        uint8_t k[TCP_ISN_KEY_BYTES];
+        for (unsigned i = 0; i < sizeof(k); i++)
+            k[i] = (uint8_t)(hk->k[i] ^ 0x5c);
+        tcp_isn_key_set(&core->eng.isn_key, k);
+    }
+    *out = core;
+    return 0;
+
+err:
+    core_destroy(core);
+    return rc;
+}
+
+int toe_stack_create(const struct toe_stack_config *cfg, struct port *port,
+                     struct toe_stack **out)
+{
+    struct flow_hash_key hk;
+    int rc;
+
+    if (!cfg || !port || !out || cfg->ipv4_addr == 0 || cfg->max_flows == 0)
+        return -EINVAL;
+    if (cfg->n_cores > 1)
+        return -EOPNOTSUPP; /* the dispatcher comes later */
+    if (sodium_init() < 0)
+        return -EIO;
+    if (cfg->seed) {
+        crypto_generichash(hk.k, sizeof(hk.k), (const uint8_t *)&cfg->seed, sizeof(cfg->seed),
+                           NULL, 0);
+    } else {
+        randombytes_buf(hk.k, sizeof(hk.k));
+    }
+
+    struct toe_stack *stack = calloc(1, sizeof(*stack));
+    if (!stack)
+        return -ENOMEM;
+    stack->cfg = *cfg;
+    stack->cfg.n_cores = 1;
+    stack->port = port;
+    stack->n_cores = 1;
+    stack->cores = calloc(stack->n_cores, sizeof(*stack->cores));
+    if (!stack->cores) {
+        free(stack);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < stack->n_cores; i++) {
+        rc = core_create(stack, i, &hk, &stack->cores[i]);
+        if (rc) {
+            toe_stack_destroy(stack);
+            return rc;
+        }
+    }
+    if (cfg->arp_gratuitous) {
+        arp_announce(stack->cores[0]);
+        core_tx_flush(stack->cores[0]);
+    }
+    *out = stack;
+    return 0;
+}
+
+void toe_stack_destroy(struct toe_stack *stack)
+{
+    if (!stack)
+        return;
+    for (uint32_t i = 0; i < stack->n_cores; i++)
+        core_destroy(stack->cores[i]);
+    free(stack->cores);
+    free(stack);
+}
+
+int toe_stack_poll(struct toe_stack *stack, uint64_t now_us)
+{
+    int work = 0;
+    for (uint32_t i = 0; i < stack->n_cores; i++)
+        work += core_poll(stack->cores[i], now_us);
+    return work;
+}
+
+uint64_t toe_stack_next_timer_us(const struct toe_stack *stack)
+{
+    uint64_t next = UINT64_MAX;
+    for (uint32_t i = 0; i < stack->n_cores; i++) {
+        struct toe_core *core = stack->cores[i];
+        uint64_t t = timer_wheel_next_expiry(core->wheel);
+        if (t < next)
+            next = t;
+        if (core->arp_next_tick_us < next)
+            next = core->arp_next_tick_us;
+        if (core->nq_head && core->now_us < next)
+            next = core->now_us; /* notifications wait for the next poll */
+    }
+    return next;
+}
+
+uint32_t toe_stack_ipv4(const struct toe_stack *stack)
+{
+    return stack->cfg.ipv4_addr;
+}
+
+void toe_stack_mac(const struct toe_stack *stack, uint8_t mac[6])
+{
+    memcpy(mac, port_mac(stack->port), 6);
+}
+
+/* ---- app API ---- */
+
+int toe_listen(struct toe_stack *stack, uint16_t port, int backlog,
+               const struct toe_app_ops *ops, void *ctx)
+{
+    if (!ops || port == 0 || backlog < 0)
+        return -EINVAL;
+    for (uint32_t i = 0; i < stack->n_cores; i++)
+        if (listener_find(&stack->cores[i]->listeners, port))
+            return -EADDRINUSE;
+    for (uint32_t i = 0; i < stack->n_cores; i++) {
+        struct toe_core *core = stack->cores[i];
+        struct toe_listener *l = calloc(1, sizeof(*l));
+        if (!l)
+            goto err;
+        l->ops = *ops;
+        l->ctx = ctx;
+        l->port = port;
+        int rc = tcp_listener_open(&core->eng, &l->tl, core->ip, port, (uint32_t)backlog);
+        if (rc) {
+            free(l);
+            toe_unlisten(stack, port);
+            return rc;
+        }
+        l->tl.user = l;
+        listener_insert(&core->listeners, l);
+        core->stats.events[TOE_EV_APP_LISTEN]++;
+    }
+    return 0;
+err:
+    toe_unlisten(stack, port);
+    return -ENOMEM;
+}
+
+int toe_unlisten(struct toe_stack *stack, uint16_t port)
+{
+    int found = 0;
+    for (uint32_t i = 0; i < stack->n_cores; i++) {
+        struct toe_core *core = stack->cores[i];
+        struct toe_listener *l = listener_remove(&core->listeners, port);
+        if (!l)
+            continue;
+        tcp_listener_close(&core->eng, &l->tl, core->now_us);
+        free(l);
+        found = 1;
+        core_app_done(core);
+    }
+    return found ? 0 : -ENOENT;
+}
+
+int toe_connect(struct toe_stack *stack, uint32_t raddr, uint16_t rport,
+                const struct toe_app_ops *ops, void *ctx, struct toe_conn **conn)
+{
+    /* v1: one core. With a dispatcher, the ephemeral port is chosen so that
+     * the tuple's bucket belongs to the calling core. */
+    struct toe_core *core = stack->cores[0];
+    struct tcp_conn *tc;
+
+    if (!ops || !conn || raddr == 0 || rport == 0 || raddr == core->ip)
+        return -EINVAL;
+    if (core_next_hop(core, raddr) == 0)
+        return -ENETUNREACH;
+    core->stats.events[TOE_EV_APP_CONNECT]++;
+
+    struct tcp_tuple t = {.laddr = core->ip, .raddr = raddr, .rport = rport};
+    struct flow_key key = {.laddr = core->ip, .raddr = raddr, .rport = rport};
+    for (uint32_t tries = 0;; tries++) {
+        if (tries == 16384)
+            return -EADDRNOTAVAIL;
+        key.lport = core->ephemeral_next;
+        core->ephemeral_next = core->ephemeral_next == 65535 ? 49152 : core->ephemeral_next + 1;
+        if (flow_table_lookup(&core->flows, &key) == FLOW_ID_NONE)
+            break;
+    }
+    t.lport = key.lport;
+
+    int rc = tcp_connect(&core->eng, &t, core->now_us, &tc);
+    if (rc) {
+        core_app_done(core);
+        return rc;
+    }
+    struct toe_conn *c = toe_conn_of_tcp(tc);
+    c->app_owned = true;
+    c->connecting = true;
+    c->ops = *ops;
+    c->ctx = ctx;
+    *conn = c;
+    core_app_done(core);
+    return 0;
+}
+
+ssize_t toe_send(struct toe_conn *c, const void *buf, size_t len)
+{
+    struct toe_core *core = c->core;
+    if (!c->app_owned || !c->tcp_live)
+        return -ENOTCONN;
+    core->stats.events[TOE_EV_APP_SEND]++;
+    long rc = tcp_send(&core->eng, toe_conn_tcp(c), buf, len, core->now_us);
+    if (rc > 0)
+        c->sent_bytes += (uint64_t)rc;
+    core_app_done(core);
+    return rc;
+}
+
+ssize_t toe_recv(struct toe_conn *c, void *buf, size_t len)
+{
+    struct toe_core *core = c->core;
+    if (!c->app_owned || !c->tcp_live)
+        return -ENOTCONN;
+    core->stats.events[TOE_EV_APP_RECV]++;
+    long rc = tcp_recv(&core->eng, toe_conn_tcp(c), buf, len, core->now_us);
+    core_app_done(core);
+    return rc;
+}
+
+int toe_shutdown(struct toe_conn *c)
+{
+    struct toe_core *core = c->core;
+    if (!c->app_owned || !c->tcp_live)
+        return -ENOTCONN;
+    core->stats.events[TOE_EV_APP_SHUTDOWN]++;
+    int rc = tcp_shutdown(&core->eng, toe_conn_tcp(c), core->now_us);
+    core_app_done(core);
+    return rc;
+}
+
+int toe_close(struct toe_conn *c)
+{
+    struct toe_core *core = c->core;
+    if (!c->app_owned || !c->tcp_live)
+        return -ENOTCONN;
+    core->stats.events[TOE_EV_APP_CLOSE]++;
+    c->app_owned = false;
+    nq_unlink(core, c);
+    c->pending = 0;
+    int rc = tcp_close(&core->eng, toe_conn_tcp(c), core->now_us);
+    core_app_done(core);
+    return rc;
+}
+
+int toe_abort(struct toe_conn *c)
+{
+    struct toe_core *core = c->core;
+    if (!c->app_owned || !c->tcp_live)
+        return -ENOTCONN;
+    core->stats.events[TOE_EV_APP_ABORT]++;
+    c->app_owned = false;
+    nq_unlink(core, c);
+    c->pending = 0;
+    tcp_abort(&core->eng, toe_conn_tcp(c), core->now_us);
+    core_app_done(core);
+    return 0;
+}
+
+void toe_conn_set_ctx(struct toe_conn *c, void *ctx)
+{
+    c->ctx = ctx;
+}
+
+void *toe_conn_get_ctx(const struct toe_conn *c)
+{
+    return c->ctx;
+}
+
+int toe_conn_info(const struct toe_conn *c, struct toe_conn_info *info)
+{
+    if (!c->tcp_live)
+        return -ENOTCONN;
+    struct tcp_conn *tc = toe_conn_tcp((struct toe_conn *)c);
+    const struct tcp_tuple *t = tcp_conn_tuple(tc);
+    info->local_addr = t->laddr;
+    info->remote_addr = t->raddr;
+    info->local_port = t->lport;
+    info->remote_port = t->rport;
+    info->flow_id = c->flow_id;
+    info->state = tcp_state_name(tcp_conn_state(tc));
+    return 0;
+}
+
+const char *toe_conn_state_name(const struct toe_conn *c)
+{
+    if (!c->tcp_live)
+        return "CLOSED";
+    return tcp_state_name(tcp_conn_state(toe_conn_tcp((struct toe_conn *)c)));
+}
+
+/* ---- counters ---- */
+
+static void stack_sum(const struct toe_stack *stack, struct toe_stats *st, struct tcp_stats *ts)
+{
+    memset(st, 0, sizeof(*st));
+    memset(ts, 0, sizeof(*ts));
+    for (uint32_t i = 0; i < stack->n_cores; i++) {
+        toe_stats_add(st, &stack->cores[i]->stats);
+        toe_tcp_stats_add(ts, &stack->cores[i]->eng.stats);
+    }
+}
+
+int toe_stack_stats_print(const struct toe_stack *stack, FILE *out)
+{
+    struct toe_stats st;
+    struct tcp_stats ts;
+    stack_sum(stack, &st, &ts);
+    return toe_stats_print(&st, &ts, out);
+}
+
+int toe_stack_counter(const struct toe_stack *stack, const char *name, uint64_t *value)
+{
+    struct toe_stats st;
+    struct tcp_stats ts;
+    if (!name || !value)
+        return -EINVAL;
+    stack_sum(stack, &st, &ts);
+    return toe_stats_lookup(&st, &ts, name, value);
+}
