@@ -36,8 +36,14 @@ else
   export DEBIAN_FRONTEND=noninteractive
   # tshark asks whether non-root users may capture; answer once, quietly.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  log=$(mktemp /tmp/toe-setup.XXXXXX.log)
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "setup.sh: apt-get failed; full log in $log" >&2
+    exit 1
+  fi
+  rm -f "$log"
+  echo "setup.sh: installed ${#missing[@]} packages"
 fi
 
 # libxdp wants bpffs for pinning; mount it once.
