@@ -149,7 +149,7 @@ struct tcp_config {
     uint32_t time_wait_us;         /* 2MSL: 60 s */
     uint32_t fin_wait2_us;         /* orphaned FIN_WAIT_2 timeout: 60 s (0 = none) */
     bool keepalive;                /* RFC 9293 3.8.4 / RFC 1122 4.2.3.6: off by default */
-    uint32_t keepalive_idle_us;    /* 2 h */
+    uint64_t keepalive_idle_us;    /* 2 h */
     uint32_t keepalive_intvl_us;   /* 75 s */
     uint32_t keepalive_probes;     /* 9 */
     uint32_t backlog_default;      /* 128: SYN-RECEIVED + accept queue per listener */

@@ -1,0 +1,197 @@
+/* ACK processing in the synchronized states (RFC 9293 3.10.7.4 "fifth, check
+ * the ACK field"), with RFC 5961 section 5 ACK validation, the send window
+ * update, RTT sampling, and loss recovery: fast retransmit on the third
+ * duplicate ACK (RFC 5681 3.2), NewReno partial ACKs (RFC 6582) without SACK,
+ * the RFC 6675 scoreboard with SACK. cwnd and ssthresh move only through the
+ * congestion-control ops. */
+#include "toe/tcp/tcp_conn.h"
+
+static void enter_recovery(struct tcp_conn *c, uint64_t now_us)
+{
+    struct tcp_engine *eng = c->eng;
+    uint32_t flight = c->snd_max - c->snd_una;
+    uint32_t mss = c->snd_mss, len;
+    uint32_t data_end = tcp_sndbuf_tail_seq(c);
+
+    c->in_recovery = true;
+    c->sack_recovery = c->sack_ok;
+    c->recover = c->snd_max;
+    c->high_rxt = c->snd_una;
+    c->rescue_done = false;
+    eng->stats.fast_retrans++;
+    if (c->sack_recovery)
+        eng->stats.sack_recovery++;
+    else
+        eng->stats.reno_recovery++;
+    if (c->cc.ops && c->cc.ops->on_loss)
+        c->cc.ops->on_loss(&c->cc, flight, now_us);
+    /* RFC 6582 3.2 step 2 / RFC 5681 3.2 step 3: retransmit the first
+     * unacknowledged segment; NewReno inflates cwnd by the three segments
+     * that left the network. */
+    len = seq_lt(c->snd_una, data_end) ? data_end - c->snd_una : 0;
+    if (len > mss)
+        len = mss;
+    if (!c->sack_recovery)
+        c->cc.cwnd_bytes += 3 * mss;
+    tcp_xmit(c, c->snd_una, len, true, now_us);
+    c->high_rxt = c->snd_una + (len ? len : 1);
+    tcp_rto_arm(c, now_us);
+}
+
+static void exit_recovery(struct tcp_conn *c, uint64_t now_us)
+{
+    c->in_recovery = false;
+    c->sack_recovery = false;
+    c->dupacks = 0;
+    if (c->cc.ops && c->cc.ops->on_recovery_exit)
+        c->cc.ops->on_recovery_exit(&c->cc, now_us);
+}
+
+static uint32_t ts_rtt_us(const struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now_us)
+{
+    uint32_t ms;
+
+    if (!c->ts_ok || !(seg->opts.present & TCP_OPTF_TS) || seg->opts.ts_ecr == 0)
+        return 0;
+    ms = tcp_ts_now(c, now_us) - seg->opts.ts_ecr;
+    if (ms > 600000) /* echo from the future or ancient: ignore */
+        return 0;
+    return ms ? ms * 1000 : 1;
+}
+
+bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now_us)
+{
+    struct tcp_engine *eng = c->eng;
+    uint32_t ack = seg->ack, mss = c->snd_mss;
+    uint32_t old_una = c->snd_una, flight_before, wnd;
+    bool window_changed = false, newly_sacked = false;
+
+    /* RFC 5961 5.2 and RFC 9293: an ACK of something never sent, or older
+     * than the largest window could explain, is answered and dropped. */
+    if (seq_gt(ack, c->snd_max)) {
+        tcp_drop(eng, TCP_DROP_ACK_UNSENT);
+        tcp_send_challenge_ack(c, now_us);
+        return false;
+    }
+    if (seq_lt(ack, c->snd_una - c->max_snd_wnd)) {
+        tcp_drop(eng, TCP_DROP_ACK_TOO_OLD);
+        tcp_send_challenge_ack(c, now_us);
+        return false;
+    }
+    /* RFC 9293 3.10.7.4: update the send window (SND.WL1/WL2 rule). */
+    if (seq_leq(c->snd_una, ack) &&
+        (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_leq(c->snd_wl2, ack)))) {
+        wnd = (uint32_t)seg->wnd << c->snd_wscale;
+        window_changed = wnd != c->snd_wnd;
+        if (wnd > c->snd_wnd)
+            c->persist_probes = 0;
+        c->snd_wnd = wnd;
+        c->snd_wl1 = seg->seq;
+        c->snd_wl2 = ack;
+        if (wnd > c->max_snd_wnd)
+            c->max_snd_wnd = wnd;
+    }
+    c->persist_unanswered = 0;
+
+    if (c->sack_ok && (seg->opts.present & TCP_OPTF_SACK) && seg->opts.sack_count) {
+        struct sack_update_result r;
+
+        if (seq_gt(ack, c->snd_una))
+            sack_board_ack(&c->sb, ack);
+        r = sack_board_update(&c->sb, seq_gt(ack, c->snd_una) ? ack : c->snd_una, c->snd_max,
+                              seg->opts.sack, seg->opts.sack_count);
+        eng->stats.sack_recv++;
+        if (r.dsack)
+            eng->stats.dsack_recv++;
+        newly_sacked = r.newly_sacked_bytes > 0;
+    }
+
+    if (seq_gt(ack, c->snd_una)) {
+        uint32_t acked = ack - c->snd_una;
+        uint32_t data_end = seq_lt(ack, tcp_sndbuf_tail_seq(c)) ? ack : tcp_sndbuf_tail_seq(c);
+        uint32_t rtt = ts_rtt_us(c, seg, now_us);
+        struct tcp_cc_ack ca;
+
+        flight_before = c->snd_max - c->snd_una;
+        if (seq_gt(data_end, c->snd_buf_seq)) {
+            sndbuf_release(&c->snd, data_end - c->snd_buf_seq);
+            c->snd_buf_seq = data_end;
+        }
+        if (!rtt && c->rtt_timing && seq_geq(ack, c->rtt_seq)) {
+            rtt = (uint32_t)(now_us - c->rtt_start_us);
+            if (!rtt)
+                rtt = 1;
+            c->rtt_timing = false;
+        }
+        if (rtt)
+            tcp_rtt_sample(c, rtt);
+        c->snd_una = ack;
+        if (seq_lt(c->snd_nxt, ack))
+            c->snd_nxt = ack;
+        if (!c->sack_ok || !(seg->opts.present & TCP_OPTF_SACK))
+            sack_board_ack(&c->sb, ack);
+        c->rto_count = 0;
+        /* RFC 6298 5.2 / 5.3 */
+        if (c->snd_una == c->snd_max)
+            tcp_rto_stop(c);
+        else if (!c->in_recovery || seq_geq(ack, c->recover))
+            tcp_rto_arm(c, now_us);
+
+        if (c->in_recovery) {
+            if (seq_geq(ack, c->recover)) {
+                exit_recovery(c, now_us);
+            } else if (!c->sack_recovery) {
+                /* RFC 6582 3.2 step 5: partial ACK. Retransmit the first
+                 * unacknowledged segment, deflate by the amount acked, add
+                 * back one SMSS, restart the timer (first partial ACK). */
+                uint32_t len = tcp_sndbuf_tail_seq(c) - c->snd_una;
+
+                eng->stats.partial_acks++;
+                if (len > mss)
+                    len = mss;
+                if (len)
+                    tcp_xmit(c, c->snd_una, len, true, now_us);
+                if (c->cc.cwnd_bytes > acked)
+                    c->cc.cwnd_bytes -= acked;
+                else
+                    c->cc.cwnd_bytes = mss;
+                if (acked >= mss)
+                    c->cc.cwnd_bytes += mss;
+                tcp_rto_arm(c, now_us);
+            }
+        } else {
+            ca.now_us = now_us;
+            ca.acked_bytes = acked;
+            ca.flight_bytes = flight_before;
+            ca.rtt_us = rtt;
+            ca.min_rtt_us = c->min_rtt_us;
+            ca.cwnd_limited = flight_before + mss >= c->cc.cwnd_bytes ||
+                              seq_lt(c->snd_nxt, tcp_sndbuf_tail_seq(c));
+            if (c->cc.ops && c->cc.ops->on_ack)
+                c->cc.ops->on_ack(&c->cc, &ca);
+            c->dupacks = 0;
+        }
+        if (seq_gt(data_end, old_una) || acked)
+            tcp_notify(c, TCP_EV_SENT | (sndbuf_free_bytes(&c->snd) && !c->fin_queued
+                                             ? TCP_EV_WRITABLE : 0));
+        return true;
+    }
+
+    /* ack == SND.UNA: a duplicate ACK in the sense of RFC 5681 section 2
+     * (or one bringing new SACK information, RFC 6675 section 2). */
+    if (ack == c->snd_una && c->snd_max != c->snd_una && seg->len == 0 &&
+        !(seg->flags & (TCP_FLAG_SYN | TCP_FLAG_FIN)) && (!window_changed || newly_sacked)) {
+        if (c->in_recovery) {
+            if (!c->sack_recovery)
+                c->cc.cwnd_bytes += mss; /* RFC 5681 3.2 step 4 */
+            return true;
+        }
+        c->dupacks++;
+        /* RFC 6582 section 4.1: only if the ACK covers more than recover. */
+        if ((c->dupacks >= 3 ||
+             (c->sack_ok && sack_board_is_lost(&c->sb, c->snd_una, mss))) &&
+            (seq_gt(ack, c->recover) || c->recover == c->iss))
+            enter_recovery(c, now_us);
+    }
+    return true;
+}

@@ -1,0 +1,216 @@
+/* Internal to the TCP engine: the connection block (TCB, RFC 9293 section
+ * 3.3.1) and the functions the engine's files share. The stack includes it
+ * only if it wants sizeof(struct tcp_conn) at compile time. */
+#ifndef TOE_TCP_TCP_CONN_H
+#define TOE_TCP_TCP_CONN_H
+
+#include "sockmem/rcvbuf.h"
+#include "sockmem/sndbuf.h"
+#include "timers/wheel.h"
+#include "toe/tcp/cc/cc.h"
+#include "toe/tcp/sack.h"
+#include "toe/tcp/tcp.h"
+
+/* Why the retransmission timer is armed. */
+enum tcp_rtx_mode {
+    TCP_RTX_NONE = 0,
+    TCP_RTX_RTO,      /* data, SYN or FIN outstanding (RFC 6298) */
+    TCP_RTX_PERSIST,  /* zero window, data waiting (RFC 9293 3.8.6.1) */
+};
+
+/* What the keepalive timer is armed for (it doubles as the state timer). */
+enum tcp_ka_mode {
+    TCP_KA_NONE = 0,
+    TCP_KA_KEEPALIVE,
+    TCP_KA_TIME_WAIT,
+    TCP_KA_FIN_WAIT_2,
+};
+
+struct tcp_conn {
+    struct tcp_engine *eng;
+    struct tcp_tuple tuple;
+    uint8_t state;               /* enum tcp_state */
+    uint8_t close_reason;        /* enum tcp_close_reason */
+    uint8_t rtx_mode;            /* enum tcp_rtx_mode */
+    uint8_t ka_mode;             /* enum tcp_ka_mode */
+    void *user;
+
+    /* Lifecycle. */
+    bool app_owned;              /* the app holds a handle */
+    bool passive;                /* created by a listener */
+    bool in_accept_queue;
+    bool bufs_ready;             /* sndbuf/rcvbuf initialised */
+    bool blocked;                /* on eng->blocked (emit failed) */
+    bool reset_seen;             /* closed by RST (recv/send say ECONNRESET) */
+    bool closed_notified;
+    bool orphan;                 /* the app closed it; the engine finishes it */
+    struct tcp_listener *listener;
+    struct tcp_conn *lnext, *lprev;  /* listener syn list or accept queue */
+    struct tcp_conn *bnext, *bprev;  /* eng->blocked */
+
+    /* Options negotiated. */
+    bool wscale_ok, sack_ok, ts_ok;
+    bool nodelay;
+    uint8_t snd_wscale;          /* peer's shift: applied to windows we receive */
+    uint8_t rcv_wscale;          /* our shift: applied to windows we send */
+    uint16_t peer_mss;           /* MSS option the peer sent (536 if none) */
+    uint32_t snd_mss;            /* effective send MSS, options accounted */
+    uint32_t rcv_mss;            /* estimate of the peer's segment size */
+
+    /* Send sequence space (RFC 9293 3.3.1). */
+    uint32_t iss;
+    uint32_t snd_una;
+    uint32_t snd_nxt;            /* next to send (goes back on RTO) */
+    uint32_t snd_max;            /* highest sequence sent + 1 */
+    uint32_t snd_wnd;            /* bytes, scaled */
+    uint32_t snd_wl1, snd_wl2;
+    uint32_t max_snd_wnd;        /* largest window the peer offered (RFC 5961 5.2) */
+    uint32_t snd_buf_seq;        /* sequence number of the sndbuf's head byte */
+    bool fin_queued;             /* app shut down: FIN follows the data */
+    bool syn_acked;
+
+    /* Receive sequence space. */
+    uint32_t irs;
+    uint32_t rcv_nxt;
+    uint32_t rcv_adv;            /* right edge advertised: RCV.NXT + RCV.WND */
+    uint32_t last_ack_sent;      /* RCV.NXT we last acknowledged (RFC 7323 4.3) */
+    bool fin_rcvd;
+    bool ooo_fin;                /* FIN seen beyond a hole */
+    uint32_t ooo_fin_seq;
+
+    /* ACK policy. */
+    bool ack_now;                /* an ACK must go out at the end of this event */
+    uint32_t ack_pending_bytes;  /* in-order bytes received and not yet ACKed */
+
+    /* Timestamps (RFC 7323). */
+    uint32_t ts_recent;
+    uint64_t ts_recent_us;       /* when ts_recent was set (24-day PAWS rule) */
+    uint32_t ts_offset;          /* random per connection (RFC 7323 5.4) */
+
+    /* RTT and RTO (RFC 6298). */
+    bool rtt_valid;
+    uint32_t srtt_us, rttvar_us, rto_us, min_rtt_us;
+    bool rtt_timing;             /* Karn timing of one segment in progress */
+    uint32_t rtt_seq;            /* the timed segment's end */
+    uint64_t rtt_start_us;
+    uint32_t backoff;            /* exponent applied to rto_us */
+    uint32_t rto_count;          /* consecutive RTO expirations */
+    uint64_t first_rtx_us;       /* when the current run of RTOs started */
+    uint32_t total_retrans;
+    uint32_t syn_tries;
+
+    /* Congestion control and loss recovery. */
+    struct tcp_cc cc;
+    uint32_t dupacks;
+    bool in_recovery;            /* fast recovery (NewReno or SACK) */
+    bool sack_recovery;
+    uint32_t recover;            /* RFC 6582 / RFC 6675 RecoveryPoint */
+    uint32_t high_rxt;           /* RFC 6675 HighRxt + 1 */
+    bool rescue_done;
+    bool rto_recovery;           /* go-back-N after an RTO until snd_max */
+    struct sack_board sb;
+    struct sack_rx_history sack_rx;
+
+    /* Challenge ACK rate limit (RFC 5961 section 7). */
+    uint64_t chall_start_us;
+    uint32_t chall_count;
+
+    /* Persist and keepalive. */
+    uint32_t persist_probes;     /* exponent of the probe interval */
+    uint32_t persist_unanswered; /* probes since the peer last sent anything */
+    uint32_t ka_probes;
+    uint64_t last_rcv_us;
+
+    /* Buffers. */
+    struct sndbuf snd;
+    struct rcvbuf rcv;
+
+    /* Timers. */
+    struct timer rtx_timer;
+    struct timer delack_timer;
+    struct timer ka_timer;
+};
+
+/* ----- tcp_conn.c */
+struct tcp_conn *tcp_conn_new(struct tcp_engine *eng, const struct tcp_tuple *t,
+                              uint64_t now_us);
+/* State change with CurrEstab accounting. */
+void tcp_set_state(struct tcp_conn *c, enum tcp_state s);
+/* The connection is finished: CLOSED, timers off, app told (if it owns c). */
+void tcp_conn_closed(struct tcp_conn *c, enum tcp_close_reason why);
+/* Frees c if it is CLOSED and the app does not own it. True if freed. */
+bool tcp_conn_maybe_free(struct tcp_conn *c);
+void tcp_notify(struct tcp_conn *c, unsigned events);
+void tcp_listener_unlink(struct tcp_conn *c);
+/* Sizes the buffers from what the handshake said; false on no memory. */
+void tcp_conn_established_setup(struct tcp_conn *c, uint64_t now_us);
+uint32_t tcp_sndbuf_tail_seq(const struct tcp_conn *c);
+
+/* ----- tcp_output.c */
+/* Sends what window, cwnd, Nagle and SWS allow; FIN when due. */
+void tcp_output(struct tcp_conn *c, uint64_t now_us);
+/* Sends one segment of [seq, seq + len) from the send buffer (FIN if it
+ * reaches fin_seq and fin is queued). 0 or -ENOBUFS. */
+int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rtx, uint64_t now_us);
+int tcp_send_syn(struct tcp_conn *c, uint64_t now_us);
+void tcp_send_ack(struct tcp_conn *c, uint64_t now_us);
+/* Challenge ACK, rate limited (RFC 5961 section 7). */
+void tcp_send_challenge_ack(struct tcp_conn *c, uint64_t now_us);
+void tcp_send_rst_conn(struct tcp_conn *c, uint64_t now_us);
+/* Stateless RST (RFC 9293 3.10.7.1) in answer to seg. */
+void tcp_send_rst_reply(struct tcp_engine *eng, const struct tcp_tuple *t,
+                        const struct tcp_seg *seg);
+/* Probe with SEG.SEQ = SND.UNA - 1 (keepalive) or 1 byte (zero window). */
+void tcp_send_probe(struct tcp_conn *c, bool zero_window, uint64_t now_us);
+/* Window we would advertise now, in bytes (never shrinks the right edge). */
+uint32_t tcp_select_window(struct tcp_conn *c);
+uint32_t tcp_ts_now(const struct tcp_conn *c, uint64_t now_us);
+void tcp_blocked_add(struct tcp_conn *c);
+void tcp_blocked_del(struct tcp_conn *c);
+/* Send the ACK now if one is owed (ack_now) and nothing carried it. */
+void tcp_ack_flush(struct tcp_conn *c, uint64_t now_us);
+uint32_t tcp_flight_bytes(const struct tcp_conn *c);
+
+/* ----- tcp_ack.c (ACK processing and loss recovery) */
+/* Processes SEG.ACK and the window in a synchronized state. Returns false
+ * when the segment must be dropped (answer already sent). */
+bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now_us);
+
+/* ----- tcp_rtt.c */
+void tcp_rtt_init(struct tcp_conn *c);
+void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);
+uint32_t tcp_rto_current_us(const struct tcp_conn *c);
+
+/* ----- tcp_timer.c */
+void tcp_timers_init(struct tcp_conn *c);
+void tcp_timers_stop(struct tcp_conn *c);
+void tcp_rto_arm(struct tcp_conn *c, uint64_t now_us);      /* (re)start RTO */
+void tcp_rto_stop(struct tcp_conn *c);
+void tcp_persist_arm(struct tcp_conn *c, uint64_t now_us);  /* if not armed */
+void tcp_delack_arm(struct tcp_conn *c, uint64_t now_us);
+void tcp_delack_stop(struct tcp_conn *c);
+void tcp_keepalive_arm(struct tcp_conn *c, uint64_t now_us);
+void tcp_time_wait_enter(struct tcp_conn *c, uint64_t now_us);
+void tcp_fin_wait2_arm(struct tcp_conn *c, uint64_t now_us);
+
+/* ----- tcp_input.c */
+void tcp_input_syn_sent(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now_us);
+/* Options of a SYN / SYN-ACK: MSS, wscale, SACK, TS. */
+void tcp_negotiate(struct tcp_conn *c, const struct tcp_options *o, bool we_offered_all);
+
+static inline bool tcp_synchronized(const struct tcp_conn *c)
+{
+    return c->state >= TCP_ESTABLISHED;
+}
+
+static inline uint32_t tcp_rcv_wnd(const struct tcp_conn *c)
+{
+    return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+}
+
+static inline void tcp_drop(struct tcp_engine *eng, enum tcp_drop_reason r)
+{
+    eng->stats.drop[r]++;
+}
+
+#endif

@@ -1,0 +1,508 @@
+/* TCP output: building segments (options, advertised window), the send
+ * decision (window, cwnd, Nagle and sender SWS avoidance, RFC 9293 3.7.4 and
+ * 3.8.6.2.1), ACKs, RSTs and probes. Everything leaves through ops->emit. */
+#include <string.h>
+
+#include "toe/tcp/tcp_conn.h"
+
+#define TCP_XMIT_IOV_MAX 64
+
+uint32_t tcp_ts_now(const struct tcp_conn *c, uint64_t now_us)
+{
+    /* RFC 7323 5.4: 1 ms clock, random per-connection offset. */
+    return (uint32_t)(now_us / 1000) + c->ts_offset;
+}
+
+uint32_t tcp_flight_bytes(const struct tcp_conn *c)
+{
+    return c->snd_nxt - c->snd_una;
+}
+
+void tcp_blocked_add(struct tcp_conn *c)
+{
+    struct tcp_engine *eng = c->eng;
+
+    if (c->blocked)
+        return;
+    c->blocked = true;
+    c->bprev = NULL;
+    c->bnext = eng->blocked;
+    if (eng->blocked)
+        eng->blocked->bprev = c;
+    eng->blocked = c;
+}
+
+void tcp_blocked_del(struct tcp_conn *c)
+{
+    if (!c->blocked)
+        return;
+    if (c->bprev)
+        c->bprev->bnext = c->bnext;
+    else
+        c->eng->blocked = c->bnext;
+    if (c->bnext)
+        c->bnext->bprev = c->bprev;
+    c->bnext = c->bprev = NULL;
+    c->blocked = false;
+}
+
+static bool mem_pressure(const struct tcp_engine *eng)
+{
+    const struct sockmem_pool *p = eng->pool;
+
+    if (p->in_use_max == SIZE_MAX || p->in_use_max == 0)
+        return false;
+    return p->stats.pages_in_use * 100 >= (uint64_t)p->in_use_max * eng->cfg.mem_pressure_pct;
+}
+
+uint32_t tcp_select_window(struct tcp_conn *c)
+{
+    struct tcp_engine *eng = c->eng;
+    uint32_t cur = tcp_rcv_wnd(c);
+    size_t freeb = c->bufs_ready ? rcvbuf_window_bytes(&c->rcv) : 0;
+    uint32_t max = (uint32_t)65535 << c->rcv_wscale;
+    uint32_t thresh = (uint32_t)(c->bufs_ready ? rcvbuf_capacity_bytes(&c->rcv) / 2 : 0);
+    uint32_t win, unit = 1u << c->rcv_wscale;
+
+    if (thresh > eng->cfg.mss_bytes)
+        thresh = eng->cfg.mss_bytes;
+    if (freeb > max)
+        freeb = max;
+    win = (uint32_t)freeb;
+    if (win > cur && mem_pressure(eng)) {
+        /* Under memory pressure advertise what is already promised rather
+         * than letting the buffer grow (DESIGN: socket memory). */
+        eng->stats.mem_pressure++;
+        win = cur;
+    }
+    /* Receiver SWS avoidance (RFC 9293 3.8.6.2.2): move the right edge only
+     * by at least min(buffer / 2, MSS). */
+    if (win > cur && win - cur < thresh)
+        win = cur;
+    /* Never shrink the right edge (RFC 9293 3.8.6.2.2, RFC 7323 2.4). */
+    if (win < cur)
+        win = cur;
+    /* Representable with our shift: round down, unless that would shrink. */
+    if (win & (unit - 1)) {
+        uint32_t down = win & ~(unit - 1);
+
+        win = down >= cur ? down : down + unit;
+    }
+    if (win > max)
+        win = max;
+    return win;
+}
+
+/* Options on every non-SYN segment: timestamps, SACK blocks (RFC 2018 4). */
+static void fill_opts(struct tcp_conn *c, struct tcp_options *o, uint64_t now_us)
+{
+    memset(o, 0, sizeof(*o));
+    if (c->ts_ok) {
+        o->present |= TCP_OPTF_TS;
+        o->ts_val = tcp_ts_now(c, now_us);
+        o->ts_ecr = c->ts_recent;
+    }
+    if (c->sack_ok && c->bufs_ready &&
+        (rcvbuf_nranges(&c->rcv) > 0 || c->sack_rx.dsack_pending)) {
+        struct tcp_sack_block ooo[SOCKMEM_OOO_RANGES_MAX];
+        uint32_t n = rcvbuf_nranges(&c->rcv), i;
+        uint64_t edge = rcvbuf_edge_off(&c->rcv);
+        unsigned got;
+
+        if (n > SOCKMEM_OOO_RANGES_MAX)
+            n = SOCKMEM_OOO_RANGES_MAX;
+        for (i = 0; i < n; i++) {
+            const struct sockmem_range *r = rcvbuf_range(&c->rcv, i);
+
+            ooo[i].start = c->rcv_nxt + (uint32_t)(r->start - edge);
+            ooo[i].end = c->rcv_nxt + (uint32_t)(r->end - edge);
+        }
+        if (c->sack_rx.dsack_pending)
+            c->eng->stats.dsack_sent++;
+        got = sack_rx_build(&c->sack_rx, ooo, n, c->rcv_nxt, c->ts_ok ? 3 : 4, o->sack);
+        if (got) {
+            o->present |= TCP_OPTF_SACK;
+            o->sack_count = (uint8_t)got;
+        }
+    }
+}
+
+/* Hands one segment to the stack; on success records what an ACK-carrying
+ * segment told the peer (RCV.NXT, window) and clears pending ACK state. */
+static int emit_seg(struct tcp_conn *c, struct tcp_hdr_out *h, const struct iovec *iov, int n,
+                    uint32_t win_bytes)
+{
+    struct tcp_engine *eng = c->eng;
+    int rc = eng->ops->emit(eng->owner, &c->tuple, h, iov, n);
+
+    if (rc != 0) {
+        eng->stats.emit_fails++;
+        return rc;
+    }
+    eng->stats.out_segs++;
+    if (h->flags & TCP_FLAG_RST)
+        eng->stats.out_rsts++;
+    if ((h->flags & TCP_FLAG_ACK) && !(h->flags & TCP_FLAG_RST)) {
+        c->last_ack_sent = h->ack;
+        c->rcv_adv = c->rcv_nxt + win_bytes;
+        c->ack_now = false;
+        c->ack_pending_bytes = 0;
+        tcp_delack_stop(c);
+    }
+    return 0;
+}
+
+static void hdr_common(struct tcp_conn *c, struct tcp_hdr_out *h, uint32_t seq, uint8_t flags,
+                       uint32_t *win_bytes, uint64_t now_us)
+{
+    uint32_t win = tcp_select_window(c);
+
+    h->seq = seq;
+    h->ack = c->rcv_nxt;
+    h->flags = flags;
+    h->wnd = (uint16_t)(win >> c->rcv_wscale);
+    *win_bytes = win;
+    fill_opts(c, &h->opts, now_us);
+}
+
+int tcp_send_syn(struct tcp_conn *c, uint64_t now_us)
+{
+    const struct tcp_config *cfg = &c->eng->cfg;
+    bool synack = c->state == TCP_SYN_RECEIVED;
+    struct tcp_hdr_out h;
+    size_t win = c->bufs_ready ? rcvbuf_window_bytes(&c->rcv) : 0;
+    int rc;
+
+    memset(&h, 0, sizeof(h));
+    h.seq = c->iss;
+    h.flags = TCP_FLAG_SYN;
+    if (synack) {
+        h.flags |= TCP_FLAG_ACK;
+        h.ack = c->rcv_nxt;
+    }
+    /* RFC 7323 2.2: the window of a SYN is never scaled. */
+    h.wnd = (uint16_t)(win > 65535 ? 65535 : win);
+    h.opts.present = TCP_OPTF_MSS;
+    h.opts.mss = (uint16_t)cfg->mss_bytes;
+    if (synack ? c->wscale_ok : cfg->wscale) {
+        h.opts.present |= TCP_OPTF_WSCALE;
+        h.opts.wscale = c->rcv_wscale;
+    }
+    if (synack ? c->sack_ok : cfg->sack)
+        h.opts.present |= TCP_OPTF_SACK_PERM;
+    if (synack ? c->ts_ok : cfg->timestamps) {
+        h.opts.present |= TCP_OPTF_TS;
+        h.opts.ts_val = tcp_ts_now(c, now_us);
+        h.opts.ts_ecr = synack ? c->ts_recent : 0;
+    }
+    /* Karn: time the SYN only the first time it goes out. */
+    if (c->snd_max == c->iss && !c->ts_ok) {
+        c->rtt_timing = true;
+        c->rtt_seq = c->iss + 1;
+        c->rtt_start_us = now_us;
+    } else {
+        c->rtt_timing = false;
+    }
+    rc = c->eng->ops->emit(c->eng->owner, &c->tuple, &h, NULL, 0);
+    if (rc) {
+        c->eng->stats.emit_fails++;
+    } else {
+        c->eng->stats.out_segs++;
+        if (synack) {
+            c->last_ack_sent = c->rcv_nxt;
+            c->rcv_adv = c->rcv_nxt + h.wnd;
+        }
+    }
+    if (seq_lt(c->snd_nxt, c->iss + 1))
+        c->snd_nxt = c->iss + 1;
+    if (seq_lt(c->snd_max, c->snd_nxt))
+        c->snd_max = c->snd_nxt;
+    return rc;
+}
+
+/* Sends [seq, seq + len) of the send buffer, with FIN when the segment
+ * reaches the end of the stream and the app shut down. */
+enum xmit_kind { XMIT_NEW, XMIT_RTX, XMIT_PROBE };
+
+static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_kind kind,
+                     uint64_t now_us)
+{
+    bool advance = kind == XMIT_NEW;
+    struct tcp_engine *eng = c->eng;
+    struct iovec iov[TCP_XMIT_IOV_MAX];
+    struct tcp_hdr_out h;
+    uint32_t tail = tcp_sndbuf_tail_seq(c), win, end;
+    uint8_t flags = TCP_FLAG_ACK;
+    bool rtx = seq_lt(seq, c->snd_max);
+    int n = 0, rc;
+
+    if (len) {
+        n = sndbuf_peek(&c->snd, (size_t)(seq - c->snd_buf_seq), len, iov, TCP_XMIT_IOV_MAX);
+        if (seq + len == tail)
+            flags |= TCP_FLAG_PSH;
+    }
+    if (c->fin_queued && seq + len == tail && kind != XMIT_PROBE &&
+        (advance || seq_gt(c->snd_max, tail)))
+        flags |= TCP_FLAG_FIN;
+    hdr_common(c, &h, seq, flags, &win, now_us);
+    rc = emit_seg(c, &h, iov, n, win);
+    if (rc) {
+        tcp_blocked_add(c);
+        return rc;
+    }
+    end = seq + len + ((flags & TCP_FLAG_FIN) ? 1 : 0);
+    if (len)
+        eng->stats.data_segs_out++;
+    if (kind == XMIT_PROBE)
+        return 0;
+    if (rtx) {
+        eng->stats.retrans_segs++;
+        c->total_retrans++;
+        /* Karn: no RTT sample from anything sent more than once. */
+        c->rtt_timing = false;
+    } else if (!c->rtt_timing && !c->ts_ok && end != seq) {
+        c->rtt_timing = true;
+        c->rtt_seq = end;
+        c->rtt_start_us = now_us;
+    }
+    if (advance && seq_gt(end, c->snd_nxt))
+        c->snd_nxt = end;
+    if (seq_gt(c->snd_nxt, c->snd_max))
+        c->snd_max = c->snd_nxt;
+    if (end != seq && c->rtx_mode != TCP_RTX_RTO)
+        tcp_rto_arm(c, now_us);
+    return 0;
+}
+
+int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rtx, uint64_t now_us)
+{
+    return xmit_data(c, seq, len, rtx ? XMIT_RTX : XMIT_NEW, now_us);
+}
+
+/* RFC 6675 section 5 step (C): while cwnd - pipe >= 1 SMSS send NextSeg(). */
+static void sack_output(struct tcp_conn *c, uint64_t now_us)
+{
+    uint32_t mss = c->snd_mss;
+
+    for (int guard = 0; guard < 1024; guard++) {
+        uint32_t pipe = sack_board_pipe(&c->sb, c->snd_una, c->snd_nxt, c->high_rxt, mss);
+        uint32_t tail = tcp_sndbuf_tail_seq(c), unsent, room, seq = 0, len = 0;
+        uint32_t wnd_end = c->snd_una + c->snd_wnd;
+        enum sack_next_kind k;
+
+        if (c->cc.cwnd_bytes < pipe + mss)
+            break;
+        unsent = seq_lt(c->snd_nxt, tail) ? tail - c->snd_nxt : 0;
+        room = seq_lt(c->snd_nxt, wnd_end) ? wnd_end - c->snd_nxt : 0;
+        k = sack_board_next_seg(&c->sb, c->snd_una, c->snd_nxt, c->high_rxt, mss,
+                                unsent > 0 && room > 0, &seq, &len);
+        if (k == SACK_NEXT_LOST || k == SACK_NEXT_RESCUE) {
+            if (xmit_data(c, seq, len, XMIT_RTX, now_us))
+                break;
+            if (seq_gt(seq + len, c->high_rxt))
+                c->high_rxt = seq + len;
+        } else if (k == SACK_NEXT_NEW) {
+            len = unsent < mss ? unsent : mss;
+            if (len > room)
+                len = room;
+            if (xmit_data(c, c->snd_nxt, len, XMIT_NEW, now_us))
+                break;
+        } else {
+            break;
+        }
+    }
+}
+
+void tcp_output(struct tcp_conn *c, uint64_t now_us)
+{
+    uint32_t mss = c->snd_mss;
+
+    switch (c->state) {
+    case TCP_ESTABLISHED:
+    case TCP_CLOSE_WAIT:
+    case TCP_FIN_WAIT_1:
+    case TCP_CLOSING:
+    case TCP_LAST_ACK:
+        break;
+    default:
+        return;
+    }
+    if (c->blocked)
+        return;
+    if (c->in_recovery && c->sack_recovery) {
+        sack_output(c, now_us);
+        return;
+    }
+    for (;;) {
+        uint32_t tail = tcp_sndbuf_tail_seq(c);
+        uint32_t unsent = seq_lt(c->snd_nxt, tail) ? tail - c->snd_nxt : 0;
+        bool fin_pending = c->fin_queued && seq_leq(c->snd_nxt, tail);
+        uint32_t flight = tcp_flight_bytes(c);
+        uint32_t wnd_end = c->snd_una + c->snd_wnd;
+        uint32_t room = seq_lt(c->snd_nxt, wnd_end) ? wnd_end - c->snd_nxt : 0;
+        uint32_t cwnd_room = c->cc.cwnd_bytes > flight ? c->cc.cwnd_bytes - flight : 0;
+        uint32_t len;
+        bool idle = c->snd_nxt == c->snd_una;
+
+        if (unsent == 0 && !fin_pending)
+            break;
+        /* Go-back-N after an RTO: skip what the peer already SACKed. */
+        if (c->sack_ok && seq_lt(c->snd_nxt, c->snd_max) &&
+            sack_board_is_sacked(&c->sb, c->snd_nxt)) {
+            uint32_t s = c->snd_nxt;
+
+            while (seq_lt(s, c->snd_max) && sack_board_is_sacked(&c->sb, s))
+                s++;
+            c->snd_nxt = s;
+            continue;
+        }
+        len = unsent;
+        if (len > mss)
+            len = mss;
+        if (len > room)
+            len = room;
+        if (len > cwnd_room)
+            len = cwnd_room;
+        /* Retransmitting after an RTO: never merge across the old snd_max. */
+        if (seq_lt(c->snd_nxt, c->snd_max) && seq_gt(c->snd_nxt + len, c->snd_max) &&
+            seq_gt(c->snd_max, c->snd_nxt))
+            len = c->snd_max - c->snd_nxt;
+        if (len == 0 && unsent > 0)
+            break; /* window or cwnd closed */
+        if (len == 0 && fin_pending && cwnd_room == 0 && !idle)
+            break;
+        if (len < mss && len < unsent) {
+            /* Less than a full segment and more waiting: sender SWS
+             * avoidance (RFC 9293 3.8.6.2.1) allows it only if it is at
+             * least half the largest window the peer offered. */
+            if (!((idle || c->nodelay) && c->max_snd_wnd && len >= c->max_snd_wnd / 2))
+                break;
+        } else if (len < mss && len == unsent && !idle && !c->nodelay) {
+            /* Nagle (RFC 9293 3.7.4): hold a small segment while data is
+             * unacknowledged. A FIN alone is not held. */
+            if (len > 0)
+                break;
+        }
+        if (xmit_data(c, c->snd_nxt, len, XMIT_NEW, now_us))
+            break;
+        if (len == 0)
+            break; /* the FIN went */
+    }
+    /* RFC 9293 3.8.6.1: data waiting, nothing in flight, window too small:
+     * probe (persist) rather than wait for an update that may be lost. */
+    if (seq_lt(c->snd_nxt, tcp_sndbuf_tail_seq(c)) && tcp_flight_bytes(c) == 0 &&
+        c->rtx_mode == TCP_RTX_NONE)
+        tcp_persist_arm(c, now_us);
+}
+
+void tcp_send_ack(struct tcp_conn *c, uint64_t now_us)
+{
+    struct tcp_hdr_out h;
+    uint32_t win;
+
+    if (c->state == TCP_CLOSED || c->state == TCP_SYN_SENT || c->state == TCP_LISTEN)
+        return;
+    if (c->state == TCP_SYN_RECEIVED) {
+        tcp_send_syn(c, now_us);
+        c->ack_now = false;
+        return;
+    }
+    hdr_common(c, &h, c->snd_nxt, TCP_FLAG_ACK, &win, now_us);
+    if (emit_seg(c, &h, NULL, 0, win)) {
+        c->ack_now = true;
+        tcp_blocked_add(c);
+    }
+}
+
+void tcp_ack_flush(struct tcp_conn *c, uint64_t now_us)
+{
+    if (c->ack_now)
+        tcp_send_ack(c, now_us);
+}
+
+void tcp_send_challenge_ack(struct tcp_conn *c, uint64_t now_us)
+{
+    struct tcp_engine *eng = c->eng;
+
+    /* RFC 5961 section 7: at most challenge_ack_limit per second. */
+    if (now_us - c->chall_start_us >= 1000000) {
+        c->chall_start_us = now_us;
+        c->chall_count = 0;
+    }
+    if (c->chall_count >= eng->cfg.challenge_ack_limit) {
+        eng->stats.challenge_acks_limited++;
+        return;
+    }
+    c->chall_count++;
+    eng->stats.challenge_acks++;
+    tcp_send_ack(c, now_us);
+}
+
+void tcp_send_rst_conn(struct tcp_conn *c, uint64_t now_us)
+{
+    struct tcp_hdr_out h;
+    int rc;
+
+    memset(&h, 0, sizeof(h));
+    h.seq = c->snd_nxt;
+    h.ack = c->rcv_nxt;
+    h.flags = TCP_FLAG_RST | TCP_FLAG_ACK;
+    if (c->ts_ok) {
+        h.opts.present = TCP_OPTF_TS;
+        h.opts.ts_val = tcp_ts_now(c, now_us);
+        h.opts.ts_ecr = c->ts_recent;
+    }
+    rc = c->eng->ops->emit(c->eng->owner, &c->tuple, &h, NULL, 0);
+    if (rc) {
+        c->eng->stats.emit_fails++;
+        return;
+    }
+    c->eng->stats.out_segs++;
+    c->eng->stats.out_rsts++;
+}
+
+void tcp_send_rst_reply(struct tcp_engine *eng, const struct tcp_tuple *t,
+                        const struct tcp_seg *seg)
+{
+    struct tcp_hdr_out h;
+
+    /* RFC 9293 3.10.7.1: never answer a RST. */
+    if (seg->flags & TCP_FLAG_RST)
+        return;
+    memset(&h, 0, sizeof(h));
+    if (seg->flags & TCP_FLAG_ACK) {
+        h.seq = seg->ack;
+        h.flags = TCP_FLAG_RST;
+    } else {
+        h.seq = 0;
+        h.ack = seg->seq + seg->len + ((seg->flags & TCP_FLAG_SYN) ? 1 : 0) +
+                ((seg->flags & TCP_FLAG_FIN) ? 1 : 0);
+        h.flags = TCP_FLAG_RST | TCP_FLAG_ACK;
+    }
+    if (eng->ops->emit(eng->owner, t, &h, NULL, 0)) {
+        eng->stats.emit_fails++;
+        return;
+    }
+    eng->stats.out_segs++;
+    eng->stats.out_rsts++;
+}
+
+void tcp_send_probe(struct tcp_conn *c, bool zero_window, uint64_t now_us)
+{
+    struct tcp_hdr_out h;
+    uint32_t win;
+
+    if (zero_window && seq_lt(c->snd_nxt, tcp_sndbuf_tail_seq(c))) {
+        /* RFC 9293 3.8.6.1: one octet of new data beyond the window; not
+         * counted in flight (snd_nxt stays), but its ACK is acceptable. */
+        c->eng->stats.zero_window_probes++;
+        if (xmit_data(c, c->snd_nxt, 1, XMIT_PROBE, now_us) == 0 &&
+            seq_gt(c->snd_nxt + 1, c->snd_max))
+            c->snd_max = c->snd_nxt + 1;
+        return;
+    }
+    /* Keepalive (RFC 9293 3.8.4): SEG.SEQ = SND.NXT - 1, no data. */
+    c->eng->stats.keepalive_probes++;
+    hdr_common(c, &h, c->snd_una - 1, TCP_FLAG_ACK, &win, now_us);
+    emit_seg(c, &h, NULL, 0, win);
+}

@@ -1,0 +1,285 @@
+/* TCP timers: retransmission (RTO, SYN and SYN-ACK retries, RFC 6298),
+ * persist (zero-window probes, RFC 9293 3.8.6.1), delayed ACK (RFC 9293
+ * 3.8.6.3), keepalive (RFC 9293 3.8.4), TIME_WAIT (2MSL) and the orphaned
+ * FIN_WAIT_2 timeout. Three timer nodes live in the connection; callbacks
+ * are thin and end by letting a finished connection go. */
+#include "toe/tcp/tcp_conn.h"
+
+static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us);
+static void tcp_persist_timeout(struct tcp_conn *c, uint64_t now_us);
+static void tcp_ka_timeout(struct tcp_conn *c, uint64_t now_us);
+
+static void rtx_fire(struct timer *t, uint64_t now_us)
+{
+    struct tcp_conn *c = container_of(t, struct tcp_conn, rtx_timer);
+    enum tcp_rtx_mode m = (enum tcp_rtx_mode)c->rtx_mode;
+
+    c->rtx_mode = TCP_RTX_NONE;
+    if (m == TCP_RTX_RTO)
+        tcp_rtx_timeout(c, now_us);
+    else if (m == TCP_RTX_PERSIST)
+        tcp_persist_timeout(c, now_us);
+    tcp_ack_flush(c, now_us);
+    tcp_conn_maybe_free(c);
+}
+
+static void delack_fire(struct timer *t, uint64_t now_us)
+{
+    struct tcp_conn *c = container_of(t, struct tcp_conn, delack_timer);
+
+    if (c->state != TCP_CLOSED && (c->ack_pending_bytes || c->ack_now)) {
+        c->eng->stats.delayed_acks++;
+        tcp_send_ack(c, now_us);
+    }
+    tcp_conn_maybe_free(c);
+}
+
+static void ka_fire(struct timer *t, uint64_t now_us)
+{
+    struct tcp_conn *c = container_of(t, struct tcp_conn, ka_timer);
+
+    tcp_ka_timeout(c, now_us);
+    tcp_conn_maybe_free(c);
+}
+
+void tcp_timers_init(struct tcp_conn *c)
+{
+    timer_init(&c->rtx_timer, rtx_fire);
+    timer_init(&c->delack_timer, delack_fire);
+    timer_init(&c->ka_timer, ka_fire);
+    c->rtx_mode = TCP_RTX_NONE;
+    c->ka_mode = TCP_KA_NONE;
+}
+
+void tcp_timers_stop(struct tcp_conn *c)
+{
+    struct timer_wheel *w = c->eng->wheel;
+
+    timer_wheel_cancel(w, &c->rtx_timer);
+    timer_wheel_cancel(w, &c->delack_timer);
+    timer_wheel_cancel(w, &c->ka_timer);
+    c->rtx_mode = TCP_RTX_NONE;
+    c->ka_mode = TCP_KA_NONE;
+}
+
+void tcp_rto_arm(struct tcp_conn *c, uint64_t now_us)
+{
+    c->rtx_mode = TCP_RTX_RTO;
+    timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + tcp_rto_current_us(c));
+}
+
+void tcp_rto_stop(struct tcp_conn *c)
+{
+    if (c->rtx_mode != TCP_RTX_RTO)
+        return;
+    timer_wheel_cancel(c->eng->wheel, &c->rtx_timer);
+    c->rtx_mode = TCP_RTX_NONE;
+}
+
+void tcp_persist_arm(struct tcp_conn *c, uint64_t now_us)
+{
+    uint64_t iv = c->rto_us;
+    uint32_t b = c->persist_probes > 30 ? 30 : c->persist_probes;
+
+    if (c->rtx_mode != TCP_RTX_NONE)
+        return;
+    iv <<= b;
+    if (iv > c->eng->cfg.persist_max_us)
+        iv = c->eng->cfg.persist_max_us;
+    if (iv < c->eng->cfg.rto_min_us)
+        iv = c->eng->cfg.rto_min_us;
+    c->rtx_mode = TCP_RTX_PERSIST;
+    timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + iv);
+}
+
+void tcp_delack_arm(struct tcp_conn *c, uint64_t now_us)
+{
+    if (timer_pending(&c->delack_timer))
+        return;
+    timer_wheel_add(c->eng->wheel, &c->delack_timer, now_us + c->eng->cfg.delack_max_us);
+}
+
+void tcp_delack_stop(struct tcp_conn *c)
+{
+    timer_wheel_cancel(c->eng->wheel, &c->delack_timer);
+}
+
+void tcp_keepalive_arm(struct tcp_conn *c, uint64_t now_us)
+{
+    const struct tcp_config *cfg = &c->eng->cfg;
+
+    if (!cfg->keepalive || c->ka_mode == TCP_KA_TIME_WAIT || c->ka_mode == TCP_KA_FIN_WAIT_2)
+        return;
+    c->ka_mode = TCP_KA_KEEPALIVE;
+    timer_wheel_mod(c->eng->wheel, &c->ka_timer, c->last_rcv_us + cfg->keepalive_idle_us);
+}
+
+void tcp_time_wait_enter(struct tcp_conn *c, uint64_t now_us)
+{
+    if (c->state != TCP_TIME_WAIT) {
+        c->eng->stats.time_waits++;
+        tcp_set_state(c, TCP_TIME_WAIT);
+        /* The app's side of the connection is over (RFC 9293 3.10.7.4:
+         * "connection closing"); TIME_WAIT is the engine's business. */
+        if (!c->close_reason)
+            c->close_reason = TCP_CLOSE_NORMAL;
+        if (!c->closed_notified) {
+            c->closed_notified = true;
+            tcp_notify(c, TCP_EV_CLOSED);
+        }
+    }
+    tcp_rto_stop(c);
+    if (c->rtx_mode == TCP_RTX_PERSIST) {
+        timer_wheel_cancel(c->eng->wheel, &c->rtx_timer);
+        c->rtx_mode = TCP_RTX_NONE;
+    }
+    c->ka_mode = TCP_KA_TIME_WAIT;
+    timer_wheel_mod(c->eng->wheel, &c->ka_timer, now_us + c->eng->cfg.time_wait_us);
+}
+
+void tcp_fin_wait2_arm(struct tcp_conn *c, uint64_t now_us)
+{
+    /* Only an orphan (app closed) waits at most fin_wait2_us for the peer's
+     * FIN, as Linux's tcp_fin_timeout; a half-closed app keeps reading. */
+    if (c->app_owned || !c->eng->cfg.fin_wait2_us || c->state != TCP_FIN_WAIT_2)
+        return;
+    c->ka_mode = TCP_KA_FIN_WAIT_2;
+    timer_wheel_mod(c->eng->wheel, &c->ka_timer, now_us + c->eng->cfg.fin_wait2_us);
+}
+
+/* RFC 6298 section 5.4-5.6 for data; SYN and SYN-ACK retries in the
+ * handshake states. */
+static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
+{
+    struct tcp_engine *eng = c->eng;
+    const struct tcp_config *cfg = &eng->cfg;
+    uint32_t flight;
+
+    if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED) {
+        uint32_t max = c->state == TCP_SYN_SENT ? cfg->syn_retries : cfg->synack_retries;
+
+        if (c->syn_tries >= max) {
+            eng->stats.abort_on_timeout++;
+            tcp_conn_closed(c, TCP_CLOSE_TIMEOUT);
+            return;
+        }
+        c->syn_tries++;
+        c->backoff++;
+        eng->stats.syn_timeouts++;
+        eng->stats.timeouts++;
+        eng->stats.retrans_segs++;
+        c->total_retrans++;
+        tcp_send_syn(c, now_us);
+        tcp_rto_arm(c, now_us);
+        return;
+    }
+    if (c->snd_una == c->snd_max || c->state == TCP_CLOSED || c->state == TCP_TIME_WAIT)
+        return;
+    if (c->rto_count == 0)
+        c->first_rtx_us = now_us;
+    /* RFC 9293 3.8.3 R2: give up after retries_max timeouts, and not
+     * before r2_min_us (100 s) of trying. */
+    if (c->rto_count >= cfg->retries_max && now_us - c->first_rtx_us >= cfg->r2_min_us) {
+        eng->stats.abort_on_timeout++;
+        tcp_conn_closed(c, TCP_CLOSE_TIMEOUT);
+        return;
+    }
+    c->rto_count++;
+    eng->stats.timeouts++;
+    flight = tcp_flight_bytes(c);
+    if (c->snd_max != c->snd_nxt)
+        flight = c->snd_max - c->snd_una;
+    if (c->cc.ops && c->cc.ops->on_rto)
+        c->cc.ops->on_rto(&c->cc, flight, now_us);
+    /* RFC 6582 section 4 / RFC 6675 5.1: no fast retransmit for data sent
+     * before the timeout; forget SACK state (RFC 2018 section 8: reneging). */
+    c->recover = c->snd_max;
+    c->in_recovery = false;
+    c->sack_recovery = false;
+    c->dupacks = 0;
+    sack_board_clear(&c->sb);
+    c->rtt_timing = false;
+    /* RFC 6298 5.5: back off; 5.6: restart the timer; go back N. */
+    c->backoff++;
+    c->snd_nxt = c->snd_una;
+    c->rtx_mode = TCP_RTX_NONE;
+    tcp_output(c, now_us);
+    if (c->rtx_mode != TCP_RTX_RTO && tcp_flight_bytes(c) > 0)
+        tcp_rto_arm(c, now_us);
+}
+
+static void tcp_persist_timeout(struct tcp_conn *c, uint64_t now_us)
+{
+    struct tcp_engine *eng = c->eng;
+    uint32_t tail, unsent, room, len;
+
+    if (!tcp_synchronized(c) || c->state == TCP_TIME_WAIT)
+        return;
+    tail = tcp_sndbuf_tail_seq(c);
+    unsent = seq_lt(c->snd_nxt, tail) ? tail - c->snd_nxt : 0;
+    if (unsent == 0 || tcp_flight_bytes(c) > 0)
+        return;
+    /* The peer never answers: after R2 worth of probes, give up. While it
+     * answers (any ACK resets the count) probe forever. */
+    if (c->persist_unanswered >= eng->cfg.retries_max) {
+        eng->stats.abort_on_timeout++;
+        tcp_send_rst_conn(c, now_us);
+        tcp_conn_closed(c, TCP_CLOSE_TIMEOUT);
+        return;
+    }
+    c->persist_unanswered++;
+    room = c->snd_wnd;
+    if (room > 0) {
+        /* Sender SWS override timeout (RFC 9293 3.8.6.2.1): send what fits. */
+        len = unsent < room ? unsent : room;
+        if (len > c->snd_mss)
+            len = c->snd_mss;
+        tcp_xmit(c, c->snd_nxt, len, false, now_us);
+    } else {
+        tcp_send_probe(c, true, now_us);
+    }
+    if (c->persist_probes < 30)
+        c->persist_probes++;
+    if (tcp_flight_bytes(c) == 0)
+        tcp_persist_arm(c, now_us);
+}
+
+static void tcp_ka_timeout(struct tcp_conn *c, uint64_t now_us)
+{
+    struct tcp_engine *eng = c->eng;
+    const struct tcp_config *cfg = &eng->cfg;
+    enum tcp_ka_mode m = (enum tcp_ka_mode)c->ka_mode;
+
+    c->ka_mode = TCP_KA_NONE;
+    switch (m) {
+    case TCP_KA_TIME_WAIT:
+        tcp_conn_closed(c, TCP_CLOSE_NORMAL);
+        return;
+    case TCP_KA_FIN_WAIT_2:
+        if (c->state == TCP_FIN_WAIT_2)
+            tcp_conn_closed(c, TCP_CLOSE_TIMEOUT);
+        return;
+    case TCP_KA_KEEPALIVE:
+        break;
+    default:
+        return;
+    }
+    if (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)
+        return;
+    if (now_us < c->last_rcv_us + cfg->keepalive_idle_us || tcp_flight_bytes(c) > 0 ||
+        seq_lt(c->snd_nxt, tcp_sndbuf_tail_seq(c))) {
+        c->ka_probes = 0;
+        tcp_keepalive_arm(c, now_us);
+        return;
+    }
+    if (c->ka_probes >= cfg->keepalive_probes) {
+        eng->stats.abort_on_timeout++;
+        tcp_send_rst_conn(c, now_us);
+        tcp_conn_closed(c, TCP_CLOSE_TIMEOUT);
+        return;
+    }
+    c->ka_probes++;
+    tcp_send_probe(c, false, now_us);
+    c->ka_mode = TCP_KA_KEEPALIVE;
+    timer_wheel_mod(eng->wheel, &c->ka_timer, now_us + cfg->keepalive_intvl_us);
+}
