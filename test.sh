@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of toe: installs what is missing, then configures, builds and
-# runs the whole ctest suite in the release build and in the ASan+UBSan build.
+# runs the fuzz targets (clang libFuzzer, bounded time), then the whole ctest
+# suite in the ASan+UBSan build and in the release build.
 # Exits non-zero if anything fails. The last lines are ctest's summary.
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -8,7 +9,7 @@ cd "$(dirname "$0")"
 
 jobs=$(nproc)
 status=0
-for preset in asan release; do
+for preset in fuzz asan release; do
   echo "=== toe tests: ${preset} build ==="
   if ! cmake --preset "$preset" >/dev/null || ! cmake --build --preset "$preset" -j "$jobs"; then
     echo "test.sh: ${preset} build failed" >&2
