@@ -90,7 +90,7 @@ static void tcp_config_from(struct tcp_config *tc, const struct toe_stack_config
         snprintf(tc->cc_name, sizeof(tc->cc_name), "%s", cfg->cc);
     tc->syncookies = cfg->syncookies ? TCP_SYNCOOKIES_AUTO : TCP_SYNCOOKIES_NEVER;
     tc->keepalive = cfg->keepalive;
-    tc->keepalive_idle_us = cfg->keepalive_idle_ms * 1000u;
+    tc->keepalive_idle_us = (uint64_t)cfg->keepalive_idle_ms * 1000;
     tc->keepalive_intvl_us = cfg->keepalive_intvl_ms * 1000u;
     tc->keepalive_probes = cfg->keepalive_probes;
     tc->sack = cfg->sack;
