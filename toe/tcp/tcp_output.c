@@ -363,10 +363,6 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
             len = room;
         if (len > cwnd_room)
             len = cwnd_room;
-        /* Retransmitting after an RTO: never merge across the old snd_max. */
-        if (seq_lt(c->snd_nxt, c->snd_max) && seq_gt(c->snd_nxt + len, c->snd_max) &&
-            seq_gt(c->snd_max, c->snd_nxt))
-            len = c->snd_max - c->snd_nxt;
         if (len == 0 && unsent > 0)
             break; /* window or cwnd closed */
         if (len == 0 && fin_pending && cwnd_room == 0 && !idle)

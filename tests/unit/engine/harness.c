@@ -32,6 +32,10 @@ static int h_emit(void *owner, const struct tcp_tuple *t, const struct tcp_hdr_o
         h->iss_known = true;
     }
     s->rseq = hdr->seq - h->iss;
+    if (getenv("H_TRACE"))
+        fprintf(stderr, "  %8.3f ms OUT flags %02x rseq %u ack %u wnd %u len %u sack %u\n",
+                (double)h->now_us / 1000.0, hdr->flags, s->rseq, hdr->ack, hdr->wnd, len,
+                hdr->opts.sack_count);
     return 0;
 }
 
@@ -159,6 +163,9 @@ int h_inject(struct harness *h, const char *flags, uint32_t seq, uint32_t rack, 
         s.opts = *opts;
     s.payload = data;
     s.len = len;
+    if (getenv("H_TRACE"))
+        fprintf(stderr, "  %8.3f ms IN  %-3s seq %u rack %u wnd %u len %u\n",
+                (double)h->now_us / 1000.0, flags, seq, rack, win, len);
     if (h->conn) {
         rc = tcp_input(&h->eng, h->conn, &s, h->now_us);
         if (rc == TCP_INPUT_TO_LISTENER) {
