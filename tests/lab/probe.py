@@ -92,6 +92,10 @@ def cmd_udp(args):
             except BlockingIOError:
                 select.select([], [s], [], 0.1)
         sent += 1
+        if args.pace:
+            lag = t0 + sent / args.pace - time.monotonic()
+            if lag > 0:
+                time.sleep(lag)
         if args.burst and sent % 64 == 0:
             drain()  # take what is there, keep sending
         elif not args.burst:
@@ -177,6 +181,8 @@ def main():
     u.add_argument("--size", type=int, default=64)
     u.add_argument("--timeout", type=float, default=1.0)
     u.add_argument("--burst", action="store_true")
+    u.add_argument("--pace", type=float, default=0.0,
+                   help="burst: at most this many datagrams per second (0: no limit)")
     i = sub.add_parser("icmp")
     i.add_argument("--dst", required=True)
     i.add_argument("--count", type=int, default=5)
