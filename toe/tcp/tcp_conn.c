@@ -309,7 +309,11 @@ void tcp_conn_established_setup(struct tcp_conn *c, uint64_t now_us)
         if (cap > 65535)
             rcvbuf_set_capacity(&c->rcv, 65535);
     }
-    (void)cfg;
+    /* RFC 6298 5.7: the SYN (or SYN-ACK) timed out and no RTT sample came
+     * since: start data transfer with an RTO of at least 3 s. */
+    if (c->syn_tries && !c->rtt_valid && c->rto_us < 3000000)
+        c->rto_us = 3000000 > cfg->rto_max_us ? cfg->rto_max_us : 3000000;
+    c->backoff = 0;
     c->cc.mss_bytes = c->snd_mss;
     if (c->cc.ops && c->cc.ops->init)
         c->cc.ops->init(&c->cc, now_us);
