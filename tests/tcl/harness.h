@@ -1,8 +1,9 @@
-/* Shared declarations of the Tcl packet-script harness (toe_tcl.c,
- * stack_cmd.c, app_cmd.c). */
+/* Shared declarations of the Tcl packet-script harness: the stack object
+ * (stack_cmd.c: time, inject, expect) and the app API methods (app_cmd.c). */
 #ifndef TOE_TESTS_TCL_HARNESS_H
 #define TOE_TESTS_TCL_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <tcl.h>
@@ -14,5 +15,144 @@ void harness_pattern_fill(uint8_t *p, size_t len, uint64_t off);
 
 /* Registers toe::stack (only when the stack is built). */
 int harness_stack_init(Tcl_Interp *interp);
+
+#ifdef TOE_TCL_HAVE_STACK
+
+#include <toe/toe.h>
+
+/* The stack's clock runs this far ahead of script time, so that script time 0
+ * is not the stack's 0 (a common "unset" sentinel). */
+#define HARNESS_EPOCH_US 1000000ull
+
+#define HCONN_MAGIC   0x68636f6eu /* "hcon" */
+#define HLISTEN_MAGIC 0x686c736eu /* "hlsn" */
+
+/* Sequence-number bookkeeping of one 4-tuple (see README: relative numbers). */
+struct hflow {
+    struct hflow *next;
+    uint32_t raddr;
+    uint16_t lport, rport;
+    uint32_t script_isn;
+    bool stack_isn_known;
+    uint32_t stack_isn;
+    bool ts_known;
+    uint32_t ts_base;
+};
+
+/* A frame the stack sent, not yet expected. */
+struct hframe {
+    uint64_t t_us; /* script time of the poll that produced it */
+    /* The tuple's numbering when the frame was sent (see hs_learn). */
+    bool isn_known, ts_known;
+    uint32_t stack_isn, script_isn, ts_base;
+    uint32_t len;
+    uint8_t data[];
+};
+
+struct hstack;
+
+/* An app connection as the script sees it ("c1", ...). */
+struct hconn {
+    uint32_t magic;
+    struct hstack *hs;
+    char name[16];
+    struct toe_conn *conn; /* NULL once dead or given back */
+    bool dead;             /* the stack ended it (on_close, failed connect) */
+    bool given_back;       /* the script closed or aborted it */
+    Tcl_Obj *events;       /* list of strings, oldest first */
+    uint64_t send_off;     /* bytes taken by toe_send so far (pattern offset) */
+    uint32_t raddr;
+    uint16_t lport, rport;
+    struct hconn *next_accept;
+};
+
+struct hlisten {
+    uint32_t magic;
+    struct hstack *hs;
+    struct hlisten *next;
+    uint16_t port;
+    bool reject;
+    struct hconn *head, *tail; /* accepted, not yet taken by "accept" */
+};
+
+struct hstack {
+    Tcl_Interp *interp;
+    Tcl_Command cmd;
+    char name[32];
+    struct toe_stack *stack;
+    struct port *pa, *pb; /* pa: the stack's end; pb: the script's end */
+
+    uint64_t clock_us;    /* the stack's (and the port's) clock */
+    uint64_t now_us;      /* script time = clock_us - HARNESS_EPOCH_US */
+    uint64_t last_us;     /* time of the previous event ("+" times) */
+
+    uint32_t stack_ip, peer_ip;
+    uint8_t stack_mac[6], peer_mac[6];
+    uint32_t def_raddr;
+    uint16_t def_lport, def_rport;
+    uint32_t script_isn;
+    uint64_t tolerance_us;
+    uint64_t within_us;
+    bool strict, autoarp, exact_opts;
+    uint16_t ip_id;
+
+    struct hframe **q; /* FIFO of frames sent by the stack */
+    size_t qhead, qlen, qcap;
+    uint8_t *rxbuf;
+    size_t rxcap;
+
+    struct hflow *flows;
+    Tcl_HashTable conns; /* name -> struct hconn */
+    int conn_seq;
+    struct hlisten *listens;
+};
+
+/* Polls the stack at the current time until it is idle, collecting frames. */
+void hs_run(struct hstack *hs);
+/* Moves virtual time to t, polling at every timer deadline and frame arrival
+ * on the way; with stop_on_frame, stops as soon as the stack sent a frame. */
+void hs_advance_to(struct hstack *hs, uint64_t t, bool stop_on_frame);
+/* The queue of frames the stack sent and the script has not expected yet. */
+struct hframe *hs_q_pop(struct hstack *hs);
+size_t hs_q_len(const struct hstack *hs);
+/* Resolves a TIME argument ("+0.1", "0.25", "40ms", "*") to script time. */
+int hs_time_arg(struct hstack *hs, Tcl_Interp *interp, Tcl_Obj *o, bool *any, uint64_t *t);
+/* Seconds with 6 decimals. */
+void hs_fmt_time(uint64_t us, char *buf, size_t len);
+/* Milliseconds (fractional allowed) to microseconds. */
+int harness_get_ms(Tcl_Interp *interp, Tcl_Obj *o, const char *what, uint64_t *us);
+/* In strict mode: an error naming the frames the stack sent that nobody
+ * expected (they are consumed). TCL_OK when there are none. */
+int hs_check_unexpected(struct hstack *hs, Tcl_Interp *interp, const char *what);
+/* Records that an app-level event happened now (for "+" times). */
+void hs_mark_event(struct hstack *hs);
+/* The hflow of a tuple, created with the default script ISN if new. */
+struct hflow *hs_flow(struct hstack *hs, uint32_t raddr, uint16_t lport, uint16_t rport);
+
+/* Sets an error "ENAME: what (call)" with -errorcode {TOE ENAME}. */
+int harness_errno_error(Tcl_Interp *interp, int neg_errno, const char *call);
+
+typedef int hmethod_fn(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[]);
+
+struct hmethod {
+    const char *name;
+    hmethod_fn *fn;
+};
+
+/* Learns the stack's ISN / TS base from a frame it just sent and records
+ * the tuple's numbering in the frame (wire_cmd.c). */
+void hs_learn(struct hstack *hs, struct hframe *f);
+
+/* Wire methods (wire_cmd.c). */
+hmethod_fn hs_m_inject, hs_m_expect, hs_m_expect_none, hs_m_drain, hs_m_pending;
+
+/* App API methods (app_cmd.c), NULL-terminated. */
+extern const struct hmethod harness_app_methods[];
+/* Callbacks given to toe_listen / toe_connect. */
+extern const struct toe_app_ops harness_app_ops;
+/* Frees connection and listener records (the stack is already destroyed). */
+void harness_app_free(struct hstack *hs);
+
+#endif /* TOE_TCL_HAVE_STACK */
 
 #endif

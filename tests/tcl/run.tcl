@@ -12,6 +12,13 @@ set auto_path [linsert $auto_path 0 [file normalize $builddir]]
 package require tcltest 2
 
 if {[catch {package require toe} err]} {
+    # libjemalloc needs static TLS that glibc only reserves when asked: run
+    # again with the tunable (ctest sets it already).
+    if {[string match "*static TLS*" $err] && ![info exists ::env(TOE_TCL_REEXEC)]} {
+        set ::env(TOE_TCL_REEXEC) 1
+        set ::env(GLIBC_TUNABLES) glibc.rtld.optional_static_tls=16384
+        exit [catch {exec [info nameofexecutable] [info script] {*}$argv >@stdout 2>@stderr}]
+    }
     puts stderr "run.tcl: cannot load the toe package from $builddir: $err"
     puts stderr "run.tcl: build it first: cmake --build <builddir> --target toe_tcl"
     exit 1

@@ -230,6 +230,10 @@ static int parse_tcp(struct cur *c, struct script_seg *s)
     }
     if (!*c->p)
         return fail(c, "flags expected");
+    if (c->p[0] == '*' && isspace((unsigned char)c->p[1])) {
+        s->flags_any = true;
+        c->p++;
+    }
     while (*c->p && !isspace((unsigned char)*c->p)) {
         switch (*c->p) {
         case 'S': s->flags |= SF_SYN; break;
@@ -309,7 +313,7 @@ static int parse_tcp(struct cur *c, struct script_seg *s)
             return fail(c, "unknown field \"%s\"", w);
         }
     }
-    if (s->ack.mode != PAT_ABSENT && !(s->flags & SF_ACK))
+    if (s->ack.mode != PAT_ABSENT && !(s->flags & SF_ACK) && !s->flags_any)
         return fail(c, "\"ack\" given without the ACK flag '.'");
     return 0;
 }
@@ -577,7 +581,9 @@ void script_seg_format(const struct script_seg *s, char *buf, size_t buflen)
             {SF_SYN, 'S'}, {SF_FIN, 'F'}, {SF_RST, 'R'}, {SF_PSH, 'P'},
             {SF_URG, 'U'}, {SF_ECE, 'E'}, {SF_CWR, 'W'}, {SF_ACK, '.'},
         };
-        if (!s->flags)
+        if (s->flags_any)
+            put(&b, "*");
+        else if (!s->flags)
             put(&b, "-");
         for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
             if (s->flags & order[i].bit)
@@ -666,6 +672,13 @@ static void why_opt(struct sbuf *w, const char *what, const struct sopt *o)
     format_opt(w, o);
 }
 
+static void why_opt_pair(struct sbuf *w, const struct sopt *want, const struct sopt *got)
+{
+    why_opt(w, "option: expected", want);
+    put(w, ", got ");
+    format_opt(w, got);
+}
+
 static void match_opts(const struct script_seg *pat, const struct script_seg *got, bool exact,
                        struct sbuf *w)
 {
@@ -680,8 +693,7 @@ static void match_opts(const struct script_seg *pat, const struct script_seg *go
             } else if (i >= got->nopts) {
                 why_opt(w, "missing option", &pat->opts[i]);
             } else if (!opt_equal(&pat->opts[i], &got->opts[i])) {
-                why_opt(w, "option expected", &pat->opts[i]);
-                why_opt(w, "got", &got->opts[i]);
+                why_opt_pair(w, &pat->opts[i], &got->opts[i]);
             }
         }
         return;
@@ -706,8 +718,7 @@ static void match_opts(const struct script_seg *pat, const struct script_seg *go
             used[j] = true;
         } else if (same_type >= 0) {
             used[same_type] = true;
-            why_opt(w, "option expected", p);
-            why_opt(w, "got", &got->opts[same_type]);
+            why_opt_pair(w, p, &got->opts[same_type]);
         } else {
             why_opt(w, "missing option", p);
         }
@@ -754,7 +765,7 @@ bool script_seg_match(const struct script_seg *pat, const struct script_seg *got
     if (pat->ports && (pat->sport != got->sport || pat->dport != got->dport))
         put(&w, "ports: expected %u>%u, got %u>%u", pat->sport, pat->dport, got->sport,
             got->dport);
-    if (pat->flags != got->flags) {
+    if (!pat->flags_any && pat->flags != got->flags) {
         struct script_seg a = {.kind = SEG_TCP, .flags = pat->flags};
         struct script_seg b = {.kind = SEG_TCP, .flags = got->flags};
         char fa[64], fb[64];

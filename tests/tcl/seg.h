@@ -62,6 +62,7 @@ struct script_seg {
     bool ports;              /* "SPORT>DPORT" written */
     uint16_t sport, dport;
     uint8_t flags;
+    bool flags_any;          /* "*": any flags (expectations) */
     struct pat seq, end, len, ack, win, urg;
     bool opts_given;         /* "<...>" written ("<>": no options) */
     uint8_t nopts;

@@ -1,0 +1,558 @@
+/* The app API methods of the Tcl harness (listen, connect, accept, send,
+ * recv, shutdown, close, abort, state, info, events, use) and the callbacks
+ * that record what the stack told the app. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "seg.h"
+
+/* ---- callbacks ---- */
+
+static void add_event(struct hconn *hc, const char *ev, int status)
+{
+    Tcl_Obj *o;
+
+    if (status) {
+        const char *name = strerrorname_np(status < 0 ? -status : status);
+
+        o = Tcl_ObjPrintf("%s %s", ev, name ? name : "EUNKNOWN");
+    } else {
+        o = Tcl_NewStringObj(ev, -1);
+    }
+    Tcl_ListObjAppendElement(NULL, hc->events, o);
+}
+
+static struct hconn *hconn_new(struct hstack *hs)
+{
+    struct hconn *hc = (struct hconn *)ckalloc(sizeof(*hc));
+    Tcl_HashEntry *e;
+    int isnew;
+
+    memset(hc, 0, sizeof(*hc));
+    hc->magic = HCONN_MAGIC;
+    hc->hs = hs;
+    snprintf(hc->name, sizeof(hc->name), "c%d", ++hs->conn_seq);
+    hc->events = Tcl_NewListObj(0, NULL);
+    Tcl_IncrRefCount(hc->events);
+    e = Tcl_CreateHashEntry(&hs->conns, hc->name, &isnew);
+    Tcl_SetHashValue(e, hc);
+    return hc;
+}
+
+static void hconn_fill_tuple(struct hconn *hc)
+{
+    struct toe_conn_info info;
+
+    if (hc->conn && toe_conn_info(hc->conn, &info) == 0) {
+        hc->raddr = info.remote_addr;
+        hc->lport = info.local_port;
+        hc->rport = info.remote_port;
+    }
+}
+
+/* The ctx of a callback is an hconn once the harness has set it. */
+static struct hconn *ctx_conn(void *ctx)
+{
+    struct hconn *hc = (struct hconn *)ctx;
+
+    return hc && hc->magic == HCONN_MAGIC ? hc : NULL;
+}
+
+static int cb_accept(struct toe_conn *conn, void *listen_ctx)
+{
+    struct hlisten *hl = (struct hlisten *)listen_ctx;
+    struct hconn *hc;
+
+    if (!hl || hl->magic != HLISTEN_MAGIC)
+        return -EINVAL;
+    if (hl->reject)
+        return -ECONNREFUSED;
+    hc = hconn_new(hl->hs);
+    hc->conn = conn;
+    toe_conn_set_ctx(conn, hc);
+    hconn_fill_tuple(hc);
+    add_event(hc, "accepted", 0);
+    if (hl->tail)
+        hl->tail->next_accept = hc;
+    else
+        hl->head = hc;
+    hl->tail = hc;
+    return 0;
+}
+
+static void cb_connect(struct toe_conn *conn, int status, void *ctx)
+{
+    struct hconn *hc = ctx_conn(ctx);
+
+    if (!hc)
+        return;
+    if (status == 0) {
+        add_event(hc, "connected", 0);
+        return;
+    }
+    add_event(hc, "connect-failed", status);
+    hc->conn = NULL; /* dead after the callback */
+    hc->dead = true;
+}
+
+static void cb_recv(struct toe_conn *conn, void *ctx)
+{
+    struct hconn *hc = ctx_conn(ctx);
+
+    if (hc)
+        add_event(hc, "readable", 0);
+}
+
+static void cb_sent(struct toe_conn *conn, size_t acked_bytes, void *ctx)
+{
+    struct hconn *hc = ctx_conn(ctx);
+
+    if (hc)
+        Tcl_ListObjAppendElement(NULL, hc->events,
+                                 Tcl_ObjPrintf("sent %" TCL_LL_MODIFIER "d", (Tcl_WideInt)acked_bytes));
+}
+
+static void cb_close(struct toe_conn *conn, int status, void *ctx)
+{
+    struct hconn *hc = ctx_conn(ctx);
+
+    if (!hc)
+        return;
+    add_event(hc, "closed", status);
+    hc->conn = NULL; /* dead after the callback */
+    hc->dead = true;
+}
+
+const struct toe_app_ops harness_app_ops = {
+    .on_accept = cb_accept,
+    .on_connect = cb_connect,
+    .on_recv = cb_recv,
+    .on_sent = cb_sent,
+    .on_close = cb_close,
+};
+
+void harness_app_free(struct hstack *hs)
+{
+    Tcl_HashSearch it;
+    Tcl_HashEntry *e;
+
+    for (e = Tcl_FirstHashEntry(&hs->conns, &it); e; e = Tcl_NextHashEntry(&it)) {
+        struct hconn *hc = (struct hconn *)Tcl_GetHashValue(e);
+
+        Tcl_DecrRefCount(hc->events);
+        ckfree(hc);
+    }
+    Tcl_DeleteHashTable(&hs->conns);
+    while (hs->listens) {
+        struct hlisten *n = hs->listens->next;
+
+        ckfree(hs->listens);
+        hs->listens = n;
+    }
+}
+
+/* ---- helpers ---- */
+
+static int get_port(Tcl_Interp *interp, Tcl_Obj *o, uint16_t *port)
+{
+    int v;
+
+    if (Tcl_GetIntFromObj(interp, o, &v) != TCL_OK)
+        return TCL_ERROR;
+    if (v < 0 || v > 65535) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("port %d out of range", v));
+        return TCL_ERROR;
+    }
+    *port = (uint16_t)v;
+    return TCL_OK;
+}
+
+/* The hconn named by o; with live, also checks the app still holds it. */
+static int get_conn(struct hstack *hs, Tcl_Interp *interp, Tcl_Obj *o, bool live,
+                    struct hconn **out)
+{
+    Tcl_HashEntry *e = Tcl_FindHashEntry(&hs->conns, Tcl_GetString(o));
+    struct hconn *hc;
+
+    if (!e) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("no connection \"%s\"", Tcl_GetString(o)));
+        return TCL_ERROR;
+    }
+    hc = (struct hconn *)Tcl_GetHashValue(e);
+    if (live && !hc->conn) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("connection %s is %s", hc->name,
+                                               hc->given_back ? "closed by the script"
+                                                              : "gone (see its events)"));
+        Tcl_SetErrorCode(interp, "TOE", "DEAD", NULL);
+        return TCL_ERROR;
+    }
+    *out = hc;
+    return TCL_OK;
+}
+
+static int usage(Tcl_Interp *interp, Tcl_Obj *const objv[], const char *args)
+{
+    Tcl_WrongNumArgs(interp, 2, objv, args);
+    return TCL_ERROR;
+}
+
+/* After an app call: let the stack react now. */
+static void after_call(struct hstack *hs)
+{
+    hs_run(hs);
+    hs_mark_event(hs);
+}
+
+/* ---- methods ---- */
+
+static int m_listen(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct hlisten *hl;
+    uint16_t port;
+    int backlog = 0, reject = 0, rc;
+
+    if (objc < 3 || objc % 2 == 0)
+        return usage(interp, objv, "PORT ?-backlog N? ?-reject BOOL?");
+    if (get_port(interp, objv[2], &port) != TCL_OK)
+        return TCL_ERROR;
+    for (int i = 3; i < objc; i += 2) {
+        const char *o = Tcl_GetString(objv[i]);
+
+        if (!strcmp(o, "-backlog")) {
+            if (Tcl_GetIntFromObj(interp, objv[i + 1], &backlog) != TCL_OK)
+                return TCL_ERROR;
+        } else if (!strcmp(o, "-reject")) {
+            if (Tcl_GetBooleanFromObj(interp, objv[i + 1], &reject) != TCL_OK)
+                return TCL_ERROR;
+        } else {
+            Tcl_SetObjResult(interp, Tcl_ObjPrintf("bad option \"%s\": must be -backlog or "
+                                                   "-reject", o));
+            return TCL_ERROR;
+        }
+    }
+    hl = (struct hlisten *)ckalloc(sizeof(*hl));
+    memset(hl, 0, sizeof(*hl));
+    hl->magic = HLISTEN_MAGIC;
+    hl->hs = hs;
+    hl->port = port;
+    hl->reject = reject;
+    rc = toe_listen(hs->stack, port, backlog, &harness_app_ops, hl);
+    if (rc < 0) {
+        ckfree(hl);
+        return harness_errno_error(interp, rc, "toe_listen");
+    }
+    hl->next = hs->listens;
+    hs->listens = hl;
+    after_call(hs);
+    return TCL_OK;
+}
+
+static struct hlisten *find_listen(struct hstack *hs, uint16_t port)
+{
+    for (struct hlisten *hl = hs->listens; hl; hl = hl->next)
+        if (hl->port == port)
+            return hl;
+    return NULL;
+}
+
+static int m_unlisten(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    uint16_t port;
+    int rc;
+
+    if (objc != 3)
+        return usage(interp, objv, "PORT");
+    if (get_port(interp, objv[2], &port) != TCL_OK)
+        return TCL_ERROR;
+    rc = toe_unlisten(hs->stack, port);
+    if (rc < 0)
+        return harness_errno_error(interp, rc, "toe_unlisten");
+    after_call(hs);
+    return TCL_OK;
+}
+
+static int m_accept(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct hlisten *hl;
+    struct hconn *hc;
+    uint16_t port;
+
+    if (objc != 3)
+        return usage(interp, objv, "PORT");
+    if (get_port(interp, objv[2], &port) != TCL_OK)
+        return TCL_ERROR;
+    hs_run(hs);
+    for (hl = hs->listens; hl && !(hl->port == port && hl->head); hl = hl->next)
+        ;
+    if (!hl) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("accept %u: no connection was accepted on port %u"
+                                               "%s", port, port,
+                                               find_listen(hs, port) ? "" : " (not listening)"));
+        Tcl_SetErrorCode(interp, "TOE", "EAGAIN", NULL);
+        return TCL_ERROR;
+    }
+    hc = hl->head;
+    hl->head = hc->next_accept;
+    if (!hl->head)
+        hl->tail = NULL;
+    hc->next_accept = NULL;
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(hc->name, -1));
+    return TCL_OK;
+}
+
+static int m_connect(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct hconn *hc;
+    uint32_t ip;
+    uint16_t port;
+    int rc;
+
+    if (objc != 4)
+        return usage(interp, objv, "IP PORT");
+    if (script_ip_parse(Tcl_GetString(objv[2]), &ip) < 0) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("connect: bad IPv4 address \"%s\"",
+                                               Tcl_GetString(objv[2])));
+        return TCL_ERROR;
+    }
+    if (get_port(interp, objv[3], &port) != TCL_OK)
+        return TCL_ERROR;
+    hc = hconn_new(hs);
+    rc = toe_connect(hs->stack, ip, port, &harness_app_ops, hc, &hc->conn);
+    if (rc < 0) {
+        hc->conn = NULL;
+        hc->dead = true;
+        return harness_errno_error(interp, rc, "toe_connect");
+    }
+    hconn_fill_tuple(hc);
+    hs->def_raddr = ip;
+    hs->def_lport = hc->lport;
+    hs->def_rport = port;
+    after_call(hs);
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(hc->name, -1));
+    return TCL_OK;
+}
+
+static int m_use(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct hconn *hc;
+    uint16_t l, r;
+
+    if (objc == 3) {
+        if (get_conn(hs, interp, objv[2], false, &hc) != TCL_OK)
+            return TCL_ERROR;
+        hs->def_raddr = hc->raddr;
+        hs->def_lport = hc->lport;
+        hs->def_rport = hc->rport;
+        return TCL_OK;
+    }
+    if (objc != 4)
+        return usage(interp, objv, "CONN | LPORT RPORT");
+    if (get_port(interp, objv[2], &l) != TCL_OK || get_port(interp, objv[3], &r) != TCL_OK)
+        return TCL_ERROR;
+    hs->def_lport = l;
+    hs->def_rport = r;
+    return TCL_OK;
+}
+
+static int m_send(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct hconn *hc;
+    const uint8_t *data;
+    uint8_t *heap = NULL;
+    int len;
+    ssize_t n;
+
+    if (objc != 4 && !(objc == 5 && !strcmp(Tcl_GetString(objv[3]), "-bytes")))
+        return usage(interp, objv, "CONN DATA | CONN -bytes N");
+    if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK)
+        return TCL_ERROR;
+    if (objc == 5) {
+        if (Tcl_GetIntFromObj(interp, objv[4], &len) != TCL_OK)
+            return TCL_ERROR;
+        if (len < 0 || len > (1 << 26)) {
+            Tcl_SetObjResult(interp, Tcl_NewStringObj("send -bytes: 0 .. 64 MiB", -1));
+            return TCL_ERROR;
+        }
+        heap = (uint8_t *)ckalloc((unsigned)len + 1);
+        harness_pattern_fill(heap, (size_t)len, hc->send_off);
+        data = heap;
+    } else {
+        data = Tcl_GetByteArrayFromObj(objv[3], &len);
+    }
+    n = toe_send(hc->conn, data, (size_t)len);
+    if (heap)
+        ckfree(heap);
+    if (n < 0)
+        return harness_errno_error(interp, (int)n, "toe_send");
+    hc->send_off += (uint64_t)n;
+    after_call(hs);
+    Tcl_SetObjResult(interp, Tcl_NewWideIntObj((Tcl_WideInt)n));
+    return TCL_OK;
+}
+
+static int m_recv(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct hconn *hc;
+    Tcl_Obj *eofvar = NULL, *res;
+    int max = 1 << 20;
+    ssize_t n;
+    int i = 3;
+
+    if (objc < 3)
+        return usage(interp, objv, "CONN ?MAX? ?-eof VAR?");
+    if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK)
+        return TCL_ERROR;
+    if (i < objc && strcmp(Tcl_GetString(objv[i]), "-eof")) {
+        if (Tcl_GetIntFromObj(interp, objv[i], &max) != TCL_OK)
+            return TCL_ERROR;
+        if (max < 0 || max > (1 << 26)) {
+            Tcl_SetObjResult(interp, Tcl_NewStringObj("recv: MAX out of range", -1));
+            return TCL_ERROR;
+        }
+        i++;
+    }
+    if (i + 2 == objc && !strcmp(Tcl_GetString(objv[i]), "-eof"))
+        eofvar = objv[i + 1];
+    else if (i != objc)
+        return usage(interp, objv, "CONN ?MAX? ?-eof VAR?");
+    hs_run(hs);
+    res = Tcl_NewByteArrayObj(NULL, 0);
+    n = toe_recv(hc->conn, Tcl_SetByteArrayLength(res, max), (size_t)max);
+    if (n < 0 && n != -EAGAIN) {
+        Tcl_DecrRefCount(res);
+        return harness_errno_error(interp, (int)n, "toe_recv");
+    }
+    Tcl_SetByteArrayLength(res, n > 0 ? (int)n : 0);
+    if (eofvar && !Tcl_ObjSetVar2(interp, eofvar, NULL, Tcl_NewBooleanObj(n == 0 && max > 0),
+                                  TCL_LEAVE_ERR_MSG)) {
+        Tcl_DecrRefCount(res);
+        return TCL_ERROR;
+    }
+    after_call(hs);
+    Tcl_SetObjResult(interp, res);
+    return TCL_OK;
+}
+
+static int m_close_like(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    const char *m = Tcl_GetString(objv[1]);
+    struct hconn *hc;
+    int rc;
+
+    if (objc != 3)
+        return usage(interp, objv, "CONN");
+    if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK)
+        return TCL_ERROR;
+    if (!strcmp(m, "shutdown")) {
+        rc = toe_shutdown(hc->conn);
+    } else {
+        rc = m[0] == 'c' ? toe_close(hc->conn) : toe_abort(hc->conn);
+        hc->conn = NULL; /* given back in every case */
+        hc->given_back = true;
+    }
+    if (rc < 0)
+        return harness_errno_error(interp, rc, m[0] == 's' ? "toe_shutdown"
+                                               : m[0] == 'c' ? "toe_close" : "toe_abort");
+    after_call(hs);
+    return TCL_OK;
+}
+
+static int m_state(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct hconn *hc;
+
+    if (objc != 3)
+        return usage(interp, objv, "CONN");
+    if (get_conn(hs, interp, objv[2], false, &hc) != TCL_OK)
+        return TCL_ERROR;
+    hs_run(hs);
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(hc->conn ? toe_conn_state_name(hc->conn)
+                                                       : "CLOSED", -1));
+    return TCL_OK;
+}
+
+static int m_info(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct toe_conn_info info;
+    struct hconn *hc;
+    Tcl_Obj *d;
+    char a[20], b[20];
+    int rc;
+
+    if (objc != 3)
+        return usage(interp, objv, "CONN");
+    if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK)
+        return TCL_ERROR;
+    rc = toe_conn_info(hc->conn, &info);
+    if (rc < 0)
+        return harness_errno_error(interp, rc, "toe_conn_info");
+    script_ip_format(info.local_addr, a, sizeof(a));
+    script_ip_format(info.remote_addr, b, sizeof(b));
+    d = Tcl_NewDictObj();
+    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("state", -1),
+                   Tcl_NewStringObj(info.state ? info.state : "?", -1));
+    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("local_addr", -1), Tcl_NewStringObj(a, -1));
+    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("local_port", -1), Tcl_NewIntObj(info.local_port));
+    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("remote_addr", -1), Tcl_NewStringObj(b, -1));
+    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("remote_port", -1), Tcl_NewIntObj(info.remote_port));
+    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("flow_id", -1), Tcl_NewWideIntObj(info.flow_id));
+    Tcl_SetObjResult(interp, d);
+    return TCL_OK;
+}
+
+static int m_events(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct hconn *hc;
+    bool keep = objc == 4 && !strcmp(Tcl_GetString(objv[3]), "-keep");
+
+    if (objc != 3 && !keep)
+        return usage(interp, objv, "CONN ?-keep?");
+    if (get_conn(hs, interp, objv[2], false, &hc) != TCL_OK)
+        return TCL_ERROR;
+    hs_run(hs);
+    Tcl_SetObjResult(interp, hc->events);
+    if (!keep) {
+        Tcl_DecrRefCount(hc->events);
+        hc->events = Tcl_NewListObj(0, NULL);
+        Tcl_IncrRefCount(hc->events);
+    }
+    return TCL_OK;
+}
+
+static int m_conns(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    Tcl_Obj *list = Tcl_NewListObj(0, NULL);
+
+    if (objc != 2)
+        return usage(interp, objv, NULL);
+    for (int i = 1; i <= hs->conn_seq; i++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "c%d", i);
+        if (Tcl_FindHashEntry(&hs->conns, name))
+            Tcl_ListObjAppendElement(NULL, list, Tcl_NewStringObj(name, -1));
+    }
+    Tcl_SetObjResult(interp, list);
+    return TCL_OK;
+}
+
+const struct hmethod harness_app_methods[] = {
+    {"listen", m_listen},
+    {"unlisten", m_unlisten},
+    {"accept", m_accept},
+    {"connect", m_connect},
+    {"use", m_use},
+    {"send", m_send},
+    {"recv", m_recv},
+    {"shutdown", m_close_like},
+    {"close", m_close_like},
+    {"abort", m_close_like},
+    {"state", m_state},
+    {"info", m_info},
+    {"events", m_events},
+    {"conns", m_conns},
+    {NULL, NULL},
+};

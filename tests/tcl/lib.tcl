@@ -1,0 +1,31 @@
+# Tcl helpers of the toe package, sourced by "package require toe" after the
+# C extension: common steps of packet scripts.
+
+namespace eval ::toe {}
+
+# toe::establish STACK ?-port P? ?-syn OPTS? ?-synack PATTERN? ?-ack OPTS?
+#                     ?-win N? ?-at TIME?
+# Passive open of one connection on the default tuple: listen on P (unless
+# already listening), inject the SYN with option list OPTS (default
+# "<mss 1460>") at TIME (default +0), expect the SYN-ACK (default pattern
+# "S. 0:0(0) ack 1", i.e. options not checked), inject the final ACK with
+# window N (default 65535) and options -ack, and return the accepted
+# connection handle.
+proc ::toe::establish {s args} {
+    array set o {-port 8080 -syn {<mss 1460>} -synack {S. 0:0(0) ack 1} -ack {}
+                 -win 65535 -at +0}
+    foreach {k v} $args {
+        if {![info exists o($k)]} {
+            return -code error "toe::establish: unknown option \"$k\":\
+                must be one of [lsort [array names o]]"
+        }
+        set o($k) $v
+    }
+    if {[catch {$s listen $o(-port)} err opts] && ![string match EADDRINUSE* $err]} {
+        return -options $opts $err
+    }
+    $s inject $o(-at) "S 0:0(0) win 65535 $o(-syn)"
+    $s expect +0 $o(-synack)
+    $s inject +0 ". 1:1(0) ack 1 win $o(-win) $o(-ack)"
+    return [$s accept $o(-port)]
+}

@@ -1,0 +1,810 @@
+/* The wire methods of the Tcl harness: inject (notation -> frame, relative
+ * numbers -> absolute), expect / expect_none (frame -> notation, absolute ->
+ * relative, timing window, match), drain and pending. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "harness.h"
+#include "seg.h"
+#include "toe/port_mem.h"
+
+/* ---- stack frames -> notation ---- */
+
+static struct sopt *find_opt(struct script_seg *s, uint8_t type)
+{
+    for (int i = 0; i < s->nopts; i++)
+        if (s->opts[i].type == type)
+            return &s->opts[i];
+    return NULL;
+}
+
+void hs_learn(struct hstack *hs, struct hframe *fr)
+{
+    struct frame_got *g = (struct frame_got *)ckalloc(sizeof(*g));
+    char err[SCRIPT_ERR_LEN];
+    struct script_seg *s = &g->seg;
+    struct sopt *ts;
+    struct hflow *f;
+
+    if (frame_parse(fr->data, fr->len, g, err, sizeof(err)) < 0 || s->kind != SEG_TCP)
+        goto out;
+    f = hs_flow(hs, g->ip_dst, s->sport, s->dport);
+    if (s->flags & SF_SYN) {
+        f->stack_isn = s->seq.v;
+        f->stack_isn_known = true;
+        f->ts_known = false;
+    }
+    ts = find_opt(s, SOPT_TS);
+    if (ts && !f->ts_known) {
+        f->ts_base = ts->a.v;
+        f->ts_known = true;
+    }
+    fr->isn_known = f->stack_isn_known;
+    fr->stack_isn = f->stack_isn;
+    fr->script_isn = f->script_isn;
+    fr->ts_known = f->ts_known;
+    fr->ts_base = f->ts_base;
+out:
+    ckfree(g);
+}
+
+/* Makes the numbers of a stack segment relative, as they were when sent. */
+static void got_relative(const struct hframe *fr, struct frame_got *g, bool abs)
+{
+    struct script_seg *s = &g->seg;
+    uint32_t off;
+
+    if (s->kind != SEG_TCP || abs)
+        return;
+    off = fr->isn_known ? fr->stack_isn : 0;
+    s->seq.v -= off;
+    s->end.v -= off;
+    if (s->flags & SF_ACK)
+        s->ack.v -= fr->script_isn;
+    for (int i = 0; i < s->nopts; i++) {
+        struct sopt *o = &s->opts[i];
+
+        if (o->type == SOPT_TS && fr->ts_known)
+            o->a.v -= fr->ts_base;
+        if (o->type == SOPT_SACK)
+            for (int b = 0; b < o->nblocks; b++) {
+                o->blk[b][0].v -= fr->script_isn;
+                o->blk[b][1].v -= fr->script_isn;
+            }
+    }
+}
+
+/* Parses a frame of the stack into g (relative numbers) and formats it into
+ * text (ports shown when not the default tuple). -1 with err on a bad frame. */
+static int got_decode(struct hstack *hs, const struct hframe *fr, bool abs, bool always_ports,
+                      struct frame_got *g, char *text, size_t textlen, char *err, size_t errlen)
+{
+    if (frame_parse(fr->data, fr->len, g, err, errlen) < 0) {
+        snprintf(text, textlen, "(%u-byte frame the harness cannot decode)", fr->len);
+        return -1;
+    }
+    got_relative(fr, g, abs);
+    if (g->seg.kind == SEG_TCP && !always_ports && g->seg.sport == hs->def_lport &&
+        g->seg.dport == hs->def_rport && g->ip_dst == hs->def_raddr)
+        g->seg.ports = false;
+    script_seg_format(&g->seg, text, textlen);
+    return 0;
+}
+
+/* Addresses of a frame the stack sent to the script side. */
+static void check_addresses(struct hstack *hs, const struct frame_got *g, uint32_t to, char *why,
+                            size_t whylen)
+{
+    char a[20], b[20];
+    size_t n = strlen(why);
+
+    if (memcmp(g->eth_src, hs->stack_mac, 6)) {
+        script_mac_format(g->eth_src, a, sizeof(a));
+        n += (size_t)snprintf(why + n, n < whylen ? whylen - n : 0,
+                              "%sEthernet source %s is not the stack's MAC", n ? "; " : "", a);
+    }
+    if (g->seg.kind == SEG_ARP)
+        return;
+    if (n < whylen && memcmp(g->eth_dst, hs->peer_mac, 6)) {
+        script_mac_format(g->eth_dst, a, sizeof(a));
+        n += (size_t)snprintf(why + n, whylen - n, "%sEthernet destination %s is not -peermac",
+                              n ? "; " : "", a);
+    }
+    if (n < whylen && g->ip_src != hs->stack_ip) {
+        script_ip_format(g->ip_src, a, sizeof(a));
+        n += (size_t)snprintf(why + n, whylen - n, "%sIPv4 source %s is not the stack's address",
+                              n ? "; " : "", a);
+    }
+    if (n < whylen && g->ip_dst != to) {
+        script_ip_format(g->ip_dst, a, sizeof(a));
+        script_ip_format(to, b, sizeof(b));
+        snprintf(why + n, whylen - n, "%sIPv4 destination %s, expected %s", n ? "; " : "", a, b);
+    }
+}
+
+int hs_check_unexpected(struct hstack *hs, Tcl_Interp *interp, const char *what)
+{
+    struct hframe *fr;
+    Tcl_Obj *msg;
+    int n = 0;
+
+    if (!hs->strict || !hs_q_len(hs))
+        return TCL_OK;
+    msg = Tcl_ObjPrintf("%s: the stack sent frames the script did not expect:", what);
+    while ((fr = hs_q_pop(hs))) {
+        struct frame_got g;
+        char text[SCRIPT_FMT_LEN], err[SCRIPT_ERR_LEN], t[32];
+
+        if (++n <= 8) {
+            got_decode(hs, fr, false, true, &g, text, sizeof(text), err, sizeof(err));
+            hs_fmt_time(fr->t_us, t, sizeof(t));
+            Tcl_AppendPrintfToObj(msg, "\n  %s %s", t, text);
+        }
+        ckfree(fr);
+    }
+    if (n > 8)
+        Tcl_AppendPrintfToObj(msg, "\n  (%d more)", n - 8);
+    Tcl_SetObjResult(interp, msg);
+    return TCL_ERROR;
+}
+
+/* ---- inject ---- */
+
+struct injopt {
+    Tcl_Obj *data, *raw;
+    bool abs, badcsum, badipcsum, nopad;
+    bool have_isn;
+    uint32_t isn;
+    uint32_t from, to;
+    bool have_ethsrc, have_ethdst;
+    uint8_t ethsrc[6], ethdst[6];
+    int ethtype, ttl, tos, ipid, frag, ipver, ihl, iplen, ipproto, doff, truncate;
+};
+
+static const char *const inj_names[] = {
+    "-data", "-raw", "-abs", "-badcsum", "-badipcsum", "-nopad", "-isn", "-from", "-to",
+    "-ethsrc", "-ethdst", "-ethtype", "-ttl", "-tos", "-ipid", "-frag", "-ipver", "-ihl",
+    "-iplen", "-ipproto", "-doff", "-truncate", NULL,
+};
+enum {
+    IO_DATA, IO_RAW, IO_ABS, IO_BADCSUM, IO_BADIPCSUM, IO_NOPAD, IO_ISN, IO_FROM, IO_TO,
+    IO_ETHSRC, IO_ETHDST, IO_ETHTYPE, IO_TTL, IO_TOS, IO_IPID, IO_FRAG, IO_IPVER, IO_IHL,
+    IO_IPLEN, IO_IPPROTO, IO_DOFF, IO_TRUNCATE,
+};
+
+static int int_arg(Tcl_Interp *interp, Tcl_Obj *o, const char *what, long max, int *out)
+{
+    Tcl_WideInt w;
+
+    if (Tcl_GetWideIntFromObj(interp, o, &w) != TCL_OK)
+        return TCL_ERROR;
+    if (w < 0 || w > max) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s: %" TCL_LL_MODIFIER "d out of range 0..%ld", what,
+                                               w, max));
+        return TCL_ERROR;
+    }
+    *out = (int)w;
+    return TCL_OK;
+}
+
+static int parse_injopts(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[],
+                         int first, struct injopt *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->from = hs->def_raddr;
+    o->to = hs->stack_ip;
+    o->ethtype = o->ttl = o->tos = o->ipid = o->frag = o->ipver = o->ihl = -1;
+    o->iplen = o->ipproto = o->doff = o->truncate = -1;
+    for (int i = first; i < objc; i++) {
+        int idx, v = 0;
+        bool flag;
+
+        if (Tcl_GetIndexFromObj(interp, objv[i], inj_names, "inject option", 0, &idx) != TCL_OK)
+            return TCL_ERROR;
+        flag = idx == IO_ABS || idx == IO_BADCSUM || idx == IO_BADIPCSUM || idx == IO_NOPAD;
+        if (!flag && i + 1 >= objc) {
+            Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s needs a value", inj_names[idx]));
+            return TCL_ERROR;
+        }
+        switch (idx) {
+        case IO_ABS: o->abs = true; continue;
+        case IO_BADCSUM: o->badcsum = true; continue;
+        case IO_BADIPCSUM: o->badipcsum = true; continue;
+        case IO_NOPAD: o->nopad = true; continue;
+        case IO_DATA: o->data = objv[++i]; continue;
+        case IO_RAW: o->raw = objv[++i]; continue;
+        case IO_ISN: {
+            Tcl_WideInt w;
+
+            if (Tcl_GetWideIntFromObj(interp, objv[++i], &w) != TCL_OK)
+                return TCL_ERROR;
+            o->have_isn = true;
+            o->isn = (uint32_t)w;
+            continue;
+        }
+        case IO_FROM:
+        case IO_TO:
+            if (script_ip_parse(Tcl_GetString(objv[++i]), idx == IO_FROM ? &o->from : &o->to) <
+                0) {
+                Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s: bad IPv4 address \"%s\"",
+                                                       inj_names[idx], Tcl_GetString(objv[i])));
+                return TCL_ERROR;
+            }
+            continue;
+        case IO_ETHSRC:
+        case IO_ETHDST:
+            if (script_mac_parse(Tcl_GetString(objv[++i]),
+                                 idx == IO_ETHSRC ? o->ethsrc : o->ethdst) < 0) {
+                Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s: bad MAC address \"%s\"",
+                                                       inj_names[idx], Tcl_GetString(objv[i])));
+                return TCL_ERROR;
+            }
+            if (idx == IO_ETHSRC)
+                o->have_ethsrc = true;
+            else
+                o->have_ethdst = true;
+            continue;
+        default:
+            break;
+        }
+        if (int_arg(interp, objv[++i], inj_names[idx], idx == IO_TRUNCATE ? 65535 : 65535, &v) !=
+            TCL_OK)
+            return TCL_ERROR;
+        switch (idx) {
+        case IO_ETHTYPE: o->ethtype = v; break;
+        case IO_TTL: o->ttl = v; break;
+        case IO_TOS: o->tos = v; break;
+        case IO_IPID: o->ipid = v; break;
+        case IO_FRAG: o->frag = v; break;
+        case IO_IPVER: o->ipver = v; break;
+        case IO_IHL: o->ihl = v; break;
+        case IO_IPLEN: o->iplen = v; break;
+        case IO_IPPROTO: o->ipproto = v; break;
+        case IO_DOFF: o->doff = v; break;
+        default: o->truncate = v; break;
+        }
+        if ((idx == IO_TTL || idx == IO_TOS || idx == IO_IPPROTO) && v > 255) {
+            Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s: %d does not fit a byte", inj_names[idx], v));
+            return TCL_ERROR;
+        }
+        if ((idx == IO_IPVER || idx == IO_IHL || idx == IO_DOFF) && v > 15) {
+            Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s: %d does not fit 4 bits", inj_names[idx], v));
+            return TCL_ERROR;
+        }
+    }
+    return TCL_OK;
+}
+
+static void fill_l3(struct hstack *hs, const struct injopt *o, struct frame_l3 *l3)
+{
+    memset(l3, 0, sizeof(*l3));
+    memcpy(l3->src_mac, o->have_ethsrc ? o->ethsrc : hs->peer_mac, 6);
+    memcpy(l3->dst_mac, o->have_ethdst ? o->ethdst : hs->stack_mac, 6);
+    l3->ethertype = o->ethtype >= 0 ? (uint16_t)o->ethtype : 0;
+    l3->src_ip = o->from;
+    l3->dst_ip = o->to;
+    l3->ttl = o->ttl >= 0 ? (uint8_t)o->ttl : 64;
+    l3->tos = o->tos >= 0 ? (uint8_t)o->tos : 0;
+    l3->ip_id = o->ipid >= 0 ? (uint16_t)o->ipid : hs->ip_id++;
+    l3->frag = o->frag >= 0 ? (uint16_t)o->frag : 0x4000; /* DF, as Linux sends TCP */
+    l3->ip_version = o->ipver;
+    l3->ihl_words = o->ihl;
+    l3->ip_totlen = o->iplen;
+    l3->ip_proto = o->ipproto;
+    l3->bad_ip_csum = o->badipcsum;
+}
+
+static int need(Tcl_Interp *interp, const struct pat *p, const char *what)
+{
+    if (p->mode == PAT_VAL)
+        return TCL_OK;
+    Tcl_SetObjResult(interp, Tcl_ObjPrintf("inject: %s needs a value (no \"*\" in an injected "
+                                           "segment)", what));
+    return TCL_ERROR;
+}
+
+/* Payload bytes of an injected segment: -data, or the pattern from offset. */
+static const uint8_t *payload_of(Tcl_Interp *interp, const struct injopt *o, uint32_t len,
+                                 uint64_t off, uint8_t **heap, int *ok)
+{
+    int n;
+    const uint8_t *d;
+
+    *ok = TCL_OK;
+    *heap = NULL;
+    if (o->data) {
+        d = Tcl_GetByteArrayFromObj(o->data, &n);
+        if ((uint32_t)n != len) {
+            Tcl_SetObjResult(interp, Tcl_ObjPrintf("inject: -data has %d bytes but the segment "
+                                                   "says %u", n, len));
+            *ok = TCL_ERROR;
+            return NULL;
+        }
+        return d;
+    }
+    if (!len)
+        return NULL;
+    *heap = (uint8_t *)ckalloc(len);
+    harness_pattern_fill(*heap, len, off);
+    return *heap;
+}
+
+static int build_tcp(struct hstack *hs, Tcl_Interp *interp, struct script_seg *s,
+                     const struct injopt *o, uint8_t *buf, size_t cap)
+{
+    struct frame_l3 l3;
+    struct frame_tcp t;
+    struct hflow *f;
+    uint8_t opts[64], *heap;
+    char err[SCRIPT_ERR_LEN];
+    uint32_t stack_off, ts_off, seq_rel;
+    int n, ok;
+
+    if (need(interp, &s->seq, "seq") || need(interp, &s->len, "length"))
+        return -1;
+    if (s->flags_any) {
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("inject: flags \"*\" only in expectations", -1));
+        return -1;
+    }
+    if ((s->flags & SF_ACK) && s->ack.mode != PAT_VAL) {
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("inject: the ACK flag '.' needs \"ack N\"", -1));
+        return -1;
+    }
+    if (s->win.mode == PAT_ANY || s->urg.mode == PAT_ANY) {
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("inject: no \"*\" in an injected segment", -1));
+        return -1;
+    }
+    memset(&t, 0, sizeof(t));
+    t.sport = s->ports ? s->sport : hs->def_rport;
+    t.dport = s->ports ? s->dport : hs->def_lport;
+    f = hs_flow(hs, o->from, t.dport, t.sport);
+    if (o->have_isn)
+        f->script_isn = o->isn;
+    stack_off = o->abs || !f->stack_isn_known ? 0 : f->stack_isn;
+    ts_off = o->abs || !f->ts_known ? 0 : f->ts_base;
+    t.seq = s->seq.v + (o->abs ? 0 : f->script_isn);
+    seq_rel = t.seq - f->script_isn;
+    t.ack = s->ack.mode == PAT_VAL ? s->ack.v + stack_off : 0;
+    t.flags = s->flags;
+    t.win = s->win.mode == PAT_VAL ? (uint16_t)s->win.v : 65535;
+    t.urg = s->urg.mode == PAT_VAL ? (uint16_t)s->urg.v : 0;
+    for (int i = 0; i < s->nopts; i++) {
+        struct sopt *op = &s->opts[i];
+
+        if (op->type == SOPT_TS && op->b.mode == PAT_VAL)
+            op->b.v += ts_off;
+        if (op->type == SOPT_SACK)
+            for (int b = 0; b < op->nblocks; b++) {
+                op->blk[b][0].v += stack_off;
+                op->blk[b][1].v += stack_off;
+            }
+    }
+    n = script_opts_encode(s, o->nopad, opts, sizeof(opts), err, sizeof(err));
+    if (n < 0) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("inject: %s", err));
+        return -1;
+    }
+    t.opts = opts;
+    t.opt_len = (size_t)n;
+    t.doff_words = o->doff;
+    t.bad_csum = o->badcsum;
+    t.payload = payload_of(interp, o, s->len.v, (uint64_t)(uint32_t)(seq_rel - 1 +
+                                                         ((s->flags & SF_SYN) ? 1 : 0)),
+                           &heap, &ok);
+    if (ok != TCL_OK)
+        return -1;
+    t.payload_len = s->len.v;
+    fill_l3(hs, o, &l3);
+    n = frame_build_tcp(buf, cap, &l3, &t);
+    if (heap)
+        ckfree(heap);
+    if (n < 0)
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("inject: frame too large", -1));
+    return n;
+}
+
+static int build_icmp(struct hstack *hs, Tcl_Interp *interp, struct script_seg *s,
+                      const struct injopt *o, uint8_t *buf, size_t cap)
+{
+    struct frame_l3 l3;
+    uint8_t *heap;
+    const uint8_t *data;
+    uint32_t len;
+    int n, ok;
+
+    if (s->icmp_type.mode == PAT_ANY || s->icmp_code.mode == PAT_ANY ||
+        s->icmp_id.mode == PAT_ANY || s->icmp_seq.mode == PAT_ANY || s->icmp_len.mode == PAT_ANY) {
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("inject: no \"*\" in an injected message", -1));
+        return -1;
+    }
+    len = s->icmp_len.v;
+    if (s->icmp_len.mode != PAT_VAL && o->data)
+        Tcl_GetByteArrayFromObj(o->data, (int *)&len);
+    data = payload_of(interp, o, len, 0, &heap, &ok);
+    if (ok != TCL_OK)
+        return -1;
+    fill_l3(hs, o, &l3);
+    if (o->frag < 0)
+        l3.frag = 0;
+    n = frame_build_icmp(buf, cap, &l3, (uint8_t)s->icmp_type.v, (uint8_t)s->icmp_code.v,
+                         (uint16_t)s->icmp_id.v, (uint16_t)s->icmp_seq.v, data, len, o->badcsum);
+    if (heap)
+        ckfree(heap);
+    if (n < 0)
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("inject: frame too large", -1));
+    return n;
+}
+
+static int build_arp(struct hstack *hs, const struct script_seg *s, const struct injopt *o,
+                     uint8_t *buf, size_t cap)
+{
+    static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t zero[6] = {0};
+    const uint8_t *src = o->have_ethsrc ? o->ethsrc : hs->peer_mac;
+
+    if (s->arp_op == 1)
+        return frame_build_arp(buf, cap, src, o->have_ethdst ? o->ethdst : bcast, 1, src,
+                               s->arp_spa, zero, s->arp_tpa);
+    src = o->have_ethsrc ? o->ethsrc : s->arp_sha;
+    return frame_build_arp(buf, cap, src, o->have_ethdst ? o->ethdst : hs->stack_mac, 2,
+                           s->arp_sha, s->arp_spa, hs->stack_mac, hs->stack_ip);
+}
+
+static int hex_frame(Tcl_Interp *interp, const char *hex, uint8_t *buf, size_t cap)
+{
+    size_t n = 0;
+    int hi = -1;
+
+    for (const char *p = hex; *p; p++) {
+        int v;
+
+        if (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t')
+            continue;
+        if (*p >= '0' && *p <= '9')
+            v = *p - '0';
+        else if (*p >= 'a' && *p <= 'f')
+            v = *p - 'a' + 10;
+        else if (*p >= 'A' && *p <= 'F')
+            v = *p - 'A' + 10;
+        else {
+            Tcl_SetObjResult(interp, Tcl_ObjPrintf("-raw: '%c' is not a hex digit", *p));
+            return -1;
+        }
+        if (hi < 0) {
+            hi = v;
+            continue;
+        }
+        if (n >= cap) {
+            Tcl_SetObjResult(interp, Tcl_NewStringObj("-raw: frame too large", -1));
+            return -1;
+        }
+        buf[n++] = (uint8_t)(hi << 4 | v);
+        hi = -1;
+    }
+    if (hi >= 0) {
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("-raw: odd number of hex digits", -1));
+        return -1;
+    }
+    return (int)n;
+}
+
+/* $s inject TIME SEGMENT ?options? */
+int hs_m_inject(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct script_seg *s = NULL;
+    struct injopt o;
+    char err[SCRIPT_ERR_LEN];
+    uint8_t *buf = NULL;
+    size_t cap = 70000;
+    uint64_t t;
+    bool any;
+    int n, rc = TCL_ERROR;
+
+    if (objc < 4) {
+        Tcl_WrongNumArgs(interp, 2, objv, "TIME SEGMENT ?-option value ...?");
+        return TCL_ERROR;
+    }
+    if (parse_injopts(hs, interp, objc, objv, 4, &o) != TCL_OK ||
+        hs_time_arg(hs, interp, objv[2], &any, &t) != TCL_OK)
+        return TCL_ERROR;
+    s = (struct script_seg *)ckalloc(sizeof(*s));
+    if (!o.raw && script_seg_parse(Tcl_GetString(objv[3]), s, err, sizeof(err)) < 0) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("inject: bad segment \"%s\": %s",
+                                               Tcl_GetString(objv[3]), err));
+        goto out;
+    }
+    if (t < hs->now_us) {
+        if (hs->now_us - t > hs->tolerance_us) {
+            char a[32], b[32];
+
+            hs_fmt_time(t, a, sizeof(a));
+            hs_fmt_time(hs->now_us, b, sizeof(b));
+            Tcl_SetObjResult(interp, Tcl_ObjPrintf("inject at %s: time is already %s", a, b));
+            goto out;
+        }
+        t = hs->now_us;
+    }
+    hs_advance_to(hs, t, false);
+    if (hs_check_unexpected(hs, interp, "inject") != TCL_OK)
+        goto out;
+    buf = (uint8_t *)ckalloc(cap);
+    if (o.raw)
+        n = hex_frame(interp, Tcl_GetString(o.raw), buf, cap);
+    else if (s->kind == SEG_TCP)
+        n = build_tcp(hs, interp, s, &o, buf, cap);
+    else if (s->kind == SEG_ICMP)
+        n = build_icmp(hs, interp, s, &o, buf, cap);
+    else
+        n = build_arp(hs, s, &o, buf, cap);
+    if (n < 0)
+        goto out;
+    if (o.truncate >= 0 && o.truncate < n)
+        n = o.truncate;
+    n = port_mem_send_raw(hs->pb, buf, (uint32_t)n);
+    if (n < 0) {
+        harness_errno_error(interp, n, "port_mem_send_raw");
+        goto out;
+    }
+    hs_run(hs);
+    hs_mark_event(hs);
+    rc = TCL_OK;
+out:
+    ckfree(s);
+    if (buf)
+        ckfree(buf);
+    return rc;
+}
+
+/* ---- expect ---- */
+
+static const char *const exp_names[] = {"-tolerance", "-data", "-abs", "-exactopts", "-to",
+                                        "-within", NULL};
+enum { EO_TOL, EO_DATA, EO_ABS, EO_EXACT, EO_TO, EO_WITHIN };
+
+struct expopt {
+    uint64_t tol_us, within_us;
+    Tcl_Obj *data;
+    bool abs, exact;
+    uint32_t to;
+};
+
+static int parse_expopts(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[],
+                         struct expopt *o)
+{
+    o->tol_us = hs->tolerance_us;
+    o->within_us = hs->within_us;
+    o->data = NULL;
+    o->abs = false;
+    o->exact = hs->exact_opts;
+    o->to = hs->def_raddr;
+    for (int i = 4; i < objc; i++) {
+        int idx;
+        double d;
+
+        if (Tcl_GetIndexFromObj(interp, objv[i], exp_names, "expect option", 0, &idx) != TCL_OK)
+            return TCL_ERROR;
+        if (idx == EO_ABS) {
+            o->abs = true;
+            continue;
+        }
+        if (idx == EO_EXACT) {
+            o->exact = true;
+            continue;
+        }
+        if (++i >= objc) {
+            Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s needs a value", exp_names[idx]));
+            return TCL_ERROR;
+        }
+        switch (idx) {
+        case EO_TOL:
+            if (harness_get_ms(interp, objv[i], "-tolerance", &o->tol_us) != TCL_OK)
+                return TCL_ERROR;
+            break;
+        case EO_DATA:
+            o->data = objv[i];
+            break;
+        case EO_TO:
+            if (script_ip_parse(Tcl_GetString(objv[i]), &o->to) < 0) {
+                Tcl_SetObjResult(interp, Tcl_ObjPrintf("-to: bad IPv4 address \"%s\"",
+                                                       Tcl_GetString(objv[i])));
+                return TCL_ERROR;
+            }
+            break;
+        default:
+            if (Tcl_GetDoubleFromObj(interp, objv[i], &d) != TCL_OK)
+                return TCL_ERROR;
+            o->within_us = (uint64_t)(d * 1e6 + 0.5);
+            break;
+        }
+    }
+    return TCL_OK;
+}
+
+/* Payload check: -data, or for an echo reply the pattern the harness sends. */
+static void check_payload(const struct script_seg *pat, const struct frame_got *g,
+                          const struct expopt *o, char *why, size_t whylen)
+{
+    const uint8_t *want;
+    uint8_t *heap = NULL;
+    int n = 0;
+    size_t used = strlen(why);
+
+    if (o->data) {
+        want = Tcl_GetByteArrayFromObj(o->data, &n);
+    } else if (pat->kind == SEG_ICMP && pat->icmp_type.mode == PAT_VAL && pat->icmp_type.v == 0 &&
+               pat->icmp_len.mode == PAT_VAL) {
+        n = (int)pat->icmp_len.v;
+        heap = (uint8_t *)ckalloc((unsigned)n + 1);
+        harness_pattern_fill(heap, (size_t)n, 0);
+        want = heap;
+    } else {
+        return;
+    }
+    if ((size_t)n != g->payload_len) {
+        snprintf(why + used, whylen - used, "%spayload: expected %d bytes, got %zu",
+                 used ? "; " : "", n, g->payload_len);
+    } else {
+        for (int i = 0; i < n; i++)
+            if (want[i] != g->payload[i]) {
+                snprintf(why + used, whylen - used,
+                         "%spayload differs at byte %d: expected 0x%02x, got 0x%02x",
+                         used ? "; " : "", i, want[i], g->payload[i]);
+                break;
+            }
+    }
+    if (heap)
+        ckfree(heap);
+}
+
+static void append_why(char *why, size_t len, const char *part)
+{
+    size_t n = strlen(why);
+
+    if (part[0] && n + 3 < len)
+        snprintf(why + n, len - n, "%s%s", n ? "; " : "", part);
+}
+
+/* $s expect TIME SEGMENT ?options? -> the segment seen, in the notation */
+int hs_m_expect(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct script_seg *pat = NULL;
+    struct frame_got *g = NULL;
+    struct hframe *fr = NULL;
+    struct expopt o;
+    char err[SCRIPT_ERR_LEN], why[2 * SCRIPT_ERR_LEN], part[SCRIPT_ERR_LEN];
+    char want[SCRIPT_FMT_LEN], got[SCRIPT_FMT_LEN];
+    char tw[32], tl[32], th[32], tg[32];
+    uint64_t t, lo, hi;
+    bool any;
+    int rc = TCL_ERROR;
+
+    if (objc < 4) {
+        Tcl_WrongNumArgs(interp, 2, objv, "TIME SEGMENT ?-option value ...?");
+        return TCL_ERROR;
+    }
+    if (parse_expopts(hs, interp, objc, objv, &o) != TCL_OK ||
+        hs_time_arg(hs, interp, objv[2], &any, &t) != TCL_OK)
+        return TCL_ERROR;
+    pat = (struct script_seg *)ckalloc(sizeof(*pat));
+    g = (struct frame_got *)ckalloc(sizeof(*g));
+    if (script_seg_parse(Tcl_GetString(objv[3]), pat, err, sizeof(err)) < 0) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("expect: bad segment \"%s\": %s",
+                                               Tcl_GetString(objv[3]), err));
+        goto out;
+    }
+    script_seg_format(pat, want, sizeof(want));
+    lo = any ? hs->now_us : (t > o.tol_us ? t - o.tol_us : 0);
+    hi = any ? hs->now_us + o.within_us : t + o.tol_us;
+    hs_fmt_time(t, tw, sizeof(tw));
+    hs_fmt_time(lo, tl, sizeof(tl));
+    hs_fmt_time(hi, th, sizeof(th));
+    hs_run(hs);
+    if (!hs_q_len(hs))
+        hs_advance_to(hs, hi, true);
+    fr = hs_q_pop(hs);
+    if (!fr) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("expect %s: nothing was sent by %s\n"
+                                               "  expected: %s", any ? "*" : tw, th, want));
+        goto out;
+    }
+    hs_fmt_time(fr->t_us, tg, sizeof(tg));
+    why[0] = 0;
+    if (got_decode(hs, fr, o.abs, false, g, got, sizeof(got), err, sizeof(err)) < 0) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("expect %s: at %s %s\n  expected: %s",
+                                               any ? "*" : tw, tg, err, want));
+        goto out;
+    }
+    if (fr->t_us < lo)
+        snprintf(why, sizeof(why), "sent at %s, too early (window %s .. %s)", tg, tl, th);
+    part[0] = 0;
+    if (!script_seg_match(pat, &g->seg, o.exact, part, sizeof(part)))
+        append_why(why, sizeof(why), part);
+    part[0] = 0;
+    check_addresses(hs, g, o.to, part, sizeof(part));
+    append_why(why, sizeof(why), part);
+    if (!why[0]) {
+        part[0] = 0;
+        check_payload(pat, g, &o, part, sizeof(part));
+        append_why(why, sizeof(why), part);
+    }
+    if (why[0]) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("expect %s: mismatch\n  expected: %s\n"
+                                               "  got:      %s   (at %s)\n  %s",
+                                               any ? "*" : tw, want, got, tg, why));
+        goto out;
+    }
+    hs->last_us = fr->t_us;
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(got, -1));
+    rc = TCL_OK;
+out:
+    if (fr)
+        ckfree(fr);
+    ckfree(g);
+    ckfree(pat);
+    return rc;
+}
+
+/* $s expect_none ?-for MS? */
+int hs_m_expect_none(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    uint64_t us = 0;
+    bool saved = hs->strict;
+    int rc;
+
+    if (objc == 4 && !strcmp(Tcl_GetString(objv[2]), "-for")) {
+        if (harness_get_ms(interp, objv[3], "-for", &us) != TCL_OK)
+            return TCL_ERROR;
+    } else if (objc != 2) {
+        Tcl_WrongNumArgs(interp, 2, objv, "?-for MS?");
+        return TCL_ERROR;
+    }
+    hs_run(hs);
+    if (us)
+        hs_advance_to(hs, hs->now_us + us, true);
+    hs->strict = true;
+    rc = hs_check_unexpected(hs, interp, "expect_none");
+    hs->strict = saved;
+    if (rc == TCL_OK && us)
+        hs_mark_event(hs);
+    return rc;
+}
+
+/* $s drain -> {{TIME SEGMENT} ...}, frames sent and not expected (cleared) */
+int hs_m_drain(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    Tcl_Obj *list = Tcl_NewListObj(0, NULL);
+    struct hframe *fr;
+
+    if (objc != 2) {
+        Tcl_WrongNumArgs(interp, 2, objv, NULL);
+        return TCL_ERROR;
+    }
+    hs_run(hs);
+    while ((fr = hs_q_pop(hs))) {
+        struct frame_got g;
+        char text[SCRIPT_FMT_LEN], err[SCRIPT_ERR_LEN], t[32];
+        Tcl_Obj *pair[2];
+
+        got_decode(hs, fr, false, true, &g, text, sizeof(text), err, sizeof(err));
+        hs_fmt_time(fr->t_us, t, sizeof(t));
+        pair[0] = Tcl_NewStringObj(t, -1);
+        pair[1] = Tcl_NewStringObj(text, -1);
+        Tcl_ListObjAppendElement(NULL, list, Tcl_NewListObj(2, pair));
+        ckfree(fr);
+    }
+    Tcl_SetObjResult(interp, list);
+    return TCL_OK;
+}
+
+int hs_m_pending(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    if (objc != 2) {
+        Tcl_WrongNumArgs(interp, 2, objv, NULL);
+        return TCL_ERROR;
+    }
+    hs_run(hs);
+    Tcl_SetObjResult(interp, Tcl_NewWideIntObj((Tcl_WideInt)hs_q_len(hs)));
+    return TCL_OK;
+}
