@@ -113,7 +113,7 @@ static void nq_push(struct toe_core *core, struct toe_conn *c)
     core->nq_len++;
 }
 
-static void nq_unlink(struct toe_core *core, struct toe_conn *c)
+void core_nq_unlink(struct toe_core *core, struct toe_conn *c)
 {
     if (!c->queued)
         return;
@@ -213,7 +213,7 @@ static void op_conn_free(void *owner, struct tcp_conn *tc)
     struct toe_core *core = owner;
     struct toe_conn *c = toe_conn_of_tcp(tc);
 
-    nq_unlink(core, c);
+    core_nq_unlink(core, c);
     c->tcp_live = false;
     c->app_owned = false;
     flow_table_free(&core->flows, c->flow_id);
@@ -337,7 +337,7 @@ static uint32_t accept_all(struct toe_core *core, struct tcp_listener *tl)
         core->stats.app_callbacks++;
         if (rc < 0 && conn_alive(core, id, gen) && c->app_owned) {
             c->app_owned = false;
-            nq_unlink(core, c);
+            core_nq_unlink(core, c);
             tcp_abort(&core->eng, tc, core->now_us);
         }
     }
@@ -403,7 +403,7 @@ static uint32_t deliver_one(struct toe_core *core, struct toe_conn *c, unsigned 
         /* The handle is dead now: give the connection back to the engine. */
         if (!GONE()) {
             c->app_owned = false;
-            nq_unlink(core, c);
+            core_nq_unlink(core, c);
             tcp_close(&core->eng, tc, core->now_us);
         }
     }
@@ -420,7 +420,7 @@ static uint32_t core_deliver(struct toe_core *core)
     while (budget-- && core->nq_head) {
         struct toe_conn *c = core->nq_head;
         unsigned ev = c->pending;
-        nq_unlink(core, c);
+        core_nq_unlink(core, c);
         c->pending = 0;
         n += deliver_one(core, c, ev);
     }
@@ -473,7 +473,7 @@ static int core_poll(struct toe_core *core, uint64_t now_us)
 }
 
 /* App calls outside a poll send at once. */
-static void core_app_done(struct toe_core *core)
+void core_app_done(struct toe_core *core)
 {
     if (!core->in_poll)
         core_tx_flush(core);
@@ -503,7 +503,7 @@ static void core_destroy(struct toe_core *core)
             struct toe_conn *c = flow_table_data(&core->flows, id);
             if (c->app_owned) {
                 c->app_owned = false;
-                nq_unlink(core, c);
+                core_nq_unlink(core, c);
                 tcp_abort(&core->eng, toe_conn_tcp(c), core->now_us);
             }
         }
@@ -678,220 +678,4 @@ uint32_t toe_stack_ipv4(const struct toe_stack *stack)
 void toe_stack_mac(const struct toe_stack *stack, uint8_t mac[6])
 {
     memcpy(mac, port_mac(stack->port), 6);
-}
-
-/* ---- app API ---- */
-
-int toe_listen(struct toe_stack *stack, uint16_t port, int backlog,
-               const struct toe_app_ops *ops, void *ctx)
-{
-    if (!ops || port == 0 || backlog < 0)
-        return -EINVAL;
-    for (uint32_t i = 0; i < stack->n_cores; i++)
-        if (listener_find(&stack->cores[i]->listeners, port))
-            return -EADDRINUSE;
-    for (uint32_t i = 0; i < stack->n_cores; i++) {
-        struct toe_core *core = stack->cores[i];
-        struct toe_listener *l = calloc(1, sizeof(*l));
-        if (!l)
-            goto err;
-        l->ops = *ops;
-        l->ctx = ctx;
-        l->port = port;
-        int rc = tcp_listener_open(&core->eng, &l->tl, core->ip, port, (uint32_t)backlog);
-        if (rc) {
-            free(l);
-            toe_unlisten(stack, port);
-            return rc;
-        }
-        l->tl.user = l;
-        listener_insert(&core->listeners, l);
-        core->stats.events[TOE_EV_APP_LISTEN]++;
-    }
-    return 0;
-err:
-    toe_unlisten(stack, port);
-    return -ENOMEM;
-}
-
-int toe_unlisten(struct toe_stack *stack, uint16_t port)
-{
-    int found = 0;
-    for (uint32_t i = 0; i < stack->n_cores; i++) {
-        struct toe_core *core = stack->cores[i];
-        struct toe_listener *l = listener_remove(&core->listeners, port);
-        if (!l)
-            continue;
-        tcp_listener_close(&core->eng, &l->tl, core->now_us);
-        free(l);
-        found = 1;
-        core_app_done(core);
-    }
-    return found ? 0 : -ENOENT;
-}
-
-int toe_connect(struct toe_stack *stack, uint32_t raddr, uint16_t rport,
-                const struct toe_app_ops *ops, void *ctx, struct toe_conn **conn)
-{
-    /* v1: one core. With a dispatcher, the ephemeral port is chosen so that
-     * the tuple's bucket belongs to the calling core. */
-    struct toe_core *core = stack->cores[0];
-    struct tcp_conn *tc;
-
-    if (!ops || !conn || raddr == 0 || rport == 0 || raddr == core->ip)
-        return -EINVAL;
-    if (core_next_hop(core, raddr) == 0)
-        return -ENETUNREACH;
-    core->stats.events[TOE_EV_APP_CONNECT]++;
-
-    struct tcp_tuple t = {.laddr = core->ip, .raddr = raddr, .rport = rport};
-    struct flow_key key = {.laddr = core->ip, .raddr = raddr, .rport = rport};
-    for (uint32_t tries = 0;; tries++) {
-        if (tries == 16384)
-            return -EADDRNOTAVAIL;
-        key.lport = core->ephemeral_next;
-        core->ephemeral_next = core->ephemeral_next == 65535 ? 49152 : core->ephemeral_next + 1;
-        if (flow_table_lookup(&core->flows, &key) == FLOW_ID_NONE)
-            break;
-    }
-    t.lport = key.lport;
-
-    int rc = tcp_connect(&core->eng, &t, core->now_us, &tc);
-    if (rc) {
-        core_app_done(core);
-        return rc;
-    }
-    struct toe_conn *c = toe_conn_of_tcp(tc);
-    c->app_owned = true;
-    c->connecting = true;
-    c->ops = *ops;
-    c->ctx = ctx;
-    *conn = c;
-    core_app_done(core);
-    return 0;
-}
-
-ssize_t toe_send(struct toe_conn *c, const void *buf, size_t len)
-{
-    struct toe_core *core = c->core;
-    if (!c->app_owned || !c->tcp_live)
-        return -ENOTCONN;
-    core->stats.events[TOE_EV_APP_SEND]++;
-    long rc = tcp_send(&core->eng, toe_conn_tcp(c), buf, len, core->now_us);
-    if (rc > 0)
-        c->sent_bytes += (uint64_t)rc;
-    core_app_done(core);
-    return rc;
-}
-
-ssize_t toe_recv(struct toe_conn *c, void *buf, size_t len)
-{
-    struct toe_core *core = c->core;
-    if (!c->app_owned || !c->tcp_live)
-        return -ENOTCONN;
-    core->stats.events[TOE_EV_APP_RECV]++;
-    long rc = tcp_recv(&core->eng, toe_conn_tcp(c), buf, len, core->now_us);
-    core_app_done(core);
-    return rc;
-}
-
-int toe_shutdown(struct toe_conn *c)
-{
-    struct toe_core *core = c->core;
-    if (!c->app_owned || !c->tcp_live)
-        return -ENOTCONN;
-    core->stats.events[TOE_EV_APP_SHUTDOWN]++;
-    int rc = tcp_shutdown(&core->eng, toe_conn_tcp(c), core->now_us);
-    core_app_done(core);
-    return rc;
-}
-
-int toe_close(struct toe_conn *c)
-{
-    struct toe_core *core = c->core;
-    if (!c->app_owned || !c->tcp_live)
-        return -ENOTCONN;
-    core->stats.events[TOE_EV_APP_CLOSE]++;
-    c->app_owned = false;
-    nq_unlink(core, c);
-    c->pending = 0;
-    int rc = tcp_close(&core->eng, toe_conn_tcp(c), core->now_us);
-    core_app_done(core);
-    return rc;
-}
-
-int toe_abort(struct toe_conn *c)
-{
-    struct toe_core *core = c->core;
-    if (!c->app_owned || !c->tcp_live)
-        return -ENOTCONN;
-    core->stats.events[TOE_EV_APP_ABORT]++;
-    c->app_owned = false;
-    nq_unlink(core, c);
-    c->pending = 0;
-    tcp_abort(&core->eng, toe_conn_tcp(c), core->now_us);
-    core_app_done(core);
-    return 0;
-}
-
-void toe_conn_set_ctx(struct toe_conn *c, void *ctx)
-{
-    c->ctx = ctx;
-}
-
-void *toe_conn_get_ctx(const struct toe_conn *c)
-{
-    return c->ctx;
-}
-
-int toe_conn_info(const struct toe_conn *c, struct toe_conn_info *info)
-{
-    if (!c->tcp_live)
-        return -ENOTCONN;
-    struct tcp_conn *tc = toe_conn_tcp((struct toe_conn *)c);
-    const struct tcp_tuple *t = tcp_conn_tuple(tc);
-    info->local_addr = t->laddr;
-    info->remote_addr = t->raddr;
-    info->local_port = t->lport;
-    info->remote_port = t->rport;
-    info->flow_id = c->flow_id;
-    info->state = tcp_state_name(tcp_conn_state(tc));
-    return 0;
-}
-
-const char *toe_conn_state_name(const struct toe_conn *c)
-{
-    if (!c->tcp_live)
-        return "CLOSED";
-    return tcp_state_name(tcp_conn_state(toe_conn_tcp((struct toe_conn *)c)));
-}
-
-/* ---- counters ---- */
-
-static void stack_sum(const struct toe_stack *stack, struct toe_stats *st, struct tcp_stats *ts)
-{
-    memset(st, 0, sizeof(*st));
-    memset(ts, 0, sizeof(*ts));
-    for (uint32_t i = 0; i < stack->n_cores; i++) {
-        toe_stats_add(st, &stack->cores[i]->stats);
-        toe_tcp_stats_add(ts, &stack->cores[i]->eng.stats);
-    }
-}
-
-int toe_stack_stats_print(const struct toe_stack *stack, FILE *out)
-{
-    struct toe_stats st;
-    struct tcp_stats ts;
-    stack_sum(stack, &st, &ts);
-    return toe_stats_print(&st, &ts, out);
-}
-
-int toe_stack_counter(const struct toe_stack *stack, const char *name, uint64_t *value)
-{
-    struct toe_stats st;
-    struct tcp_stats ts;
-    if (!name || !value)
-        return -EINVAL;
-    stack_sum(stack, &st, &ts);
-    return toe_stats_lookup(&st, &ts, name, value);
 }

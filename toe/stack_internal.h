@@ -145,6 +145,12 @@ int core_net_init(struct toe_core *core, const struct toe_stack_config *cfg, str
                   const struct flow_hash_key *hk, size_t flow_slot_bytes);
 void core_net_fini(struct toe_core *core);
 
+/* stack.c: helpers shared with api.c. */
+/* Drops c's pending app notifications. */
+void core_nq_unlink(struct toe_core *core, struct toe_conn *c);
+/* After an app call: flush TX unless inside a poll (which flushes itself). */
+void core_app_done(struct toe_core *core);
+
 /* tx.c: frames out through the core's TX batch. */
 /* A TX frame to fill (len 0); NULL when the port has none (counted). */
 struct port_frame *core_tx_get(struct toe_core *core);

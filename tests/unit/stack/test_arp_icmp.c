@@ -264,6 +264,26 @@ static void test_icmp_echo(void **state)
     env_free(env);
 }
 
+/* One subnet; off-subnet destinations go through the gateway, if any. */
+static void test_next_hop_gateway(void **state)
+{
+    struct test_env *env = env_new();
+    struct toe_core *core = &env->core;
+    uint8_t data[64] = {0};
+
+    assert_int_equal(core_next_hop(core, PEER_IP), PEER_IP);
+    assert_int_equal(core_next_hop(core, 0x08080808), 0);
+    core->gateway = 0x0a0000fe;
+    assert_int_equal(core_next_hop(core, 0x08080808), 0x0a0000fe);
+    assert_int_equal(core_next_hop(core, 0x0a0000fe), 0x0a0000fe);
+    /* Resolving the gateway asks for the gateway, not the destination. */
+    assert_int_equal(arp_hold(core, core_next_hop(core, 0x08080808), data, sizeof(data)), 0);
+    core_tx_flush(core);
+    struct frame_view fv = parse_sent(env, 0);
+    assert_int_equal(fv.arp.tpa, 0x0a0000fe);
+    env_free(env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_eviction_and_merge),
         cmocka_unit_test(test_announce_and_nobufs),
         cmocka_unit_test(test_icmp_echo),
+        cmocka_unit_test(test_next_hop_gateway),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
