@@ -8,6 +8,10 @@ namespace). Every loop is bounded by a count and a timeout.
       default (one in flight); --burst sends all first, then collects.
   probe.py icmp --dst IP [--count N] [--interval S] [--timeout S]
       ICMP echo (raw socket, root) with its own ids; counts the replies.
+  probe.py tcp-mirror --dst IP --port P [--bytes N] [--timeout S]
+      For a reflector: every segment comes back as if the peer sent it, so
+      the kernel's TCP socket ends up talking to itself (simultaneous open);
+      sends N bytes and checks the same N bytes come back, in order.
   probe.py udp-echo --port P [--duration S]
       Echo server for a bounded time.
 
@@ -154,6 +158,39 @@ def cmd_icmp(args):
     return summary("icmp", sent, received, bad, time.monotonic() - t0, args)
 
 
+def cmd_tcp_mirror(args):
+    data = os.urandom(args.bytes)
+    t0 = time.monotonic()
+    s = socket.create_connection((args.dst, args.port), timeout=args.timeout)
+    s.settimeout(args.timeout)
+    got = bytearray()
+    view = memoryview(data)
+    off = 0
+    s.setblocking(False)
+    deadline = t0 + args.timeout * 10
+    while len(got) < len(data) and time.monotonic() < deadline:
+        want_w = [s] if off < len(data) else []
+        r, w, _ = select.select([s], want_w, [], args.timeout)
+        if not r and not w:
+            break
+        if w:
+            try:
+                off += s.send(view[off:off + 65536])
+            except BlockingIOError:
+                pass
+        if r:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+    s.close()
+    secs = time.monotonic() - t0
+    ok = bytes(got) == data
+    print(f"tcp-mirror: sent {off} received {len(got)} intact {ok} "
+          f"rate {len(got) / secs / 1e6:.1f} MB/s time {secs:.3f}s", flush=True)
+    return 0 if ok else 1
+
+
 def cmd_udp_echo(args):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("0.0.0.0", args.port))
@@ -192,13 +229,21 @@ def main():
     for p in (u, i):
         p.add_argument("--min-ratio", type=float, default=1.0)
         p.add_argument("--max-ratio", type=float, default=1.0)
+    t = sub.add_parser("tcp-mirror")
+    t.add_argument("--dst", required=True)
+    t.add_argument("--port", type=int, default=5555)
+    t.add_argument("--bytes", type=int, default=1 << 20)
+    t.add_argument("--timeout", type=float, default=2.0)
     e = sub.add_parser("udp-echo")
     e.add_argument("--port", type=int, default=7777)
     e.add_argument("--duration", type=float, default=30.0)
     args = ap.parse_args()
     if args.mode in ("udp", "icmp") and not (0 < args.count <= 10_000_000):
         ap.error("--count out of range")
-    return {"udp": cmd_udp, "icmp": cmd_icmp, "udp-echo": cmd_udp_echo}[args.mode](args)
+    if args.mode == "tcp-mirror" and not (0 < args.bytes <= 1 << 30):
+        ap.error("--bytes out of range")
+    return {"udp": cmd_udp, "icmp": cmd_icmp, "udp-echo": cmd_udp_echo,
+            "tcp-mirror": cmd_tcp_mirror}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lab_reflector: toe-reflector on the server's veth (AF_XDP, address 10.77.1.2)
 # reflects UDP from the client's kernel (replies come from 10.77.1.2 with the
-# ports swapped) and answers ping; ping to 10.77.1.3, which only the server's
+# ports swapped) and TCP (the client's socket ends up talking to itself: 5 MB
+# come back intact) and answers ping; ping to 10.77.1.3, which only the server's
 # kernel holds, is still answered (our XDP program passes it on); the --pcap
 # capture reads cleanly in tshark (no malformed frames, no bad checksums); the
 # program is gone after exit and no namespace is left behind.
@@ -58,6 +59,8 @@ ipc "$PROBE" udp --dst "$LAB_SERVER_IP" --port 7777 --count 200 --size 100 ||
 step "UDP burst: 20000 datagrams (>= 95% back)"
 ipc "$PROBE" udp --dst "$LAB_SERVER_IP" --port 9 --count 20000 --size 64 --burst \
     --timeout 2 --min-ratio 0.95 | tee "$TMP/burst.txt" || fail "UDP burst"
+step "TCP through the reflector: the client's socket talks to itself, 5 MB intact"
+ipc "$PROBE" tcp-mirror --dst "$LAB_SERVER_IP" --port 5555 --bytes 5000000 || fail "TCP mirror"
 step "ICMP echo to $LAB_SERVER_IP answered by the reflector"
 ipc "$PROBE" icmp --dst "$LAB_SERVER_IP" --count 5 || fail "ping reflector"
 step "ICMP echo to $LAB_SERVER_KERNEL_IP answered by the server's kernel (XDP_PASS)"
@@ -69,6 +72,8 @@ REFL_PID=""
 cat "$TMP/refl.log"
 udp=$(sed -n 's/.*reflected: udp \([0-9]*\).*/\1/p' "$TMP/refl.log")
 icmp=$(sed -n 's/.*icmp_echo \([0-9]*\).*/\1/p' "$TMP/refl.log")
+tcp=$(sed -n 's/.* tcp \([0-9]*\) icmp_echo.*/\1/p' "$TMP/refl.log")
+[[ -n $tcp && $tcp -ge 3400 ]] || fail "reflector counted tcp=$tcp (5 MB needs >= 3400 segments)"
 [[ -n $udp && $udp -ge 19200 ]] || fail "reflector counted udp=$udp"
 [[ $icmp == 5 ]] || fail "reflector counted icmp_echo=$icmp, want 5 (kernel pings must pass)"
 if ip -n "$LAB_SERVER_NS" link show "$LAB_SERVER_IF" | grep -q "prog/xdp"; then
@@ -80,7 +85,8 @@ tshark -r "$TMP/refl.pcap" >/dev/null 2>"$TMP/tshark.err" ||
     { cat "$TMP/tshark.err" >&2; fail "tshark cannot read the capture"; }
 frames=$(tshark -r "$TMP/refl.pcap" 2>/dev/null | wc -l)
 bad=$(tshark -r "$TMP/refl.pcap" -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE \
-    -Y '_ws.malformed || ip.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmp.checksum.status == "Bad"' \
+    -o tcp.check_checksum:TRUE \
+    -Y '_ws.malformed || ip.checksum.status == "Bad" || udp.checksum.status == "Bad" || tcp.checksum.status == "Bad" || icmp.checksum.status == "Bad"' \
     2>/dev/null | wc -l)
 out=$(tshark -r "$TMP/refl.pcap" -Y "udp && ip.src == $LAB_SERVER_IP" 2>/dev/null | wc -l)
 in=$(tshark -r "$TMP/refl.pcap" -Y "udp && ip.dst == $LAB_SERVER_IP" 2>/dev/null | wc -l)
