@@ -288,27 +288,35 @@ static void test_handshake_transfer_close(void **state)
     world_free(w);
 }
 
-static void test_lossy_wire(void **state)
+static void lossy_run(uint64_t seed)
 {
     struct port_mem_dir_config dir = {.delay_us = 500, .rate_bps = 100000000ull,
-                                      .drop_prob = 0.01, .dup_prob = 0.005,
+                                      .drop_prob = 0.05, .dup_prob = 0.02,
                                       .reorder_prob = 0.01, .reorder_delay_us = 700,
                                       .corrupt_prob = 0.005};
-    struct world *w = world_new(&dir, 7);
+    struct world *w = world_new(&dir, seed);
     struct toe_conn *c;
+    char label[64];
 
     assert_int_equal(toe_listen(w->b, 8080, 0, &app_ops, NULL), 0);
     assert_int_equal(toe_connect(w->a, IP_B, 8080, &app_ops, &w->client, &c), 0);
     w->client.c = c;
     run(w, transfer_done, 3600ull * 1000000);
-    check_transfer(w, "lossy wire");
+    snprintf(label, sizeof(label), "lossy wire, seed %llu", (unsigned long long)seed);
+    check_transfer(w, label);
     /* Corrupted frames were caught by a checksum and counted by reason. */
     uint64_t bad = ctr(w->a, "ToeDrop_tcp_csum") + ctr(w->b, "ToeDrop_tcp_csum") +
                    ctr(w->a, "ToeDrop_ip_csum") + ctr(w->b, "ToeDrop_ip_csum");
-    printf("lossy wire: checksum drops %llu, retransmits %llu + %llu\n",
+    printf("%s: checksum drops %llu, retransmits %llu + %llu\n", label,
            (unsigned long long)bad, (unsigned long long)ctr(w->a, "TcpRetransSegs"),
            (unsigned long long)ctr(w->b, "TcpRetransSegs"));
     world_free(w);
+}
+
+static void test_lossy_wire(void **state)
+{
+    for (uint64_t seed = 7; seed < 15; seed++)
+        lossy_run(seed);
 }
 
 static bool client_closed(struct world *w)
