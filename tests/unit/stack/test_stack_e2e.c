@@ -154,12 +154,15 @@ static const struct toe_app_ops app_ops = {
     .on_close = cb_close,
 };
 
+static uint32_t g_tx_frames; /* port_mem tx_frames for the next world, 0 = default */
+
 static struct world *world_new(const struct port_mem_dir_config *dir, uint64_t seed)
 {
     struct world *w = calloc(1, sizeof(*w));
     struct port_mem_config pc;
     memset(&pc, 0, sizeof(pc));
     pc.seed = seed;
+    pc.tx_frames = g_tx_frames;
     if (dir) {
         pc.a_to_b = *dir;
         pc.b_to_a = *dir;
@@ -319,6 +322,29 @@ static void test_lossy_wire(void **state)
         lossy_run(seed);
 }
 
+/* A slow link with a short queue: tail drops make congestion control work;
+ * a port that lends only 2 TX frames at a time exercises the TX batch. */
+static void test_bottleneck(void **state)
+{
+    struct port_mem_dir_config dir = {.delay_us = 2000, .rate_bps = 10000000ull,
+                                      .queue_limit_frames = 8};
+    g_tx_frames = 2;
+    struct world *w = world_new(&dir, 99);
+    g_tx_frames = 0;
+    struct toe_conn *c;
+
+    assert_int_equal(toe_listen(w->b, 80, 0, &app_ops, NULL), 0);
+    assert_int_equal(toe_connect(w->a, IP_B, 80, &app_ops, &w->client, &c), 0);
+    w->client.c = c;
+    run(w, transfer_done, 3600ull * 1000000);
+    check_transfer(w, "10 Mbit/s, 8-frame queue");
+    const struct port_mem_dir_stats *st = port_mem_tx_stats(w->pa);
+    printf("bottleneck: queue drops %llu, retransmits %llu + %llu\n",
+           (unsigned long long)st->queue_drops, (unsigned long long)ctr(w->a, "TcpRetransSegs"),
+           (unsigned long long)ctr(w->b, "TcpRetransSegs"));
+    world_free(w);
+}
+
 static bool client_closed(struct world *w)
 {
     return w->client.closed;
@@ -387,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_handshake_transfer_close),
         cmocka_unit_test(test_refused_and_unreachable),
         cmocka_unit_test(test_lossy_wire),
+        cmocka_unit_test(test_bottleneck),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
