@@ -386,14 +386,17 @@ long tcp_send(struct tcp_engine *eng, struct tcp_conn *c, const void *buf, size_
 static void tcp_window_update(struct tcp_conn *c, uint64_t now_us)
 {
     uint32_t cur = tcp_rcv_wnd(c), win;
-    uint32_t thresh = (uint32_t)rcvbuf_capacity_bytes(&c->rcv) / 2;
+    uint32_t cap = (uint32_t)rcvbuf_capacity_bytes(&c->rcv);
+    uint32_t thresh = cap / 2;
 
     if (!tcp_synchronized(c) || c->fin_rcvd)
         return;
     if (thresh > c->eng->cfg.mss_bytes)
         thresh = c->eng->cfg.mss_bytes;
     win = tcp_select_window(c);
-    if (win >= cur + thresh || (cur == 0 && win > 0)) {
+    /* Only when the window the peer sees has fallen to half the buffer and
+     * would at least double (Linux __tcp_cleanup_rbuf): no update per read. */
+    if (win >= cur + thresh && 2 * (uint64_t)cur <= cap && win >= 2 * cur) {
         c->eng->stats.window_updates++;
         tcp_send_ack(c, now_us);
     }

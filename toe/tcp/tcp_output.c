@@ -391,6 +391,20 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
         tcp_persist_arm(c, now_us);
 }
 
+/* Sequence number for a segment without data, SYN or FIN. Not snd_nxt: after
+ * an RTO that went back to snd_una, the peer already holds data up to
+ * snd_max and would find the segment unacceptable (and answer with an ACK,
+ * and so on: BSD's tcp_output uses snd_max for this reason). Not beyond the
+ * peer's window either (Linux tcp_acceptable_seq). */
+static uint32_t tcp_ack_seq(const struct tcp_conn *c)
+{
+    uint32_t wnd_end = c->snd_una + c->snd_wnd;
+
+    if (seq_gt(c->snd_max, wnd_end) && seq_geq(wnd_end, c->snd_nxt))
+        return wnd_end;
+    return c->snd_max;
+}
+
 void tcp_send_ack(struct tcp_conn *c, uint64_t now_us)
 {
     struct tcp_hdr_out h;
@@ -403,7 +417,7 @@ void tcp_send_ack(struct tcp_conn *c, uint64_t now_us)
         c->ack_now = false;
         return;
     }
-    hdr_common(c, &h, c->snd_nxt, TCP_FLAG_ACK, &win, now_us);
+    hdr_common(c, &h, tcp_ack_seq(c), TCP_FLAG_ACK, &win, now_us);
     if (emit_seg(c, &h, NULL, 0, win)) {
         c->ack_now = true;
         tcp_blocked_add(c);
@@ -440,7 +454,7 @@ void tcp_send_rst_conn(struct tcp_conn *c, uint64_t now_us)
     int rc;
 
     memset(&h, 0, sizeof(h));
-    h.seq = c->snd_nxt;
+    h.seq = tcp_ack_seq(c);
     h.ack = c->rcv_nxt;
     h.flags = TCP_FLAG_RST | TCP_FLAG_ACK;
     if (c->ts_ok) {

@@ -90,8 +90,7 @@ static void test_ooo_sack_and_fill(void **state)
     assert_int_equal(s->h.opts.present & TCP_OPTF_SACK, 0);
     assert_int_equal(tcp_recv(&h->eng, h->app, buf, sizeof(buf), h->now_us), 3000);
     assert_memory_equal(buf, pattern, 3000);
-    s = h_expect(h, "A", 1, IRS + 3001); /* window update after the read */
-    assert_int_equal(s->h.wnd, 65535);
+    h_expect_none(h); /* window still more than half open: no update */
     /* old duplicate below RCV.NXT: ACK with D-SACK */
     h_inject(h, "A", IRS + 1, 1, 65535, NULL, pattern, 100);
     s = h_expect(h, "A", 1, IRS + 3001);
