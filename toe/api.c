@@ -195,6 +195,36 @@ const char *toe_conn_state_name(const struct toe_conn *c)
     return tcp_state_name(tcp_conn_state(toe_conn_tcp((struct toe_conn *)c)));
 }
 
+size_t toe_conn_readable(const struct toe_conn *c)
+{
+    if (!c->tcp_live)
+        return 0;
+    return tcp_conn_readable(toe_conn_tcp((struct toe_conn *)c));
+}
+
+size_t toe_conn_writable(const struct toe_conn *c)
+{
+    if (!c->tcp_live)
+        return 0;
+    return tcp_conn_writable(toe_conn_tcp((struct toe_conn *)c));
+}
+
+int toe_conn_set_nodelay(struct toe_conn *c, bool nodelay)
+{
+    if (!c->app_owned || !c->tcp_live)
+        return -ENOTCONN;
+    tcp_set_nodelay(toe_conn_tcp(c), nodelay);
+    return 0;
+}
+
+uint32_t toe_stack_flow_count(const struct toe_stack *stack)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < stack->n_cores; i++)
+        n += flow_table_count(&stack->cores[i]->flows);
+    return n;
+}
+
 /* ---- counters ---- */
 
 static void stack_sum(const struct toe_stack *stack, struct toe_stats *st, struct tcp_stats *ts)

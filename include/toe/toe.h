@@ -164,6 +164,14 @@ struct toe_conn_info {
 int toe_conn_info(const struct toe_conn *conn, struct toe_conn_info *info);
 /* "ESTABLISHED", "SYN_SENT", ... ("CLOSED" for a dead handle). */
 const char *toe_conn_state_name(const struct toe_conn *conn);
+/* Bytes toe_recv() would return now / toe_send() would take now. */
+size_t toe_conn_readable(const struct toe_conn *conn);
+size_t toe_conn_writable(const struct toe_conn *conn);
+/* Disables (true) or re-enables Nagle's algorithm for this connection. */
+int toe_conn_set_nodelay(struct toe_conn *conn, bool nodelay);
+
+/* Flows held by the stack (connections in any state, TIME_WAIT included). */
+uint32_t toe_stack_flow_count(const struct toe_stack *stack);
 
 /* Counters, summed over cores, nstat-like ("TcpActiveOpens 3"): one
  * "name value" line per counter, every counter (zeros too), like `nstat -a`. */

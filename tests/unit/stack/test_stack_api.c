@@ -215,6 +215,10 @@ static void test_raw_peer(void **state)
     assert_int_equal(info.local_port, 80);
     assert_int_equal(info.remote_addr, IP_B);
     assert_int_equal(ctr(r.s, "TcpPassiveOpens"), 1);
+    assert_int_equal(toe_conn_readable(raw_accepted), 0);
+    assert_true(toe_conn_writable(raw_accepted) > 0);
+    assert_int_equal(toe_conn_set_nodelay(raw_accepted, true), 0);
+    assert_int_equal(toe_stack_flow_count(r.s), 1);
     assert_int_equal(ctr(r.s, "ToeEv_tcp_syn"), 2);
     assert_int_equal(ctr(r.s, "ToeEv_tcp_data"), 1);
 
