@@ -522,6 +522,40 @@ static int m_events(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *co
     return TCL_OK;
 }
 
+/* readable CONN / writable CONN -> bytes recv would return / send would take */
+static int m_rw(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct hconn *hc;
+    size_t n;
+
+    if (objc != 3)
+        return usage(interp, objv, "CONN");
+    if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK)
+        return TCL_ERROR;
+    hs_run(hs);
+    n = Tcl_GetString(objv[1])[0] == 'r' ? toe_conn_readable(hc->conn)
+                                         : toe_conn_writable(hc->conn);
+    Tcl_SetObjResult(interp, Tcl_NewWideIntObj((Tcl_WideInt)n));
+    return TCL_OK;
+}
+
+static int m_nodelay(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct hconn *hc;
+    int on, rc;
+
+    if (objc != 4)
+        return usage(interp, objv, "CONN BOOL");
+    if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK ||
+        Tcl_GetBooleanFromObj(interp, objv[3], &on) != TCL_OK)
+        return TCL_ERROR;
+    rc = toe_conn_set_nodelay(hc->conn, on != 0);
+    if (rc < 0)
+        return harness_errno_error(interp, rc, "toe_conn_set_nodelay");
+    after_call(hs);
+    return TCL_OK;
+}
+
 static int m_conns(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
     Tcl_Obj *list = Tcl_NewListObj(0, NULL);
@@ -554,5 +588,8 @@ const struct hmethod harness_app_methods[] = {
     {"info", m_info},
     {"events", m_events},
     {"conns", m_conns},
+    {"readable", m_rw},
+    {"writable", m_rw},
+    {"nodelay", m_nodelay},
     {NULL, NULL},
 };

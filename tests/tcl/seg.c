@@ -477,7 +477,7 @@ static void put_pat(struct sbuf *b, const struct pat *p, bool is_signed)
         put(b, "%u", p->v);
 }
 
-static void format_opt(struct sbuf *b, const struct sopt *o)
+static void format_opt(struct sbuf *b, const struct sopt *o, bool abs)
 {
     switch (o->type) {
     case SOPT_EOL: put(b, "eol"); break;
@@ -495,9 +495,9 @@ static void format_opt(struct sbuf *b, const struct sopt *o)
         put(b, "sack");
         for (int i = 0; i < o->nblocks; i++) {
             put(b, " ");
-            put_pat(b, &o->blk[i][0], true);
+            put_pat(b, &o->blk[i][0], !abs);
             put(b, ":");
-            put_pat(b, &o->blk[i][1], true);
+            put_pat(b, &o->blk[i][1], !abs);
         }
         break;
     case SOPT_RAW:
@@ -514,7 +514,7 @@ static void format_opts(struct sbuf *b, const struct script_seg *s)
     for (int i = 0; i < s->nopts; i++) {
         if (i)
             put(b, ",");
-        format_opt(b, &s->opts[i]);
+        format_opt(b, &s->opts[i], s->abs);
     }
     put(b, ">");
 }
@@ -590,10 +590,10 @@ void script_seg_format(const struct script_seg *s, char *buf, size_t buflen)
                 put(&b, "%c", order[i].ch);
     }
     put(&b, " ");
-    put_pat(&b, &s->seq, true);
+    put_pat(&b, &s->seq, !s->abs);
     if (s->end.mode) {
         put(&b, ":");
-        put_pat(&b, &s->end, true);
+        put_pat(&b, &s->end, !s->abs);
     }
     if (s->len.mode) {
         put(&b, "(");
@@ -602,7 +602,7 @@ void script_seg_format(const struct script_seg *s, char *buf, size_t buflen)
     }
     if (s->ack.mode) {
         put(&b, " ack ");
-        put_pat(&b, &s->ack, true);
+        put_pat(&b, &s->ack, !s->abs);
     }
     if (s->win.mode) {
         put(&b, " win ");
@@ -669,14 +669,14 @@ static bool is_padding(const struct sopt *o)
 static void why_opt(struct sbuf *w, const char *what, const struct sopt *o)
 {
     put(w, "%s%s ", w->len ? "; " : "", what);
-    format_opt(w, o);
+    format_opt(w, o, false);
 }
 
 static void why_opt_pair(struct sbuf *w, const struct sopt *want, const struct sopt *got)
 {
     why_opt(w, "option: expected", want);
     put(w, ", got ");
-    format_opt(w, got);
+    format_opt(w, got, false);
 }
 
 static void match_opts(const struct script_seg *pat, const struct script_seg *got, bool exact,

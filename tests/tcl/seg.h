@@ -63,6 +63,7 @@ struct script_seg {
     uint16_t sport, dport;
     uint8_t flags;
     bool flags_any;          /* "*": any flags (expectations) */
+    bool abs;                /* absolute numbers: formatted unsigned */
     struct pat seq, end, len, ack, win, urg;
     bool opts_given;         /* "<...>" written ("<>": no options) */
     uint8_t nopts;

@@ -551,6 +551,17 @@ static int m_counters(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *
     return TCL_OK;
 }
 
+static int m_flows(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    if (objc != 2) {
+        Tcl_WrongNumArgs(interp, 2, objv, NULL);
+        return TCL_ERROR;
+    }
+    hs_run(hs);
+    Tcl_SetObjResult(interp, Tcl_NewWideIntObj(toe_stack_flow_count(hs->stack)));
+    return TCL_OK;
+}
+
 static int m_destroy(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
     if (objc != 2) {
@@ -574,6 +585,7 @@ static const struct hmethod core_methods[] = {
     {"flow", m_flow},
     {"counter", m_counter},
     {"counters", m_counters},
+    {"flows", m_flows},
     {"destroy", m_destroy},
     {NULL, NULL},
 };

@@ -86,6 +86,7 @@ static int got_decode(struct hstack *hs, const struct hframe *fr, bool abs, bool
         return -1;
     }
     got_relative(fr, g, abs);
+    g->seg.abs = abs;
     if (g->seg.kind == SEG_TCP && !always_ports && g->seg.sport == hs->def_lport &&
         g->seg.dport == hs->def_rport && g->ip_dst == hs->def_raddr)
         g->seg.ports = false;
@@ -694,6 +695,7 @@ int hs_m_expect(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
                                                Tcl_GetString(objv[3]), err));
         goto out;
     }
+    pat->abs = o.abs;
     script_seg_format(pat, want, sizeof(want));
     lo = any ? hs->now_us : (t > o.tol_us ? t - o.tol_us : 0);
     hi = any ? hs->now_us + o.within_us : t + o.tol_us;
