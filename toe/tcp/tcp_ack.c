@@ -131,10 +131,11 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
         if (!c->sack_ok || !(seg->opts.present & TCP_OPTF_SACK))
             sack_board_ack(&c->sb, ack);
         c->rto_count = 0;
-        /* RFC 6298 5.2 / 5.3 */
+        /* RFC 6298 5.2 / 5.3 (also for partial ACKs: RFC 6582's
+         * "Slow-but-Steady" variant, and RFC 6675 section 6) */
         if (c->snd_una == c->snd_max)
             tcp_rto_stop(c);
-        else if (!c->in_recovery || seq_geq(ack, c->recover))
+        else
             tcp_rto_arm(c, now_us);
 
         if (c->in_recovery) {
@@ -157,7 +158,6 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
                     c->cc.cwnd_bytes = mss;
                 if (acked >= mss)
                     c->cc.cwnd_bytes += mss;
-                tcp_rto_arm(c, now_us);
             }
         } else {
             ca.now_us = now_us;

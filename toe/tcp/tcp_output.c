@@ -62,7 +62,7 @@ uint32_t tcp_select_window(struct tcp_conn *c)
     size_t freeb = c->bufs_ready ? rcvbuf_window_bytes(&c->rcv) : 0;
     uint32_t max = (uint32_t)65535 << c->rcv_wscale;
     uint32_t thresh = (uint32_t)(c->bufs_ready ? rcvbuf_capacity_bytes(&c->rcv) / 2 : 0);
-    uint32_t win, unit = 1u << c->rcv_wscale;
+    uint32_t win;
 
     if (thresh > eng->cfg.mss_bytes)
         thresh = eng->cfg.mss_bytes;
@@ -82,15 +82,18 @@ uint32_t tcp_select_window(struct tcp_conn *c)
     /* Never shrink the right edge (RFC 9293 3.8.6.2.2, RFC 7323 2.4). */
     if (win < cur)
         win = cur;
-    /* Representable with our shift: round down, unless that would shrink. */
-    if (win & (unit - 1)) {
-        uint32_t down = win & ~(unit - 1);
-
-        win = down >= cur ? down : down + unit;
-    }
-    if (win > max)
-        win = max;
     return win;
+}
+
+/* The 16-bit field for window win. Scaling rounds down: the peer may see the
+ * edge up to 2^shift - 1 octets short of RCV.NXT + RCV.WND (the rounding
+ * retraction RFC 7323 2.4 describes) but never beyond what the buffer holds,
+ * and the right edge we accept against (rcv_adv) never moves left. */
+static uint16_t wnd_field(const struct tcp_conn *c, uint32_t win)
+{
+    uint32_t f = win >> c->rcv_wscale;
+
+    return (uint16_t)(f > 65535 ? 65535 : f);
 }
 
 /* Options on every non-SYN segment: timestamps, SACK blocks (RFC 2018 4). */
@@ -144,7 +147,8 @@ static int emit_seg(struct tcp_conn *c, struct tcp_hdr_out *h, const struct iove
         eng->stats.out_rsts++;
     if ((h->flags & TCP_FLAG_ACK) && !(h->flags & TCP_FLAG_RST)) {
         c->last_ack_sent = h->ack;
-        c->rcv_adv = c->rcv_nxt + win_bytes;
+        if (seq_gt(c->rcv_nxt + win_bytes, c->rcv_adv))
+            c->rcv_adv = c->rcv_nxt + win_bytes;
         c->ack_now = false;
         c->ack_pending_bytes = 0;
         tcp_delack_stop(c);
@@ -160,7 +164,7 @@ static void hdr_common(struct tcp_conn *c, struct tcp_hdr_out *h, uint32_t seq, 
     h->seq = seq;
     h->ack = c->rcv_nxt;
     h->flags = flags;
-    h->wnd = (uint16_t)(win >> c->rcv_wscale);
+    h->wnd = wnd_field(c, win);
     *win_bytes = win;
     fill_opts(c, &h->opts, now_us);
 }
