@@ -167,6 +167,12 @@ int input_frame(struct toe_core *core, const uint8_t *frame, uint32_t len, struc
         core->stats.ip_in_addr_errors++;
         return drop(core, INPUT_DROP_IP_SRC_BAD);
     }
+    /* No route back (strict reverse-path check, as Linux rp_filter=1): keep
+     * no state for what we could never answer. */
+    if (core->gateway == 0 && ((fv.ip.src ^ core->ip) & core->netmask) != 0) {
+        core->stats.ip_in_addr_errors++;
+        return drop(core, INPUT_DROP_IP_SRC_NO_ROUTE);
+    }
 
     switch (fv.kind) {
     case WIRE_FRAME_TCP:

@@ -65,6 +65,7 @@
     X(INPUT_DROP_ETH_BCAST_IP, "eth_bcast_ip")     /* IPv4 in a broadcast frame */ \
     X(INPUT_DROP_IP_NOT_FOR_US, "ip_not_for_us")   /* dst is not our address */ \
     X(INPUT_DROP_IP_SRC_BAD, "ip_src_bad")         /* src 0, ours, or subnet broadcast */ \
+    X(INPUT_DROP_IP_SRC_NO_ROUTE, "ip_src_no_route") /* off-subnet, no gateway */ \
     X(INPUT_DROP_ARP_NOT_FOR_US, "arp_not_for_us") /* target is not us */    \
     X(INPUT_DROP_ARP_BAD_SENDER, "arp_bad_sender") /* sha multicast / spa bad */ \
     X(INPUT_DROP_TCP_PORT_ZERO, "tcp_port_zero")                             \

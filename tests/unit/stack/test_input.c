@@ -155,6 +155,12 @@ static void test_input_drops(void **state)
     expect_drop(env, (uint32_t)len, "ip_src_bad");
     len = make_tcp(frame, 0x7f000001, 40000, 80, TCP_FLAG_ACK, NULL, 0, NULL);
     expect_drop(env, (uint32_t)len, "ip_src_bad");
+    len = make_tcp(frame, 0x08080808, 40000, 80, TCP_FLAG_SYN, NULL, 0, NULL);
+    expect_drop(env, (uint32_t)len, "ip_src_no_route");
+    env->core.gateway = 0x0a0000fe; /* with a gateway, off-subnet peers are fine */
+    struct toe_event ev;
+    assert_int_equal(input_frame(&env->core, frame, (uint32_t)len, &ev), 0);
+    env->core.gateway = 0;
     len = make_tcp(frame, PEER_IP, 0, 80, TCP_FLAG_SYN, NULL, 0, NULL);
     expect_drop(env, (uint32_t)len, "tcp_port_zero");
     len = make_tcp(frame, PEER_IP, 40000, 0, TCP_FLAG_SYN, NULL, 0, NULL);
@@ -170,7 +176,7 @@ static void test_input_drops(void **state)
     len = make_arp(frame, WIRE_ARP_OP_REQUEST, mcast_mac, PEER_IP, OUR_IP, bcast);
     expect_drop(env, (uint32_t)len, "arp_bad_sender");
 
-    assert_int_equal(counter(env, "ToeRxFrames"), 13);
+    assert_int_equal(counter(env, "ToeRxFrames"), 15);
     env_free(env);
 }
 
