@@ -650,6 +650,9 @@ int toe_stack_poll(struct toe_stack *stack, uint64_t now_us)
 {
     int work = 0;
     for (uint32_t i = 0; i < stack->n_cores; i++)
+        if (stack->cores[i]->in_poll)
+            return -EBUSY; /* from a callback: the burst is still in use */
+    for (uint32_t i = 0; i < stack->n_cores; i++)
         work += core_poll(stack->cores[i], now_us);
     return work;
 }

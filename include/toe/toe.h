@@ -87,7 +87,8 @@ void toe_stack_destroy(struct toe_stack *stack);
 /* One round: take a burst of frames from the port and run them through the input
  * unit and the engine, fire due timers, flush TX, then deliver app callbacks.
  * now_us is the caller's clock (monotonic or virtual); it must not go backwards.
- * Returns the amount of work done (frames + events + callbacks), 0 when idle. */
+ * Returns the amount of work done (frames + events + callbacks), 0 when idle;
+ * -EBUSY when called from a callback (toe_stack_destroy must not be either). */
 int toe_stack_poll(struct toe_stack *stack, uint64_t now_us);
 
 /* Absolute time (us, same clock as poll) of the next timer, UINT64_MAX if none. */

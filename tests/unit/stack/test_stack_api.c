@@ -107,6 +107,8 @@ static int tcp_from_b(uint8_t *buf, uint16_t sport, uint16_t dport, uint32_t seq
 
 static char accepted_data[64];
 static struct toe_conn *raw_accepted;
+static struct toe_stack *raw_stack;
+static int poll_from_callback = 1;
 
 static int raw_on_accept(struct toe_conn *c, void *ctx)
 {
@@ -122,6 +124,7 @@ static void raw_on_recv(struct toe_conn *c, void *ctx)
     ssize_t n = toe_recv(c, accepted_data + have, sizeof(accepted_data) - 1 - have);
     if (n > 0)
         accepted_data[have + (size_t)n] = 0;
+    poll_from_callback = toe_stack_poll(raw_stack, 0);
 }
 
 static void test_raw_peer(void **state)
@@ -134,6 +137,7 @@ static void test_raw_peer(void **state)
     struct port_mem_config pc = {.seed = 1};
     assert_int_equal(port_mem_pair_create(&pc, &r.pa, &r.pb), 0);
     r.s = stack_new(r.pa, IP_A, 16, 9);
+    raw_stack = r.s;
 
     /* Gratuitous ARP at start. */
     assert_true(raw_expect(&r));
@@ -208,6 +212,7 @@ static void test_raw_peer(void **state)
     assert_int_equal(r.fv.tcp.ack, 5006);
     assert_non_null(raw_accepted);
     assert_string_equal(accepted_data, "hello");
+    assert_int_equal(poll_from_callback, -EBUSY);
     assert_string_equal(toe_conn_state_name(raw_accepted), "ESTABLISHED");
     struct toe_conn_info info;
     assert_int_equal(toe_conn_info(raw_accepted, &info), 0);
