@@ -561,14 +561,15 @@ out:
 /* ---- expect ---- */
 
 static const char *const exp_names[] = {"-tolerance", "-data", "-abs", "-exactopts", "-to",
-                                        "-within", NULL};
-enum { EO_TOL, EO_DATA, EO_ABS, EO_EXACT, EO_TO, EO_WITHIN };
+                                        "-within", "-ttl", "-tos", "-df", "-var", NULL};
+enum { EO_TOL, EO_DATA, EO_ABS, EO_EXACT, EO_TO, EO_WITHIN, EO_TTL, EO_TOS, EO_DF, EO_VAR };
 
 struct expopt {
     uint64_t tol_us, within_us;
-    Tcl_Obj *data;
+    Tcl_Obj *data, *var;
     bool abs, exact;
     uint32_t to;
+    int ttl, tos, df; /* -1: not checked */
 };
 
 static int parse_expopts(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[],
@@ -576,7 +577,8 @@ static int parse_expopts(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Ob
 {
     o->tol_us = hs->tolerance_us;
     o->within_us = hs->within_us;
-    o->data = NULL;
+    o->data = o->var = NULL;
+    o->ttl = o->tos = o->df = -1;
     o->abs = false;
     o->exact = hs->exact_opts;
     o->to = hs->def_raddr;
@@ -605,6 +607,19 @@ static int parse_expopts(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Ob
             break;
         case EO_DATA:
             o->data = objv[i];
+            break;
+        case EO_VAR:
+            o->var = objv[i];
+            break;
+        case EO_TTL:
+        case EO_TOS:
+            if (int_arg(interp, objv[i], exp_names[idx], 255, idx == EO_TTL ? &o->ttl : &o->tos) !=
+                TCL_OK)
+                return TCL_ERROR;
+            break;
+        case EO_DF:
+            if (int_arg(interp, objv[i], "-df", 1, &o->df) != TCL_OK)
+                return TCL_ERROR;
             break;
         case EO_TO:
             if (script_ip_parse(Tcl_GetString(objv[i]), &o->to) < 0) {
@@ -657,6 +672,24 @@ static void check_payload(const struct script_seg *pat, const struct frame_got *
     }
     if (heap)
         ckfree(heap);
+}
+
+/* -var NAME: a dict describing the frame that matched. */
+static int set_got_var(Tcl_Interp *interp, Tcl_Obj *var, const struct hframe *fr,
+                       const struct frame_got *g, const char *text)
+{
+    Tcl_Obj *d = Tcl_NewDictObj();
+
+#define PUT(k, v) Tcl_DictObjPut(NULL, d, Tcl_NewStringObj(k, -1), v)
+    PUT("time", Tcl_NewDoubleObj((double)fr->t_us / 1e6));
+    PUT("seg", Tcl_NewStringObj(text, -1));
+    PUT("payload", Tcl_NewByteArrayObj(g->payload, (int)g->payload_len));
+    PUT("ttl", Tcl_NewIntObj(g->ttl));
+    PUT("tos", Tcl_NewIntObj(g->tos));
+    PUT("df", Tcl_NewIntObj(!!(g->frag & 0x4000)));
+    PUT("len", Tcl_NewIntObj((int)fr->len));
+#undef PUT
+    return Tcl_ObjSetVar2(interp, var, NULL, d, TCL_LEAVE_ERR_MSG) ? TCL_OK : TCL_ERROR;
 }
 
 static void append_why(char *why, size_t len, const char *part)
@@ -726,6 +759,18 @@ int hs_m_expect(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
     part[0] = 0;
     check_addresses(hs, g, o.to, part, sizeof(part));
     append_why(why, sizeof(why), part);
+    if (o.ttl >= 0 && g->ttl != o.ttl) {
+        snprintf(part, sizeof(part), "ttl: expected %d, got %u", o.ttl, g->ttl);
+        append_why(why, sizeof(why), part);
+    }
+    if (o.tos >= 0 && g->tos != o.tos) {
+        snprintf(part, sizeof(part), "tos: expected 0x%02x, got 0x%02x", o.tos, g->tos);
+        append_why(why, sizeof(why), part);
+    }
+    if (o.df >= 0 && !!(g->frag & 0x4000) != o.df) {
+        snprintf(part, sizeof(part), "DF: expected %d, got %d", o.df, !!(g->frag & 0x4000));
+        append_why(why, sizeof(why), part);
+    }
     if (!why[0]) {
         part[0] = 0;
         check_payload(pat, g, &o, part, sizeof(part));
@@ -738,6 +783,8 @@ int hs_m_expect(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
         goto out;
     }
     hs->last_us = fr->t_us;
+    if (o.var && set_got_var(interp, o.var, fr, g, got) != TCL_OK)
+        goto out;
     Tcl_SetObjResult(interp, Tcl_NewStringObj(got, -1));
     rc = TCL_OK;
 out:
