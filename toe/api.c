@@ -4,6 +4,7 @@
  * event (counted as ToeEv_app_*); with several cores, calls for another core
  * will travel as events on that core's queue. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,6 +224,45 @@ uint32_t toe_stack_flow_count(const struct toe_stack *stack)
     for (uint32_t i = 0; i < stack->n_cores; i++)
         n += flow_table_count(&stack->cores[i]->flows);
     return n;
+}
+
+static void ip_text(uint32_t a, char *buf, size_t len)
+{
+    snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+}
+
+int toe_stack_conns_print(const struct toe_stack *stack, FILE *out)
+{
+    int err = 0;
+    if (fprintf(out, "%-4s %-6s %-6s %-21s %-21s %-12s %8s %8s %8s %10s %8s %8s %5s %s\n",
+                "core", "flow", "bucket", "local", "remote", "state", "unacked", "unread",
+                "cwnd", "ssthresh", "srtt_us", "rto_us", "retx", "app") < 0)
+        err = -EIO;
+    for (uint32_t i = 0; i < stack->n_cores; i++) {
+        struct toe_core *core = stack->cores[i];
+        for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+            if (!flow_table_valid(&core->flows, id))
+                continue;
+            struct toe_conn *c = flow_table_data(&core->flows, id);
+            if (!c->tcp_live)
+                continue;
+            const struct flow_slot *fs = &core->flows.slots[id];
+            struct tcp_conn_info ti;
+            char la[16], ra[16], l[24], r[24];
+            tcp_conn_info(toe_conn_tcp(c), &ti);
+            ip_text(fs->key.laddr, la, sizeof(la));
+            ip_text(fs->key.raddr, ra, sizeof(ra));
+            snprintf(l, sizeof(l), "%s:%u", la, fs->key.lport);
+            snprintf(r, sizeof(r), "%s:%u", ra, fs->key.rport);
+            if (fprintf(out, "%-4u %-6u %-6u %-21s %-21s %-12s %8u %8u %8u %10u %8u %8u %5u %s\n",
+                        i, id, flow_bucket(fs->hash, core->flows.n_buckets), l, r,
+                        tcp_state_name(ti.state), ti.unacked_bytes, ti.unread_bytes,
+                        ti.cwnd_bytes, ti.ssthresh_bytes, ti.srtt_us, ti.rto_us, ti.retransmits,
+                        c->app_owned ? "app" : "engine") < 0)
+                err = -EIO;
+        }
+    }
+    return err;
 }
 
 /* ---- counters ---- */

@@ -334,7 +334,6 @@ static uint32_t accept_all(struct toe_core *core, struct tcp_listener *tl)
         c->ctx = l->ctx;
         n++;
         int rc = l->ops.on_accept ? l->ops.on_accept(c, l->ctx) : 0;
-        core->stats.app_callbacks++;
         if (rc < 0 && conn_alive(core, id, gen) && c->app_owned) {
             c->app_owned = false;
             core_nq_unlink(core, c);

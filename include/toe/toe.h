@@ -177,6 +177,10 @@ uint32_t toe_stack_flow_count(const struct toe_stack *stack);
 /* Counters, summed over cores, nstat-like ("TcpActiveOpens 3"): one
  * "name value" line per counter, every counter (zeros too), like `nstat -a`. */
 int toe_stack_stats_print(const struct toe_stack *stack, FILE *out);
+/* Every connection, one line each, like `ss -tin`: core, flow ID, hash
+ * bucket, local and remote address, state, and the engine's view (bytes
+ * unacked/unread, cwnd, ssthresh, srtt, rto, retransmits). Returns 0 or -EIO. */
+int toe_stack_conns_print(const struct toe_stack *stack, FILE *out);
 /* One counter by its name; -ENOENT if there is no such counter. */
 int toe_stack_counter(const struct toe_stack *stack, const char *name,
                       uint64_t *value);

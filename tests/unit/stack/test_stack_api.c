@@ -224,6 +224,16 @@ static void test_raw_peer(void **state)
     assert_true(toe_conn_writable(raw_accepted) > 0);
     assert_int_equal(toe_conn_set_nodelay(raw_accepted, true), 0);
     assert_int_equal(toe_stack_flow_count(r.s), 1);
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *mem = open_memstream(&text, &text_len);
+    assert_int_equal(toe_stack_conns_print(r.s, mem), 0);
+    fclose(mem);
+    printf("%s", text);
+    assert_non_null(strstr(text, "10.0.0.1:80"));
+    assert_non_null(strstr(text, "10.0.0.2:6000"));
+    assert_non_null(strstr(text, "ESTABLISHED"));
+    free(text);
     assert_int_equal(ctr(r.s, "ToeEv_tcp_syn"), 2);
     assert_int_equal(ctr(r.s, "ToeEv_tcp_data"), 1);
 
