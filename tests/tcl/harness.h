@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <tcl.h>
 
 #define TOE_TCL_VERSION "0.1"
@@ -101,6 +102,8 @@ struct hstack {
     uint8_t *rxbuf;
     size_t rxcap;
 
+    FILE *pcap;           /* -pcap trace, or NULL */
+
     struct hflow *flows;
     Tcl_HashTable conns; /* name -> struct hconn */
     int conn_seq;
@@ -142,6 +145,10 @@ struct hmethod {
 /* Learns the stack's ISN / TS base from a frame it just sent and records
  * the tuple's numbering in the frame (wire_cmd.c). */
 void hs_learn(struct hstack *hs, struct hframe *f);
+
+/* pcap trace (pcap.c): opens FILE (0 or -errno), appends one frame. */
+int hpcap_open(const char *path, FILE **out);
+void hpcap_write(FILE *f, uint64_t t_us, const uint8_t *data, uint32_t len);
 
 /* Wire methods (wire_cmd.c). */
 hmethod_fn hs_m_inject, hs_m_expect, hs_m_expect_none, hs_m_drain, hs_m_pending;

@@ -264,8 +264,10 @@ static bool auto_arp(struct hstack *hs, const uint8_t *p, uint32_t len)
         return false;
     n = frame_build_arp(frame, sizeof(frame), hs->peer_mac, p + 22, 2, hs->peer_mac, tpa, p + 22,
                         spa);
-    if (n > 0)
+    if (n > 0) {
+        hpcap_write(hs->pcap, hs->now_us, frame, (uint32_t)n);
         port_mem_send_raw(hs->pb, frame, (uint32_t)n);
+    }
     return true;
 }
 
@@ -278,6 +280,7 @@ static int drain_port(struct hstack *hs)
         if (n < 0)
             continue; /* larger than any frame the port can carry: cannot happen */
         handled++;
+        hpcap_write(hs->pcap, hs->now_us, hs->rxbuf, (uint32_t)n);
         if (hs->autoarp && auto_arp(hs, hs->rxbuf, (uint32_t)n))
             continue;
         q_push(hs, hs->rxbuf, (uint32_t)n);
@@ -562,6 +565,27 @@ static int m_flows(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *con
     return TCL_OK;
 }
 
+/* pcap FILE: trace every frame from now on to FILE ("" stops). */
+static int m_pcap(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    int rc;
+
+    if (objc != 3) {
+        Tcl_WrongNumArgs(interp, 2, objv, "FILE");
+        return TCL_ERROR;
+    }
+    if (hs->pcap) {
+        fclose(hs->pcap);
+        hs->pcap = NULL;
+    }
+    if (!Tcl_GetString(objv[2])[0])
+        return TCL_OK;
+    rc = hpcap_open(Tcl_GetString(objv[2]), &hs->pcap);
+    if (rc < 0)
+        return harness_errno_error(interp, rc, "pcap");
+    return TCL_OK;
+}
+
 static int m_destroy(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
     if (objc != 2) {
@@ -586,6 +610,7 @@ static const struct hmethod core_methods[] = {
     {"counter", m_counter},
     {"counters", m_counters},
     {"flows", m_flows},
+    {"pcap", m_pcap},
     {"destroy", m_destroy},
     {NULL, NULL},
 };
@@ -628,6 +653,8 @@ static void stack_free(ClientData cd)
     harness_app_free(hs);
     if (hs->pa)
         port_mem_pair_destroy(hs->pa);
+    if (hs->pcap)
+        fclose(hs->pcap);
     while ((f = hs_q_pop(hs)))
         ckfree(f);
     ckfree(hs->q);
@@ -697,6 +724,12 @@ static int stack_new(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
                                                        Tcl_GetString(objv[i + 1])));
                 goto fail;
             }
+        } else if (!strcmp(name, "-pcap")) {
+            rc = hpcap_open(Tcl_GetString(objv[i + 1]), &hs->pcap);
+            if (rc < 0) {
+                harness_errno_error(interp, rc, "-pcap");
+                goto fail;
+            }
         } else if (!strcmp(name, "-mtu")) {
             if (get_u32_range(interp, objv[i + 1], "-mtu", 9000, &mtu) != TCL_OK)
                 goto fail;
@@ -709,7 +742,7 @@ static int stack_new(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 
             for (o = config_opts; o->name; o++)
                 Tcl_AppendStringsToObj(msg, " ", o->name, NULL);
-            Tcl_AppendStringsToObj(msg, " -mac -peermac -peer -mtu", NULL);
+            Tcl_AppendStringsToObj(msg, " -mac -peermac -peer -mtu -pcap", NULL);
             for (idx = 0; harness_opts[idx]; idx++)
                 Tcl_AppendStringsToObj(msg, " ", harness_opts[idx], NULL);
             Tcl_SetObjResult(interp, msg);

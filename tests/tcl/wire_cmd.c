@@ -543,6 +543,7 @@ int hs_m_inject(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
         goto out;
     if (o.truncate >= 0 && o.truncate < n)
         n = o.truncate;
+    hpcap_write(hs->pcap, hs->now_us, buf, (uint32_t)n);
     n = port_mem_send_raw(hs->pb, buf, (uint32_t)n);
     if (n < 0) {
         harness_errno_error(interp, n, "port_mem_send_raw");
