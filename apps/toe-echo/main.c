@@ -72,8 +72,8 @@ static void usage(FILE *out)
         "  --ip ADDR/PREFIX       the stack's IPv4 address and subnet (required)\n"
         "  --port PORT            TCP port to listen on (required)\n"
         "  --gateway ADDR         next hop for off-subnet peers (default: none)\n"
-        "  --queues N             RX queues from queue 0, one thread and stack each\n"
-        "                         (default 1)\n"
+        "  --queues N             RX queues from queue 0, one thread and independent\n"
+        "                         stack each (default 1; see the warning it prints)\n"
         "  --xdp-mode MODE        native | generic | auto (default auto: native; on veth\n"
         "                         native copy mode)\n"
         "  --busy-poll            SO_PREFER_BUSY_POLL/SO_BUSY_POLL, and spin instead of\n"
@@ -435,6 +435,12 @@ int main(int argc, char **argv)
     printf("toe-echo: listening on %s:%u (/%u) on %s, %u queue(s), XDP %s (%s)\n", ip, o.port,
            o.stack.ipv4_prefix_len, o.xdp.ifname, n, afxdp_bound_name(afxdp_bound_mode(x)),
            afxdp_mode_reason(x));
+    if (n > 1)
+        printf("toe-echo: warning: %u queues = %u independent stacks (v1 has no cross-queue\n"
+               "  dispatcher): every frame of a flow, and the ARP replies a queue waits for,\n"
+               "  must arrive on that queue. NIC RSS keeps TCP flows on one queue but not ARP\n"
+               "  replies; on veth the queue is the sender's TX queue, which Linux may change\n"
+               "  after a timeout. Expect ARP and SYN retries; use 1 queue on veth.\n", n, n);
     fflush(stdout);
 
     t0 = mono_us();
