@@ -24,8 +24,26 @@ void http_session_init(struct http_session *s, const struct http_service *svc,
     http_parser_init(&s->parser, &svc->cfg);
 }
 
+void http_session_set_cache(struct http_session *s, struct http_cache *cache)
+{
+    s->cache = cache;
+}
+
+bool http_session_mid_request(const struct http_session *s)
+{
+    return !http_parser_idle(&s->parser) && s->body == HTTP_BODY_NONE && !s->closing &&
+           !s->reading;
+}
+
 static void end_body(struct http_session *s)
 {
+    if (s->centry) {
+        if (s->body == HTTP_BODY_FILL)
+            http_cache_abort(s->cache, s->centry);
+        else
+            http_cache_put(s->cache, s->centry);
+        s->centry = NULL;
+    }
     if (s->file_open) {
         s->ops->close(s->ops_ctx, &s->file);
         s->file_open = false;
@@ -127,6 +145,15 @@ static void handle_request(struct http_session *s, struct http_out *out, const c
         break;
     case HTTP_ROUTE_FILE: {
         int err;
+        struct http_cache_entry *e = s->cache ? http_cache_get(s->cache, route.path) : NULL;
+        r.content_type = http_content_type(route.path);
+        if (e) {
+            s->centry = e;
+            s->body = HTTP_BODY_MEM;
+            s->mem = e->data;
+            r.content_length_bytes = e->size_bytes;
+            break;
+        }
         memset(&s->file, 0, sizeof(s->file));
         s->file.fd = -1;
         err = s->ops->open(s->ops_ctx, route.path, &s->file);
@@ -135,9 +162,13 @@ static void handle_request(struct http_session *s, struct http_out *out, const c
             return;
         }
         s->file_open = true;
-        r.content_type = http_content_type(route.path);
         r.content_length_bytes = s->file.size_bytes;
-        if (s->file.data) {
+        if (!head_only && s->cache && !s->file.data && s->file.size_bytes > 0 &&
+            (e = http_cache_reserve(s->cache, route.path, s->file.size_bytes))) {
+            s->centry = e;
+            s->body = HTTP_BODY_FILL;
+            s->fill_off_bytes = 0;
+        } else if (s->file.data) {
             s->body = HTTP_BODY_MEM;
             s->mem = s->file.data;
         } else {
@@ -163,6 +194,14 @@ static enum http_step fill_body(struct http_session *s, struct http_out *out, bo
     size_t n = space;
 
     *stop = true;
+    if (s->body == HTTP_BODY_FILL) {
+        uint64_t left = s->centry->size_bytes - s->fill_off_bytes;
+        s->read_off_bytes = s->fill_off_bytes;
+        s->read_len_bytes = left < HTTP_SESSION_READ_MAX ? (size_t)left : HTTP_SESSION_READ_MAX;
+        s->read_dst = s->centry->data + s->fill_off_bytes;
+        s->reading = true;
+        return HTTP_STEP_READ;
+    }
     if (s->left_bytes < n)
         n = (size_t)s->left_bytes;
     if (n == 0)
@@ -188,8 +227,10 @@ static enum http_step fill_body(struct http_session *s, struct http_out *out, bo
             n = HTTP_SESSION_READ_MAX;
         s->read_off_bytes = s->off_bytes;
         s->read_len_bytes = n;
+        s->read_dst = out->buf + out->len;
         s->reading = true;
         return HTTP_STEP_READ;
+    case HTTP_BODY_FILL:
     case HTTP_BODY_NONE:
         break;
     }
@@ -210,6 +251,19 @@ void http_session_read_done(struct http_session *s, struct http_out *out, ssize_
         end_body(s);
         s->closing = true;
         s->eof = true;
+        return;
+    }
+    if (s->body == HTTP_BODY_FILL) {
+        s->fill_off_bytes += (uint64_t)res;
+        if (s->fill_off_bytes == s->centry->size_bytes) {
+            /* Loaded: the file is no longer needed; serve from the cache. */
+            http_cache_commit(s->cache, s->centry);
+            s->ops->close(s->ops_ctx, &s->file);
+            s->file_open = false;
+            s->file.fd = -1;
+            s->body = HTTP_BODY_MEM;
+            s->mem = s->centry->data;
+        }
         return;
     }
     out->len += (size_t)res;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "apps/http/cache.h"
 #include "apps/http/http.h"
 
 #define HTTP_SESSION_OUT_MIN  1024          /* free output needed to start a response */
@@ -58,13 +59,20 @@ struct http_out {
 enum http_step {
     HTTP_STEP_INPUT = 0, /* all input consumed: read more from the peer */
     HTTP_STEP_OUTPUT,    /* output space exhausted: send, then step again */
-    HTTP_STEP_READ,      /* read read_len bytes at read_off of the file into
-                            out->buf + out->len, then http_session_read_done() */
+    HTTP_STEP_READ,      /* read read_len_bytes at read_off_bytes of file.fd into
+                            read_dst (the output tail, or a cache slot being
+                            filled), then http_session_read_done() */
     HTTP_STEP_CLOSE,     /* nothing more will be written: send what is
                             buffered, then close (also after errors) */
 };
 
-enum http_body_kind { HTTP_BODY_NONE = 0, HTTP_BODY_MEM, HTTP_BODY_PATTERN, HTTP_BODY_FILE };
+enum http_body_kind {
+    HTTP_BODY_NONE = 0,
+    HTTP_BODY_MEM,     /* from memory (tiny, a cache entry) */
+    HTTP_BODY_PATTERN, /* /bytes/N */
+    HTTP_BODY_FILE,    /* streamed from the file through the output buffer */
+    HTTP_BODY_FILL,    /* whole file read into a cache slot first, then MEM */
+};
 
 struct http_session {
     const struct http_service *svc;
@@ -82,6 +90,10 @@ struct http_session {
     bool eof;                 /* the peer sent FIN */
     uint64_t read_off_bytes;  /* the outstanding read */
     size_t read_len_bytes;
+    uint8_t *read_dst;
+    struct http_cache *cache; /* optional, the server's (per thread) */
+    struct http_cache_entry *centry; /* referenced by the current body */
+    uint64_t fill_off_bytes;
     /* counters */
     uint64_t requests;        /* responses started, errors included */
     uint64_t errors;          /* 4xx/5xx responses */
@@ -89,7 +101,9 @@ struct http_session {
 
 void http_session_init(struct http_session *s, const struct http_service *svc,
                        const struct http_file_ops *ops, void *ops_ctx);
-/* Closes an open file; the session may be freed afterwards. */
+/* Serves small files through cache (NULL: no cache). */
+void http_session_set_cache(struct http_session *s, struct http_cache *cache);
+/* Closes an open file, drops cache references; the session may then be freed. */
 void http_session_fini(struct http_session *s);
 
 /* Consumes input (*in_used bytes of in) and appends output; date is the
@@ -99,12 +113,16 @@ enum http_step http_session_step(struct http_session *s, const uint8_t *in, size
                                  size_t *in_used, struct http_out *out, const char *date);
 
 /* The read asked for by HTTP_STEP_READ finished: res bytes were written at
- * out->buf + out->len (res <= 0: error or file shrank; the connection is then
- * closed since Content-Length was promised). */
+ * read_dst (res <= 0: error or file shrank; the connection is then closed
+ * since Content-Length was promised). */
 void http_session_read_done(struct http_session *s, struct http_out *out, ssize_t res);
 
 /* The peer half-closed: requests already received are still answered, then
  * the step returns HTTP_STEP_CLOSE. */
 void http_session_eof(struct http_session *s);
+
+/* A request has started arriving and is not complete, and the session waits
+ * for its input (for header timeouts against slow clients). */
+bool http_session_mid_request(const struct http_session *s);
 
 #endif

@@ -52,7 +52,7 @@ static bool conn_run(struct twin_worker *w, struct epoll_ctx *e, struct twin_con
         if (c->phase == TWIN_OPEN) {
             enum twin_want want = twin_conn_step(w, c);
             if (want == TWIN_WANT_READ) {
-                ssize_t n = pread(c->rd_fd, c->out + c->out_len, c->rd_len, (off_t)c->rd_off);
+                ssize_t n = pread(c->rd_fd, c->rd_dst, c->rd_len, (off_t)c->rd_off);
                 p->read_done(w, c, n < 0 ? -errno : n);
                 continue;
             }

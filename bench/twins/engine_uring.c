@@ -83,12 +83,12 @@ static void conn_kick(struct twin_worker *w, struct uring_ctx *u, struct twin_co
         if (want == TWIN_WANT_READ) {
             if (u->have_read) {
                 struct io_uring_sqe *sqe = get_sqe(u);
-                io_uring_prep_read(sqe, c->rd_fd, c->out + c->out_len, c->rd_len, c->rd_off);
+                io_uring_prep_read(sqe, c->rd_fd, c->rd_dst, c->rd_len, c->rd_off);
                 io_uring_sqe_set_data(sqe, udata(c, OP_READ));
                 c->read_busy = true;
                 break;
             }
-            ssize_t n = pread(c->rd_fd, c->out + c->out_len, c->rd_len, (off_t)c->rd_off);
+            ssize_t n = pread(c->rd_fd, c->rd_dst, c->rd_len, (off_t)c->rd_off);
             p->read_done(w, c, n < 0 ? -errno : n);
             continue;
         }

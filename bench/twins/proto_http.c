@@ -108,10 +108,50 @@ static void http_global_fini(void *global)
     free(t);
 }
 
+/* One small-file cache per worker: no sharing, no locks. */
+static int http_worker_init(struct twin_worker *w)
+{
+    struct http_cache_config cc;
+    struct http_cache *cache = calloc(1, sizeof(*cache));
+    if (!cache)
+        return -ENOMEM;
+    http_cache_config_init(&cc);
+    cc.entries = w->opts->cache_entries;
+    cc.max_entry_bytes = w->opts->cache_max_bytes;
+    if (http_cache_init(cache, &cc)) {
+        free(cache);
+        return -ENOMEM;
+    }
+    w->wstate = cache;
+    return 0;
+}
+
+static void http_worker_fini(struct twin_worker *w)
+{
+    struct http_cache *cache = w->wstate;
+    if (!cache)
+        return;
+    if (w->id == 0 && cache->cfg.entries)
+        twin_log(w, "cache (worker 0): %llu hits, %llu misses, %llu fills, %llu evictions",
+                 (unsigned long long)cache->hits, (unsigned long long)cache->misses,
+                 (unsigned long long)cache->fills, (unsigned long long)cache->evictions);
+    http_cache_fini(cache);
+    free(cache);
+    w->wstate = NULL;
+}
+
 static void http_conn_init(struct twin_worker *w, struct twin_conn *c)
 {
     struct http_twin *t = w->global;
+    struct http_cache *cache = w->wstate;
     http_session_init(c->state, &t->svc, &twin_file_ops, t);
+    if (cache && cache->cfg.entries)
+        http_session_set_cache(c->state, cache);
+}
+
+static bool http_mid_request(struct twin_worker *w, struct twin_conn *c)
+{
+    return http_session_mid_request(c->state);
 }
 
 static void account(struct twin_worker *w, struct twin_conn *c, const struct http_session *s)
@@ -127,8 +167,11 @@ static enum twin_want http_step(struct twin_worker *w, struct twin_conn *c)
     struct http_session *s = c->state;
     struct http_out out = {c->out, c->out_len, c->out_cap};
     size_t used = 0;
-    enum http_step st =
-        http_session_step(s, c->in + c->in_off, c->in_len - c->in_off, &used, &out, w->date);
+    enum http_step st;
+
+    if (s->cache)
+        http_cache_set_now(s->cache, w->now_ms);
+    st = http_session_step(s, c->in + c->in_off, c->in_len - c->in_off, &used, &out, w->date);
 
     c->in_off += (uint32_t)used;
     c->out_len = (uint32_t)out.len;
@@ -142,6 +185,7 @@ static enum twin_want http_step(struct twin_worker *w, struct twin_conn *c)
         c->rd_fd = s->file.fd;
         c->rd_off = s->read_off_bytes;
         c->rd_len = (uint32_t)s->read_len_bytes;
+        c->rd_dst = s->read_dst;
         return TWIN_WANT_READ;
     case HTTP_STEP_CLOSE:
     default:
@@ -173,9 +217,12 @@ const struct twin_proto twin_proto_http = {
     .state_size = sizeof(struct http_session),
     .global_init = http_global_init,
     .global_fini = http_global_fini,
+    .worker_init = http_worker_init,
+    .worker_fini = http_worker_fini,
     .conn_init = http_conn_init,
     .step = http_step,
     .read_done = http_read_done,
     .eof = http_eof,
     .conn_fini = http_conn_fini,
+    .mid_request = http_mid_request,
 };

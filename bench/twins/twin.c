@@ -77,6 +77,9 @@ bool twin_conn_expired(const struct twin_worker *w, const struct twin_conn *c)
         return w->now_ms >= c->deadline_ms;
     if (c->phase == TWIN_DEAD)
         return false;
+    if (c->req_start_ms && w->opts->header_timeout_ms &&
+        w->now_ms >= c->req_start_ms + w->opts->header_timeout_ms)
+        return true;
     return w->opts->idle_timeout_ms && w->now_ms >= c->active_ms + w->opts->idle_timeout_ms;
 }
 
@@ -143,6 +146,14 @@ enum twin_want twin_conn_step(struct twin_worker *w, struct twin_conn *c)
         c->out_off = 0;
     }
     c->want = (uint8_t)w->proto->step(w, c);
+    if (w->proto->mid_request) {
+        if (c->want == TWIN_WANT_INPUT && w->proto->mid_request(w, c)) {
+            if (!c->req_start_ms)
+                c->req_start_ms = w->now_ms ? w->now_ms : 1;
+        } else {
+            c->req_start_ms = 0;
+        }
+    }
     return (enum twin_want)c->want;
 }
 
@@ -158,6 +169,8 @@ static void usage(FILE *f, const char *prog, const struct twin_proto *proto,
             "%s"
             "  --threads N          workers, each with its own SO_REUSEPORT socket (1)\n"
             "  --idle-timeout-ms N  close connections idle that long, 0 = never (60000)\n"
+            "  --header-timeout-ms N  close a connection whose request is still incomplete\n"
+            "                       that long after it began, 0 = never (10000)\n"
             "  --max-conns N        connections per worker; more are closed (10000)\n"
             "  --quiet              no startup messages on stderr\n"
             "  --help               this text\n"
@@ -166,6 +179,8 @@ static void usage(FILE *f, const char *prog, const struct twin_proto *proto,
             prog, http ? " [--root DIR]" : "", http ? "httpd" : "echo", engine->name,
             http ? "  --root DIR           serve files under DIR (none: only /tiny and "
                    "/bytes/N)\n"
+                   "  --cache-entries N    small-file cache slots per worker, 0 = off (64)\n"
+                   "  --cache-max-bytes N  largest file cached (65536)\n"
                  : "");
 }
 
@@ -184,7 +199,7 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
 }
 
 enum { OPT_IP = 256, OPT_PORT, OPT_ROOT, OPT_THREADS, OPT_IDLE, OPT_MAXC, OPT_QUIET, OPT_HELP,
-       OPT_FIXED_DATE, OPT_ENTRIES };
+       OPT_FIXED_DATE, OPT_ENTRIES, OPT_HDR, OPT_CACHE_N, OPT_CACHE_B };
 
 static int parse_args(int argc, char **argv, struct twin_opts *o, const struct twin_proto *proto,
                       const struct twin_engine *engine)
@@ -196,6 +211,9 @@ static int parse_args(int argc, char **argv, struct twin_opts *o, const struct t
         {"threads", required_argument, NULL, OPT_THREADS},
         {"idle-timeout-ms", required_argument, NULL, OPT_IDLE},
         {"max-conns", required_argument, NULL, OPT_MAXC},
+        {"header-timeout-ms", required_argument, NULL, OPT_HDR},
+        {"cache-entries", required_argument, NULL, OPT_CACHE_N},
+        {"cache-max-bytes", required_argument, NULL, OPT_CACHE_B},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},
         {"fixed-date", required_argument, NULL, OPT_FIXED_DATE}, /* hidden: tests */
@@ -248,6 +266,29 @@ static int parse_args(int argc, char **argv, struct twin_opts *o, const struct t
                 return -EINVAL;
             }
             o->idle_timeout_ms = v;
+            break;
+        case OPT_HDR:
+            if (parse_u32(optarg, UINT32_MAX, &v)) {
+                fprintf(stderr, "%s: --header-timeout-ms: '%s' is not a number\n", prog, optarg);
+                return -EINVAL;
+            }
+            o->header_timeout_ms = v;
+            break;
+        case OPT_CACHE_N:
+        case OPT_CACHE_B:
+            if (proto != &twin_proto_http) {
+                fprintf(stderr, "%s: %s is only for the HTTP twins\n", prog, argv[optind - 1]);
+                return -EINVAL;
+            }
+            if (parse_u32(optarg, opt == OPT_CACHE_N ? 4096 : (64u << 20), &v)) {
+                fprintf(stderr, "%s: %s: '%s' is out of range\n", prog,
+                        opt == OPT_CACHE_N ? "--cache-entries" : "--cache-max-bytes", optarg);
+                return -EINVAL;
+            }
+            if (opt == OPT_CACHE_N)
+                o->cache_entries = v;
+            else
+                o->cache_max_bytes = v;
             break;
         case OPT_MAXC:
             if (parse_u32(optarg, 1000000, &v) || v == 0) {
@@ -327,7 +368,14 @@ static int listen_socket(const struct twin_opts *o, int port, int *out_port)
 static void *worker_thread(void *arg)
 {
     struct twin_worker *w = arg;
+    if (w->proto->worker_init && w->proto->worker_init(w)) {
+        w->rc = -ENOMEM;
+        twin_stop = 1;
+        return NULL;
+    }
     w->rc = w->engine->run(w);
+    if (w->proto->worker_fini)
+        w->proto->worker_fini(w);
     return NULL;
 }
 
@@ -339,6 +387,9 @@ int twin_main(int argc, char **argv, const struct twin_proto *proto,
         .threads = 1,
         .fixed_date_s = -1,
         .idle_timeout_ms = 60000,
+        .header_timeout_ms = 10000,
+        .cache_entries = 64,
+        .cache_max_bytes = 64u << 10,
         .linger_ms = 2000,
         .max_conns = 10000,
         .uring_entries = 1024,

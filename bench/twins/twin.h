@@ -24,7 +24,10 @@ struct twin_opts {
     int64_t fixed_date_s;      /* hidden (tests): Date is this time; -1 = clock */
     uint32_t idle_timeout_ms;  /* close connections idle that long; 0 = never */
     uint32_t linger_ms;        /* after our FIN, drain the peer this long */
+    uint32_t header_timeout_ms; /* a started request must be complete by then */
     uint32_t max_conns;        /* per worker; more are accepted and closed */
+    uint32_t cache_entries;    /* httpd: small-file cache slots per worker */
+    uint32_t cache_max_bytes;  /* httpd: largest file cached */
     unsigned uring_entries;    /* submission queue size */
     bool quiet;                /* no startup lines on stderr */
 };
@@ -43,7 +46,7 @@ enum twin_want {
     TWIN_WANT_INPUT = 0, /* consumed everything: read more */
     TWIN_WANT_OUTPUT,    /* blocked on output space: do not read */
     TWIN_WANT_READ,      /* read c->rd_len bytes of c->rd_fd at c->rd_off into
-                            c->out + c->out_len, then proto->read_done() */
+                            c->rd_dst, then proto->read_done() */
     TWIN_WANT_CLOSE,     /* send what is buffered, FIN, drain, close */
 };
 
@@ -70,6 +73,8 @@ struct twin_conn {
     int rd_fd;                 /* TWIN_WANT_READ request */
     uint64_t rd_off;
     uint32_t rd_len;
+    uint8_t *rd_dst;           /* in out (after out_len) or protocol memory */
+    uint64_t req_start_ms;     /* a request is arriving since then; 0: none */
     uint64_t active_ms;        /* last progress */
     uint64_t deadline_ms;      /* TWIN_LINGER */
     uint64_t acct_requests, acct_errors;
@@ -84,11 +89,15 @@ struct twin_proto {
     size_t state_size;
     int (*global_init)(const struct twin_opts *o, void **global);
     void (*global_fini)(void *global);
+    int (*worker_init)(struct twin_worker *w);   /* optional */
+    void (*worker_fini)(struct twin_worker *w);  /* optional */
     void (*conn_init)(struct twin_worker *w, struct twin_conn *c);
     enum twin_want (*step)(struct twin_worker *w, struct twin_conn *c);
     void (*read_done)(struct twin_worker *w, struct twin_conn *c, ssize_t res);
     void (*eof)(struct twin_worker *w, struct twin_conn *c);
     void (*conn_fini)(struct twin_worker *w, struct twin_conn *c);
+    /* optional: a request started and is incomplete (header timeout) */
+    bool (*mid_request)(struct twin_worker *w, struct twin_conn *c);
 };
 
 struct twin_engine {
@@ -102,6 +111,7 @@ struct twin_worker {
     const struct twin_proto *proto;
     const struct twin_engine *engine;
     void *global;            /* protocol's shared state (read-only) */
+    void *wstate;            /* protocol's per-worker state */
     unsigned id;
     int lfd;
     struct twin_counters cnt;
@@ -136,7 +146,7 @@ void twin_conn_compact_in(struct twin_conn *c);
 void twin_worker_tick(struct twin_worker *w);
 /* True every ~250 ms: time to look for idle and lingering connections. */
 bool twin_worker_sweep_due(struct twin_worker *w);
-/* Whether c should be ended now (idle timeout, linger deadline). */
+/* Whether c should be ended now (idle or header timeout, linger deadline). */
 bool twin_conn_expired(const struct twin_worker *w, const struct twin_conn *c);
 /* TCP_NODELAY etc. on an accepted socket. */
 void twin_sock_setup(int fd);

@@ -422,6 +422,47 @@ def http_tests(srv, root):
     return got
 
 
+def timeout_tests(srv, root):
+    """Workers, header and idle timeouts, cache freshness."""
+    name = srv.name
+    port = srv.port
+    ok = 0
+    for i in range(20):
+        s = connect(port)
+        s.sendall(b"GET /tiny HTTP/1.1\r\nHost: t\r\n\r\n")
+        st, _, body = Reader(s).response()
+        s.close()
+        ok += st == "HTTP/1.1 200 OK" and body == b"ok\n"
+    check(ok == 20, "%s: 20 connections over 2 workers" % name)
+
+    for what, req in (("header timeout", b"GET / HT"), ("idle timeout", b"")):
+        s = connect(port)
+        t0 = time.time()
+        if req:
+            s.sendall(req)
+        closed = Reader(s).at_eof()
+        dt = time.time() - t0
+        s.close()
+        check(closed and 0.3 <= dt <= 3.0, "%s: %s closed after %.2f s" % (name, what, dt))
+
+    path = os.path.join(root, "mut.txt")
+    with open(path, "wb") as f:
+        f.write(b"v1\n")
+
+    def get():
+        s = connect(port)
+        s.sendall(b"GET /mut.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        _, _, body = Reader(s).response()
+        s.close()
+        return body
+
+    first = get()
+    with open(path, "wb") as f:
+        f.write(b"v2 longer\n")
+    time.sleep(1.3)  # the cache TTL is 1 s
+    check(first == b"v1\n" and get() == b"v2 longer\n", "%s: cached file refreshed" % name)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bindir", required=True)
@@ -446,6 +487,14 @@ def main():
             print(out.decode().strip(), flush=True)
             if err.strip():
                 print(err.decode().strip(), flush=True)
+
+            srv = Server(os.path.join(args.bindir, "twin-httpd-" + engine),
+                         ["--root", root, "--threads", "2", "--header-timeout-ms", "400",
+                          "--idle-timeout-ms", "800"])
+            timeout_tests(srv, root)
+            rc, out, err = srv.stop()
+            check(rc == 0 and b"connections " in out, "%s --threads 2: clean exit" % srv.name)
+            print(out.decode().strip(), flush=True)
 
         # The twins cannot be told apart.
         for cname, _, _ in http_cases():

@@ -18,7 +18,19 @@
 
 static uint8_t big[300000];
 static const char index_html[] = "<h1>hi</h1>\n";
-static int open_files;
+static uint8_t small[5000];
+static int open_files, opens, reads;
+static struct http_cache *test_cache;
+
+static uint64_t f_size(int fd)
+{
+    return fd == 42 ? sizeof(big) : sizeof(small);
+}
+
+static const uint8_t *f_data(int fd)
+{
+    return fd == 42 ? big : small;
+}
 
 static int fake_open(void *ctx, const char *path, struct http_file *f)
 {
@@ -28,6 +40,9 @@ static int fake_open(void *ctx, const char *path, struct http_file *f)
     } else if (strcmp(path, "big.bin") == 0) {
         f->fd = 42;
         f->size_bytes = sizeof(big);
+    } else if (strcmp(path, "small.txt") == 0) {
+        f->fd = 43;
+        f->size_bytes = sizeof(small);
     } else if (strcmp(path, "secret.txt") == 0) {
         return -EACCES;
     } else if (strcmp(path, "dir") == 0) {
@@ -38,6 +53,7 @@ static int fake_open(void *ctx, const char *path, struct http_file *f)
         return -ENOENT;
     }
     open_files++;
+    opens++;
     return 0;
 }
 
@@ -69,6 +85,7 @@ static void run(const char *in, size_t len, size_t chunk, size_t out_cap, struct
     memset(r, 0, sizeof(*r));
     r->data = malloc(1);
     http_session_init(&s, &svc, &ops, NULL);
+    http_session_set_cache(&s, test_cache);
     for (;;) {
         size_t used;
         if (fed > len)
@@ -80,9 +97,13 @@ static void run(const char *in, size_t len, size_t chunk, size_t out_cap, struct
         r->steps++;
         assert_true(r->steps < 10000000);
         if (st == HTTP_STEP_READ) {
-            assert_true(s.read_len_bytes <= out.cap - out.len);
-            assert_true(s.read_off_bytes + s.read_len_bytes <= sizeof(big));
-            memcpy(out.buf + out.len, big + s.read_off_bytes, s.read_len_bytes);
+            if (s.body == HTTP_BODY_FILE) {
+                assert_ptr_equal(s.read_dst, out.buf + out.len);
+                assert_true(s.read_len_bytes <= out.cap - out.len);
+            }
+            assert_true(s.read_off_bytes + s.read_len_bytes <= f_size(s.file.fd));
+            memcpy(s.read_dst, f_data(s.file.fd) + s.read_off_bytes, s.read_len_bytes);
+            reads++;
             http_session_read_done(&s, &out, (ssize_t)s.read_len_bytes);
             continue;
         }
@@ -117,6 +138,7 @@ static int setup(void **state)
     http_service_init(&svc, &cfg);
     for (size_t i = 0; i < sizeof(big); i++)
         big[i] = (uint8_t)(i * 7 + (i >> 9));
+    memset(small, 's', sizeof(small));
     return 0;
 }
 
@@ -317,6 +339,97 @@ static void test_eof(void **state)
     free(r.data);
 }
 
+/* With a cache: the first GET fills a slot, later ones are served from it
+ * without opening the file; output identical to the uncached server; after
+ * the TTL the file is read again. */
+static void test_session_cache(void **state)
+{
+    struct http_cache cache;
+    struct http_cache_config cc;
+    struct run plain, r1, r2, r3;
+    const char *req = "GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "HEAD /small.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    http_cache_config_init(&cc);
+    cc.entries = 4;
+    cc.max_entry_bytes = 8192;
+    cc.ttl_ms = 1000;
+    assert_int_equal(http_cache_init(&cache, &cc), 0);
+    http_cache_set_now(&cache, 5000);
+
+    test_cache = NULL;
+    run(req, strlen(req), 0, 4096, &plain);
+
+    test_cache = &cache;
+    opens = reads = 0;
+    run(req, strlen(req), 0, 4096, &r1);
+    assert_int_equal(r1.len, plain.len);
+    assert_memory_equal(r1.data, plain.data, plain.len);
+    assert_int_equal(opens, 2); /* small.txt once, big.bin (too big) once */
+    assert_int_equal(cache.fills, 1);
+    assert_int_equal(cache.hits, 2);
+
+    opens = 0;
+    run(req, strlen(req), 3, 4096, &r2);
+    assert_memory_equal(r2.data, plain.data, plain.len);
+    assert_int_equal(opens, 1); /* only big.bin */
+
+    /* Stale after the TTL: read again, new contents served. */
+    small[0] = 'S';
+    http_cache_set_now(&cache, 5999);
+    opens = 0;
+    run(req, strlen(req), 0, 4096, &r3);
+    assert_int_equal(opens, 1);
+    assert_memory_equal(r3.data, plain.data, plain.len);
+    http_cache_set_now(&cache, 6000);
+    opens = 0;
+    free(r3.data);
+    run(req, strlen(req), 0, 4096, &r3);
+    assert_int_equal(opens, 2);
+    assert_non_null(memmem(r3.data, r3.len, "\r\n\r\nSsss", 8));
+    small[0] = 's';
+
+    for (uint32_t i = 0; i < cc.entries; i++)
+        assert_int_equal(cache.slots[i].refs, 0);
+    test_cache = NULL;
+    http_cache_fini(&cache);
+    free(plain.data);
+    free(r1.data);
+    free(r2.data);
+    free(r3.data);
+}
+
+/* A read error while filling a slot frees the slot and cuts the connection. */
+static void test_cache_fill_error(void **state)
+{
+    struct http_cache cache;
+    struct http_cache_config cc;
+    struct http_session s;
+    uint8_t obuf[4096];
+    struct http_out out = {obuf, 0, sizeof(obuf)};
+    size_t used;
+    const char *req = "GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    http_cache_config_init(&cc);
+    cc.entries = 1;
+    assert_int_equal(http_cache_init(&cache, &cc), 0);
+    http_session_init(&s, &svc, &ops, NULL);
+    http_session_set_cache(&s, &cache);
+    assert_int_equal(http_session_step(&s, (const uint8_t *)req, strlen(req), &used, &out, DATE),
+                     HTTP_STEP_READ);
+    assert_ptr_equal(s.read_dst, cache.slots[0].data);
+    http_session_read_done(&s, &out, 0); /* file shrank */
+    assert_int_equal(http_session_step(&s, NULL, 0, &used, &out, DATE), HTTP_STEP_CLOSE);
+    http_session_fini(&s);
+    assert_int_equal(open_files, 0);
+    assert_int_equal(cache.slots[0].refs, 0);
+    assert_false(cache.slots[0].valid);
+    assert_false(cache.slots[0].filling);
+    http_cache_fini(&cache);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +441,8 @@ int main(void)
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_read_error),
         cmocka_unit_test(test_eof),
+        cmocka_unit_test(test_session_cache),
+        cmocka_unit_test(test_cache_fill_error),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
