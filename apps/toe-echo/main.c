@@ -4,7 +4,8 @@
  * a flow on one queue). Each thread polls its stack with CLOCK_MONOTONIC and,
  * when idle, sleeps in poll() on the AF_XDP socket until the next stack timer
  * (at most 100 ms, so signals are noticed), or spins with --busy-poll.
- * SIGINT/SIGTERM: stop, print the counters, detach the XDP program. */
+ * SIGUSR1: print the connections and counters. SIGINT/SIGTERM: stop, print
+ * the counters, detach the XDP program. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -46,10 +47,14 @@ struct echo_worker {
 };
 
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t dump_gen; /* SIGUSR1: each worker dumps once */
 
 static void on_signal(int sig)
 {
-    stop_flag = 1;
+    if (sig == SIGUSR1)
+        dump_gen++;
+    else
+        stop_flag = 1;
 }
 
 static uint64_t mono_us(void)
@@ -90,7 +95,8 @@ static void usage(FILE *out)
         "  --rx-burst N           frames taken from the port per poll (default 64)\n"
         "  --verbose              let libxdp/libbpf print diagnostics\n"
         "  --help                 this text\n"
-        "Exit: 0 after a signal, 1 setup failure, 2 bad arguments.\n");
+        "SIGUSR1 prints every connection (ss-like) and the counters; SIGINT/SIGTERM\n"
+        "stop. Exit: 0 after a signal, 1 setup failure, 2 bad arguments.\n");
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -298,6 +304,7 @@ static void *worker_run(void *arg)
     uint64_t t0 = mono_us(), next_stats = 0;
     uint64_t interval_us = (uint64_t)(w->o->stats_interval_s * 1e6);
     uint32_t idle = 0;
+    sig_atomic_t dumped = dump_gen;
 
     if (interval_us)
         next_stats = t0 + interval_us;
@@ -310,6 +317,18 @@ static void *worker_run(void *arg)
             next_stats += interval_us;
             if (next_stats <= now)
                 next_stats = now + interval_us;
+        }
+        if (dumped != dump_gen) {
+            /* Printed by the thread that owns the stack: no locking needed. */
+            dumped = dump_gen;
+            flockfile(stdout);
+            printf("# queue %u: connections (%u flows)\n", w->index,
+                   toe_stack_flow_count(w->stack));
+            toe_stack_conns_print(w->stack, stdout);
+            printf("# queue %u: stack counters\n", w->index);
+            toe_stack_stats_print(w->stack, stdout);
+            fflush(stdout);
+            funlockfile(stdout);
         }
         if (work > 0) {
             idle = 0;
@@ -374,6 +393,11 @@ static void print_final(struct echo_worker *ws, uint32_t n, struct afxdp *x, dou
         else
             printf("# stack counters\n");
         toe_stack_stats_print(ws[i].stack, stdout);
+        if (toe_stack_flow_count(ws[i].stack)) {
+            printf("# queue %u: connections still held (%u flows)\n", i,
+                   toe_stack_flow_count(ws[i].stack));
+            toe_stack_conns_print(ws[i].stack, stdout);
+        }
         echo_counters_add(&sum, &ws[i].svc->c);
     }
     printf("# echo counters\n");
@@ -409,6 +433,7 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     rc = afxdp_open(&o.xdp, &x, err, sizeof(err));
