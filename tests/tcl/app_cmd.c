@@ -111,8 +111,9 @@ static void cb_sent(struct toe_conn *conn, size_t acked_bytes, void *ctx)
     struct hconn *hc = ctx_conn(ctx);
 
     if (hc)
-        Tcl_ListObjAppendElement(NULL, hc->events,
-                                 Tcl_ObjPrintf("sent %" TCL_LL_MODIFIER "d", (Tcl_WideInt)acked_bytes));
+        Tcl_ListObjAppendElement(
+            NULL, hc->events,
+            Tcl_ObjPrintf("sent %" TCL_LL_MODIFIER "d", (Tcl_WideInt)acked_bytes));
 }
 
 static void cb_close(struct toe_conn *conn, int status, void *ctx)
@@ -229,7 +230,8 @@ static int m_listen(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *co
                 return TCL_ERROR;
         } else {
             Tcl_SetObjResult(interp, Tcl_ObjPrintf("bad option \"%s\": must be -backlog or "
-                                                   "-reject", o));
+                                                   "-reject",
+                                                   o));
             return TCL_ERROR;
         }
     }
@@ -289,7 +291,8 @@ static int m_accept(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *co
         ;
     if (!hl) {
         Tcl_SetObjResult(interp, Tcl_ObjPrintf("accept %u: no connection was accepted on port %u"
-                                               "%s", port, port,
+                                               "%s",
+                                               port, port,
                                                find_listen(hs, port) ? "" : " (not listening)"));
         Tcl_SetErrorCode(interp, "TOE", "EAGAIN", NULL);
         return TCL_ERROR;
@@ -313,8 +316,8 @@ static int m_connect(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *c
     if (objc != 4)
         return usage(interp, objv, "IP PORT");
     if (script_ip_parse(Tcl_GetString(objv[2]), &ip) < 0) {
-        Tcl_SetObjResult(interp, Tcl_ObjPrintf("connect: bad IPv4 address \"%s\"",
-                                               Tcl_GetString(objv[2])));
+        Tcl_SetObjResult(interp,
+                         Tcl_ObjPrintf("connect: bad IPv4 address \"%s\"", Tcl_GetString(objv[2])));
         return TCL_ERROR;
     }
     if (get_port(interp, objv[3], &port) != TCL_OK)
@@ -454,8 +457,10 @@ static int m_close_like(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj
         hc->given_back = true;
     }
     if (rc < 0)
-        return harness_errno_error(interp, rc, m[0] == 's' ? "toe_shutdown"
-                                               : m[0] == 'c' ? "toe_close" : "toe_abort");
+        return harness_errno_error(interp, rc,
+                                   m[0] == 's'   ? "toe_shutdown"
+                                   : m[0] == 'c' ? "toe_close"
+                                                 : "toe_abort");
     after_call(hs);
     return TCL_OK;
 }
@@ -469,8 +474,8 @@ static int m_state(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *con
     if (get_conn(hs, interp, objv[2], false, &hc) != TCL_OK)
         return TCL_ERROR;
     hs_run(hs);
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(hc->conn ? toe_conn_state_name(hc->conn)
-                                                       : "CLOSED", -1));
+    Tcl_SetObjResult(interp,
+                     Tcl_NewStringObj(hc->conn ? toe_conn_state_name(hc->conn) : "CLOSED", -1));
     return TCL_OK;
 }
 
@@ -574,22 +579,13 @@ static int m_conns(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *con
 }
 
 const struct hmethod harness_app_methods[] = {
-    {"listen", m_listen},
-    {"unlisten", m_unlisten},
-    {"accept", m_accept},
-    {"connect", m_connect},
-    {"use", m_use},
-    {"send", m_send},
-    {"recv", m_recv},
-    {"shutdown", m_close_like},
-    {"close", m_close_like},
-    {"abort", m_close_like},
-    {"state", m_state},
-    {"info", m_info},
-    {"events", m_events},
-    {"conns", m_conns},
-    {"readable", m_rw},
-    {"writable", m_rw},
-    {"nodelay", m_nodelay},
-    {NULL, NULL},
+    {"listen", m_listen},    {"unlisten", m_unlisten},
+    {"accept", m_accept},    {"connect", m_connect},
+    {"use", m_use},          {"send", m_send},
+    {"recv", m_recv},        {"shutdown", m_close_like},
+    {"close", m_close_like}, {"abort", m_close_like},
+    {"state", m_state},      {"info", m_info},
+    {"events", m_events},    {"conns", m_conns},
+    {"readable", m_rw},      {"writable", m_rw},
+    {"nodelay", m_nodelay},  {NULL, NULL},
 };

@@ -216,8 +216,8 @@ int frame_parse(const uint8_t *buf, size_t len, struct frame_got *out, char *err
     {
         size_t l4_len = fv.ip.payload_len;
 
-        if (csum_done(sum16(fv.ip.payload, l4_len,
-                            pseudo_sum(fv.ip.src, fv.ip.dst, 6, l4_len))) != 0) {
+        if (csum_done(sum16(fv.ip.payload, l4_len, pseudo_sum(fv.ip.src, fv.ip.dst, 6, l4_len))) !=
+            0) {
             snprintf(err, errlen, "the stack sent a bad TCP checksum");
             return -1;
         }

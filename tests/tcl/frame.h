@@ -14,15 +14,15 @@
 /* Ethernet + IPv4 header fields of an injected frame, and deliberate faults. */
 struct frame_l3 {
     uint8_t src_mac[6], dst_mac[6];
-    uint16_t ethertype;     /* 0: IPv4 (ARP frames set their own) */
+    uint16_t ethertype;      /* 0: IPv4 (ARP frames set their own) */
     uint32_t src_ip, dst_ip; /* host order */
     uint8_t ttl, tos;
     uint16_t ip_id;
-    uint16_t frag;          /* flags + fragment offset word (DF, MF, offset) */
-    int ip_version;         /* -1: 4 */
-    int ihl_words;          /* -1: 5 (extra words are filled with NOP options) */
-    int ip_totlen;          /* -1: computed */
-    int ip_proto;           /* -1: TCP or ICMP */
+    uint16_t frag;  /* flags + fragment offset word (DF, MF, offset) */
+    int ip_version; /* -1: 4 */
+    int ihl_words;  /* -1: 5 (extra words are filled with NOP options) */
+    int ip_totlen;  /* -1: computed */
+    int ip_proto;   /* -1: TCP or ICMP */
     bool bad_ip_csum;
 };
 
@@ -34,7 +34,7 @@ struct frame_tcp {
     uint16_t win, urg;
     const uint8_t *opts;
     size_t opt_len;
-    int doff_words;         /* -1: from opt_len */
+    int doff_words; /* -1: from opt_len */
     bool bad_csum;
     const uint8_t *payload;
     size_t payload_len;
@@ -53,10 +53,10 @@ int frame_build_arp(uint8_t *buf, size_t cap, const uint8_t eth_src[6], const ui
 struct frame_got {
     struct script_seg seg;
     uint8_t eth_src[6], eth_dst[6];
-    uint32_t ip_src, ip_dst;   /* host order (ARP: 0) */
+    uint32_t ip_src, ip_dst; /* host order (ARP: 0) */
     uint8_t ttl, tos;
     uint16_t frag;
-    const uint8_t *payload;    /* TCP data or ICMP echo data, inside the frame */
+    const uint8_t *payload; /* TCP data or ICMP echo data, inside the frame */
     size_t payload_len;
 };
 

@@ -83,9 +83,9 @@ struct hstack {
     struct toe_stack *stack;
     struct port *pa, *pb; /* pa: the stack's end; pb: the script's end */
 
-    uint64_t clock_us;    /* the stack's (and the port's) clock */
-    uint64_t now_us;      /* script time = clock_us - HARNESS_EPOCH_US */
-    uint64_t last_us;     /* time of the previous event ("+" times) */
+    uint64_t clock_us; /* the stack's (and the port's) clock */
+    uint64_t now_us;   /* script time = clock_us - HARNESS_EPOCH_US */
+    uint64_t last_us;  /* time of the previous event ("+" times) */
 
     uint32_t stack_ip, peer_ip;
     uint8_t stack_mac[6], peer_mac[6];
@@ -102,7 +102,7 @@ struct hstack {
     uint8_t *rxbuf;
     size_t rxcap;
 
-    FILE *pcap;           /* -pcap trace, or NULL */
+    FILE *pcap; /* -pcap trace, or NULL */
 
     struct hflow *flows;
     Tcl_HashTable conns; /* name -> struct hconn */
@@ -143,15 +143,20 @@ struct hmethod {
 };
 
 /* Learns the stack's ISN / TS base from a frame it just sent and records
- * the tuple's numbering in the frame (wire_cmd.c). */
+ * the tuple's numbering in the frame (expect_cmd.c). */
 void hs_learn(struct hstack *hs, struct hframe *f);
 
 /* pcap trace (pcap.c): opens FILE (0 or -errno), appends one frame. */
 int hpcap_open(const char *path, FILE **out);
 void hpcap_write(FILE *f, uint64_t t_us, const uint8_t *data, uint32_t len);
 
-/* Wire methods (wire_cmd.c). */
+/* An integer option value in 0..max, or an error naming what. */
+int harness_int_arg(Tcl_Interp *interp, Tcl_Obj *o, const char *what, long max, int *out);
+
+/* Wire methods (inject_cmd.c, expect_cmd.c). */
 hmethod_fn hs_m_inject, hs_m_expect, hs_m_expect_none, hs_m_drain, hs_m_pending;
+/* Inspection methods (info_cmd.c). */
+hmethod_fn hs_m_flow, hs_m_counter, hs_m_counters, hs_m_flows, hs_m_pcap;
 
 /* App API methods (app_cmd.c), NULL-terminated. */
 extern const struct hmethod harness_app_methods[];

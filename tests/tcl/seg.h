@@ -30,15 +30,15 @@ enum sopt_type {
     SOPT_RAW, /* bytes as written (inject) / an unknown kind (parsed) */
 };
 
-#define SCRIPT_MAX_SACK 4
-#define SCRIPT_MAX_OPTS 40
+#define SCRIPT_MAX_SACK  4
+#define SCRIPT_MAX_OPTS  40
 #define SCRIPT_OPT_BYTES 40
 
 struct sopt {
-    uint8_t type;      /* enum sopt_type */
-    uint8_t nblocks;   /* SACK */
-    uint8_t raw_len;   /* RAW */
-    struct pat a, b;   /* MSS: a; WSCALE: a; TS: a = val, b = ecr */
+    uint8_t type;    /* enum sopt_type */
+    uint8_t nblocks; /* SACK */
+    uint8_t raw_len; /* RAW */
+    struct pat a, b; /* MSS: a; WSCALE: a; TS: a = val, b = ecr */
     struct pat blk[SCRIPT_MAX_SACK][2];
     uint8_t raw[SCRIPT_OPT_BYTES];
 };
@@ -59,18 +59,18 @@ struct script_seg {
     uint8_t kind; /* enum seg_kind */
 
     /* TCP */
-    bool ports;              /* "SPORT>DPORT" written */
+    bool ports; /* "SPORT>DPORT" written */
     uint16_t sport, dport;
     uint8_t flags;
-    bool flags_any;          /* "*": any flags (expectations) */
-    bool abs;                /* absolute numbers: formatted unsigned */
+    bool flags_any; /* "*": any flags (expectations) */
+    bool abs;       /* absolute numbers: formatted unsigned */
     struct pat seq, end, len, ack, win, urg;
-    bool opts_given;         /* "<...>" written ("<>": no options) */
+    bool opts_given; /* "<...>" written ("<>": no options) */
     uint8_t nopts;
     struct sopt opts[SCRIPT_MAX_OPTS];
 
     /* ARP: "arp who-has TPA tell SPA" / "arp reply SPA is-at SHA" */
-    uint16_t arp_op;         /* 1 request, 2 reply */
+    uint16_t arp_op;           /* 1 request, 2 reply */
     uint32_t arp_spa, arp_tpa; /* host order */
     bool arp_sha_any;
     uint8_t arp_sha[6];
@@ -104,8 +104,8 @@ int script_opts_decode(const uint8_t *p, size_t len, struct script_seg *s, char 
 /* Encodes s->opts verbatim (values must be concrete), padded with EOL bytes to
  * a multiple of 4 unless nopad. Returns the length, or -1 (too long, or a
  * wildcard) with a message. */
-int script_opts_encode(const struct script_seg *s, bool nopad, uint8_t *out, size_t cap,
-                       char *err, size_t errlen);
+int script_opts_encode(const struct script_seg *s, bool nopad, uint8_t *out, size_t cap, char *err,
+                       size_t errlen);
 
 /* Times: "+0.2" (relative, seconds), "0.250" (absolute, seconds), with an
  * optional unit suffix "s", "ms" or "us"; "*" for "any time" / "now".

@@ -1,6 +1,7 @@
 /* The stack object of the Tcl harness: toe::stack new, virtual time, and the
  * wire methods (inject, expect, expect_none, advance, drain...). The app API
- * methods live in app_cmd.c, the segment translation in wire_cmd.c. */
+ * methods live in app_cmd.c, inject in inject_cmd.c, expect in expect_cmd.c,
+ * counters and traces in info_cmd.c. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,7 +23,10 @@ struct copt {
     size_t off; /* in struct toe_stack_config */
 };
 
-#define C(n, t, f) {n, t, offsetof(struct toe_stack_config, f)}
+#define C(n, t, f)                                                                                 \
+    {                                                                                              \
+        n, t, offsetof(struct toe_stack_config, f)                                                 \
+    }
 static const struct copt config_opts[] = {
     C("-ip", O_IP, ipv4_addr),
     C("-prefix", O_U8, ipv4_prefix_len),
@@ -73,8 +77,8 @@ static int set_config_opt(Tcl_Interp *interp, const struct copt *o, Tcl_Obj *val
         uint32_t ip;
 
         if (script_ip_parse(Tcl_GetString(val), &ip) < 0) {
-            Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s: bad IPv4 address \"%s\"", o->name,
-                                                   Tcl_GetString(val)));
+            Tcl_SetObjResult(
+                interp, Tcl_ObjPrintf("%s: bad IPv4 address \"%s\"", o->name, Tcl_GetString(val)));
             return TCL_ERROR;
         }
         *(uint32_t *)base = ip;
@@ -94,21 +98,29 @@ static int set_config_opt(Tcl_Interp *interp, const struct copt *o, Tcl_Obj *val
         return TCL_ERROR;
     if (w < 0 || (o->type == O_U8 && w > 255) || (o->type == O_U16 && w > 65535) ||
         (o->type == O_U32 && w > 0xffffffffll)) {
-        Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s: %" TCL_LL_MODIFIER "d out of range", o->name, w));
+        Tcl_SetObjResult(interp,
+                         Tcl_ObjPrintf("%s: %" TCL_LL_MODIFIER "d out of range", o->name, w));
         return TCL_ERROR;
     }
     switch (o->type) {
-    case O_U8: *(uint8_t *)base = (uint8_t)w; break;
-    case O_U16: *(uint16_t *)base = (uint16_t)w; break;
-    case O_U32: *(uint32_t *)base = (uint32_t)w; break;
-    default: *(uint64_t *)base = (uint64_t)w; break;
+    case O_U8:
+        *(uint8_t *)base = (uint8_t)w;
+        break;
+    case O_U16:
+        *(uint16_t *)base = (uint16_t)w;
+        break;
+    case O_U32:
+        *(uint32_t *)base = (uint32_t)w;
+        break;
+    default:
+        *(uint64_t *)base = (uint64_t)w;
+        break;
     }
     return TCL_OK;
 }
 
 static const char *const harness_opts[] = {
-    "-lport", "-rport", "-isn", "-tolerance", "-within", "-strict", "-autoarp", "-exactopts",
-    NULL,
+    "-lport", "-rport", "-isn", "-tolerance", "-within", "-strict", "-autoarp", "-exactopts", NULL,
 };
 enum { HO_LPORT, HO_RPORT, HO_ISN, HO_TOL, HO_WITHIN, HO_STRICT, HO_AUTOARP, HO_EXACT };
 
@@ -120,8 +132,8 @@ static int get_u32_range(Tcl_Interp *interp, Tcl_Obj *o, const char *what, uint3
     if (Tcl_GetWideIntFromObj(interp, o, &w) != TCL_OK)
         return TCL_ERROR;
     if (w < 0 || (uint64_t)w > max) {
-        Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s: %" TCL_LL_MODIFIER "d out of range 0..%u", what, w,
-                                               max));
+        Tcl_SetObjResult(
+            interp, Tcl_ObjPrintf("%s: %" TCL_LL_MODIFIER "d out of range 0..%u", what, w, max));
         return TCL_ERROR;
     }
     *out = (uint32_t)w;
@@ -191,14 +203,22 @@ static int set_harness_opt(struct hstack *hs, Tcl_Interp *interp, int idx, Tcl_O
 static Tcl_Obj *get_harness_opt(struct hstack *hs, int idx)
 {
     switch (idx) {
-    case HO_LPORT: return Tcl_NewIntObj(hs->def_lport);
-    case HO_RPORT: return Tcl_NewIntObj(hs->def_rport);
-    case HO_ISN: return Tcl_NewWideIntObj(hs->script_isn);
-    case HO_TOL: return Tcl_NewDoubleObj((double)hs->tolerance_us / 1000.0);
-    case HO_WITHIN: return Tcl_NewDoubleObj((double)hs->within_us / 1e6);
-    case HO_STRICT: return Tcl_NewBooleanObj(hs->strict);
-    case HO_AUTOARP: return Tcl_NewBooleanObj(hs->autoarp);
-    default: return Tcl_NewBooleanObj(hs->exact_opts);
+    case HO_LPORT:
+        return Tcl_NewIntObj(hs->def_lport);
+    case HO_RPORT:
+        return Tcl_NewIntObj(hs->def_rport);
+    case HO_ISN:
+        return Tcl_NewWideIntObj(hs->script_isn);
+    case HO_TOL:
+        return Tcl_NewDoubleObj((double)hs->tolerance_us / 1000.0);
+    case HO_WITHIN:
+        return Tcl_NewDoubleObj((double)hs->within_us / 1e6);
+    case HO_STRICT:
+        return Tcl_NewBooleanObj(hs->strict);
+    case HO_AUTOARP:
+        return Tcl_NewBooleanObj(hs->autoarp);
+    default:
+        return Tcl_NewBooleanObj(hs->exact_opts);
     }
 }
 
@@ -376,7 +396,8 @@ int hs_time_arg(struct hstack *hs, Tcl_Interp *interp, Tcl_Obj *o, bool *any, ui
 
     if (script_time_parse(Tcl_GetString(o), &rel, any, &us) < 0) {
         Tcl_SetObjResult(interp, Tcl_ObjPrintf("bad time \"%s\": expected 0.25, +0.1, 40ms, "
-                                               "+500us or *", Tcl_GetString(o)));
+                                               "+500us or *",
+                                               Tcl_GetString(o)));
         return TCL_ERROR;
     }
     *t = *any ? hs->now_us : (rel ? hs->last_us + (uint64_t)us : (uint64_t)us);
@@ -476,116 +497,6 @@ static int m_config(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *co
     return TCL_OK;
 }
 
-static int m_flow(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
-{
-    uint32_t lport = hs->def_lport, rport = hs->def_rport;
-    struct hflow *f;
-    Tcl_Obj *d;
-
-    if (objc == 4) {
-        if (get_u32_range(interp, objv[2], "LPORT", 65535, &lport) != TCL_OK ||
-            get_u32_range(interp, objv[3], "RPORT", 65535, &rport) != TCL_OK)
-            return TCL_ERROR;
-    } else if (objc != 2) {
-        Tcl_WrongNumArgs(interp, 2, objv, "?LPORT RPORT?");
-        return TCL_ERROR;
-    }
-    f = hs_flow(hs, hs->def_raddr, (uint16_t)lport, (uint16_t)rport);
-    d = Tcl_NewDictObj();
-    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("stack_isn", -1),
-                   f->stack_isn_known ? Tcl_NewWideIntObj(f->stack_isn) : Tcl_NewObj());
-    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("script_isn", -1), Tcl_NewWideIntObj(f->script_isn));
-    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("ts_base", -1),
-                   f->ts_known ? Tcl_NewWideIntObj(f->ts_base) : Tcl_NewObj());
-    Tcl_SetObjResult(interp, d);
-    return TCL_OK;
-}
-
-static int m_counter(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
-{
-    uint64_t v;
-    int rc;
-
-    if (objc != 3) {
-        Tcl_WrongNumArgs(interp, 2, objv, "NAME");
-        return TCL_ERROR;
-    }
-    hs_run(hs);
-    rc = toe_stack_counter(hs->stack, Tcl_GetString(objv[2]), &v);
-    if (rc < 0) {
-        Tcl_SetObjResult(interp, Tcl_ObjPrintf("no counter named \"%s\" (see \"counters\")",
-                                               Tcl_GetString(objv[2])));
-        return TCL_ERROR;
-    }
-    Tcl_SetObjResult(interp, Tcl_NewWideIntObj((Tcl_WideInt)v));
-    return TCL_OK;
-}
-
-static int m_counters(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
-{
-    const char *glob = objc == 3 ? Tcl_GetString(objv[2]) : "*";
-    char *text = NULL, *line, *save = NULL;
-    size_t size = 0;
-    FILE *f;
-    Tcl_Obj *d;
-
-    if (objc > 3) {
-        Tcl_WrongNumArgs(interp, 2, objv, "?GLOB?");
-        return TCL_ERROR;
-    }
-    hs_run(hs);
-    f = open_memstream(&text, &size);
-    if (!f) {
-        Tcl_SetObjResult(interp, Tcl_NewStringObj("open_memstream failed", -1));
-        return TCL_ERROR;
-    }
-    toe_stack_stats_print(hs->stack, f);
-    fclose(f);
-    d = Tcl_NewDictObj();
-    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char name[128];
-        unsigned long long v;
-
-        if (sscanf(line, "%127s %llu", name, &v) == 2 && Tcl_StringMatch(name, glob))
-            Tcl_DictObjPut(NULL, d, Tcl_NewStringObj(name, -1), Tcl_NewWideIntObj((Tcl_WideInt)v));
-    }
-    free(text);
-    Tcl_SetObjResult(interp, d);
-    return TCL_OK;
-}
-
-static int m_flows(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
-{
-    if (objc != 2) {
-        Tcl_WrongNumArgs(interp, 2, objv, NULL);
-        return TCL_ERROR;
-    }
-    hs_run(hs);
-    Tcl_SetObjResult(interp, Tcl_NewWideIntObj(toe_stack_flow_count(hs->stack)));
-    return TCL_OK;
-}
-
-/* pcap FILE: trace every frame from now on to FILE ("" stops). */
-static int m_pcap(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
-{
-    int rc;
-
-    if (objc != 3) {
-        Tcl_WrongNumArgs(interp, 2, objv, "FILE");
-        return TCL_ERROR;
-    }
-    if (hs->pcap) {
-        fclose(hs->pcap);
-        hs->pcap = NULL;
-    }
-    if (!Tcl_GetString(objv[2])[0])
-        return TCL_OK;
-    rc = hpcap_open(Tcl_GetString(objv[2]), &hs->pcap);
-    if (rc < 0)
-        return harness_errno_error(interp, rc, "pcap");
-    return TCL_OK;
-}
-
 static int m_destroy(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
     if (objc != 2) {
@@ -606,11 +517,11 @@ static const struct hmethod core_methods[] = {
     {"at", m_at},
     {"now", m_now},
     {"config", m_config},
-    {"flow", m_flow},
-    {"counter", m_counter},
-    {"counters", m_counters},
-    {"flows", m_flows},
-    {"pcap", m_pcap},
+    {"flow", hs_m_flow},
+    {"counter", hs_m_counter},
+    {"counters", hs_m_counters},
+    {"flows", hs_m_flows},
+    {"pcap", hs_m_pcap},
     {"destroy", m_destroy},
     {NULL, NULL},
 };
@@ -637,8 +548,8 @@ static int stack_obj_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *c
         Tcl_AppendStringsToObj(names, " ", t->name, NULL);
     for (const struct hmethod *t = harness_app_methods; t->name; t++)
         Tcl_AppendStringsToObj(names, " ", t->name, NULL);
-    Tcl_SetObjResult(interp, Tcl_ObjPrintf("unknown method \"%s\": must be one of%s", m,
-                                           Tcl_GetString(names)));
+    Tcl_SetObjResult(
+        interp, Tcl_ObjPrintf("unknown method \"%s\": must be one of%s", m, Tcl_GetString(names)));
     Tcl_DecrRefCount(names);
     return TCL_ERROR;
 }
@@ -693,13 +604,13 @@ static int stack_new(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
     hs->within_us = 300000000ull;
     hs->strict = true;
     hs->autoarp = true;
-    hs->peer_ip = 0xc0a80002;            /* 192.168.0.2 */
+    hs->peer_ip = 0xc0a80002; /* 192.168.0.2 */
     memcpy(hs->stack_mac, "\x02\x00\x00\x00\x00\x0a", 6);
     memcpy(hs->peer_mac, "\x02\x00\x00\x00\x00\x0b", 6);
     hs->rxcap = 70000;
     hs->rxbuf = (uint8_t *)ckalloc(hs->rxcap);
     toe_stack_config_init(&cfg);
-    cfg.ipv4_addr = 0xc0a80001;          /* 192.168.0.1 */
+    cfg.ipv4_addr = 0xc0a80001; /* 192.168.0.1 */
     cfg.seed = 1;
 
     for (int i = 2; i < objc; i += 2) {
@@ -733,8 +644,7 @@ static int stack_new(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
         } else if (!strcmp(name, "-mtu")) {
             if (get_u32_range(interp, objv[i + 1], "-mtu", 9000, &mtu) != TCL_OK)
                 goto fail;
-        } else if (Tcl_GetIndexFromObj(NULL, objv[i], harness_opts, "option", 0, &idx) ==
-                   TCL_OK) {
+        } else if (Tcl_GetIndexFromObj(NULL, objv[i], harness_opts, "option", 0, &idx) == TCL_OK) {
             if (set_harness_opt(hs, interp, idx, objv[i + 1]) != TCL_OK)
                 goto fail;
         } else {

@@ -31,8 +31,8 @@ static int seg_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const o
             return TCL_ERROR;
         }
         if (script_seg_parse(Tcl_GetString(objv[2]), &s, err, sizeof(err)) < 0) {
-            Tcl_SetObjResult(interp, Tcl_ObjPrintf("bad segment \"%s\": %s",
-                                                   Tcl_GetString(objv[2]), err));
+            Tcl_SetObjResult(interp,
+                             Tcl_ObjPrintf("bad segment \"%s\": %s", Tcl_GetString(objv[2]), err));
             return TCL_ERROR;
         }
         script_seg_format(&s, buf, sizeof(buf));
@@ -58,7 +58,7 @@ static int seg_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const o
             buf[0] = 0;
         Tcl_SetObjResult(interp, Tcl_NewStringObj(buf, -1));
         rc = TCL_OK;
-out:
+    out:
         ckfree(p);
         ckfree(g);
         return rc;
@@ -82,7 +82,8 @@ static int pattern_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *con
         return TCL_ERROR;
     if (off < 0 || len < 0 || len > (1 << 26)) {
         Tcl_SetObjResult(interp, Tcl_NewStringObj("pattern: OFFSET and LEN must be >= 0 "
-                                                  "(LEN at most 64 MiB)", -1));
+                                                  "(LEN at most 64 MiB)",
+                                                  -1));
         return TCL_ERROR;
     }
     res = Tcl_NewByteArrayObj(NULL, 0);
