@@ -430,6 +430,59 @@ static void test_cache_fill_error(void **state)
     http_cache_fini(&cache);
 }
 
+/* Mutated pipelines: whatever the bytes, the session terminates, never
+ * overruns, and produces the same output for any piece/buffer sizes. */
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+static void test_mutations(void **state)
+{
+    static char buf[sizeof(pipeline) + 64];
+#define RND() rnd()
+    for (int it = 0; it < 1500; it++) {
+        size_t len = sizeof(pipeline) - 1;
+        memcpy(buf, pipeline, len);
+        int muts = 1 + (int)(RND() % 4);
+        for (int m = 0; m < muts; m++) {
+            size_t pos = RND() % len;
+            switch (RND() % 4) {
+            case 0:
+                buf[pos] = (char)RND();
+                break;
+            case 1:
+                buf[pos] = "\r\n :/%.0aH"[RND() % 11];
+                break;
+            case 2: /* delete */
+                memmove(buf + pos, buf + pos + 1, len - pos - 1);
+                len--;
+                break;
+            default: /* duplicate */
+                if (len + 1 < sizeof(buf)) {
+                    memmove(buf + pos + 1, buf + pos, len - pos);
+                    len++;
+                }
+            }
+        }
+        struct run a, b;
+        run(buf, len, 0, 1 << 20, &a);
+        size_t chunk = 1 + RND() % 13;
+        size_t cap = 2048 + RND() % 4096;
+        run(buf, len, chunk, cap, &b);
+        if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+            fail_msg("iteration %d: outputs differ (%zu vs %zu bytes)", it, a.len, b.len);
+        free(a.data);
+        free(b.data);
+    }
+#undef RND
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_read_error),
         cmocka_unit_test(test_eof),
         cmocka_unit_test(test_session_cache),
+        cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_cache_fill_error),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
