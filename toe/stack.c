@@ -357,6 +357,11 @@ static uint32_t deliver_one(struct toe_core *core, struct toe_conn *c, unsigned 
             n += accept_all(core, tl);
         if (GONE())
             return n;
+        /* Accepting may have queued this connection again (data that came
+         * with the handshake): deliver that now, not a poll later. */
+        ev |= c->pending;
+        c->pending = 0;
+        core_nq_unlink(core, c);
     }
     if (!c->app_owned) {
         core->stats.app_notify_stale++;

@@ -242,6 +242,82 @@ static void test_raw_peer(void **state)
     port_mem_pair_destroy(r.pa);
 }
 
+/* Several connections notified in one burst; a callback aborts another
+ * connection whose notification is still queued: it must not be delivered. */
+static struct toe_conn *burst_conns[3];
+static int burst_recv_calls[3];
+
+static int burst_on_accept(struct toe_conn *c, void *ctx)
+{
+    (void)ctx;
+    struct toe_conn_info info;
+    assert_int_equal(toe_conn_info(c, &info), 0);
+    int k = info.remote_port - 7000;
+    assert_true(k >= 0 && k < 3);
+    burst_conns[k] = c;
+    toe_conn_set_ctx(c, (void *)(intptr_t)k);
+    return 0;
+}
+
+static void burst_on_recv(struct toe_conn *c, void *ctx)
+{
+    int k = (int)(intptr_t)ctx;
+    uint8_t buf[64];
+    burst_recv_calls[k]++;
+    while (toe_recv(c, buf, sizeof(buf)) > 0)
+        ;
+    if (k == 0 && burst_conns[2]) {
+        assert_int_equal(toe_abort(burst_conns[2]), 0);
+        burst_conns[2] = NULL;
+    }
+}
+
+static void test_burst_notifications(void **state)
+{
+    struct raw r;
+    uint8_t f[2048];
+    uint32_t iss[3];
+    int len;
+    static const struct toe_app_ops bops = {.on_accept = burst_on_accept,
+                                            .on_recv = burst_on_recv};
+
+    memset(&r, 0, sizeof(r));
+    struct port_mem_config pc = {.seed = 2};
+    assert_int_equal(port_mem_pair_create(&pc, &r.pa, &r.pb), 0);
+    r.s = stack_new(r.pa, IP_A, 16, 10);
+    assert_int_equal(toe_listen(r.s, 80, 8, &bops, NULL), 0);
+    assert_true(raw_expect(&r)); /* gratuitous ARP */
+    len = wire_emit_arp_request(f, sizeof(f), mac_b, IP_B, IP_A);
+    raw_send(&r, f, len);
+    assert_true(raw_expect(&r));
+
+    for (int k = 0; k < 3; k++) {
+        len = tcp_from_b(f, (uint16_t)(7000 + k), 80, 100, 0, TCP_FLAG_SYN, NULL, NULL);
+        raw_send(&r, f, len);
+        assert_true(raw_expect(&r));
+        assert_int_equal(r.fv.tcp.flags, TCP_FLAG_SYN | TCP_FLAG_ACK);
+        iss[k] = r.fv.tcp.seq;
+    }
+    /* Three handshake-completing ACKs with data, received in ONE burst. */
+    for (int k = 0; k < 3; k++) {
+        len = tcp_from_b(f, (uint16_t)(7000 + k), 80, 101, iss[k] + 1,
+                         TCP_FLAG_ACK | TCP_FLAG_PSH, "data", NULL);
+        raw_send(&r, f, len);
+    }
+    port_mem_set_now(r.pa, r.now);
+    assert_true(toe_stack_poll(r.s, r.now) > 0);
+    assert_non_null(burst_conns[0]);
+    assert_non_null(burst_conns[1]);
+    assert_null(burst_conns[2]);
+    assert_int_equal(burst_recv_calls[0], 1);
+    assert_int_equal(burst_recv_calls[1], 1);
+    assert_int_equal(burst_recv_calls[2], 0);
+    assert_int_equal(ctr(r.s, "TcpPassiveOpens"), 3);
+    assert_int_equal(ctr(r.s, "ToeEv_app_abort"), 1);
+    toe_stack_destroy(r.s);
+    port_mem_pair_destroy(r.pa);
+}
+
 /* ---------------- two stacks, many connections ---------------- */
 
 #define MAX_PEERS 32
@@ -252,7 +328,8 @@ struct peer {
     size_t total, sent, rcvd;
     bool shut, eof, closed, accepted;
     int connect_status, close_status, errors;
-    bool abort_after_first_data, reject;
+    bool abort_after_first_data, reject, no_close;
+    bool on_close_called;
 };
 
 struct world {
@@ -295,7 +372,7 @@ static void pump_send(struct peer *p)
 
 static void maybe_close(struct peer *p)
 {
-    if (p->c && p->eof && p->shut && !p->closed) {
+    if (p->c && p->eof && p->shut && !p->closed && !p->no_close) {
         if (toe_close(p->c) != 0)
             p->errors++;
         p->closed = true;
@@ -360,6 +437,7 @@ static void cb_close(struct toe_conn *c, int status, void *ctx)
     struct peer *p = ctx;
     (void)c;
     p->close_status = status;
+    p->on_close_called = true;
     p->closed = true;
     p->c = NULL;
 }
@@ -553,10 +631,29 @@ static void test_reject_and_abort(void **state)
     world_free(w);
 }
 
+/* The client never calls toe_close: after both FINs and TIME_WAIT the stack
+ * reports an orderly end through on_close(0) and takes the handle back. */
+static void test_orderly_on_close(void **state)
+{
+    struct world *w = world_new(64, 51);
+    assert_int_equal(toe_listen(w->b, 80, 8, &ops, w), 0);
+    start_clients(w, 1, 5000);
+    w->clients[0].no_close = true;
+    run(w, all_done, 60ull * 1000000);
+    assert_true(w->clients[0].on_close_called);
+    assert_int_equal(w->clients[0].close_status, 0);
+    assert_int_equal(w->clients[0].rcvd, 5000);
+    assert_false(w->servers[0].on_close_called); /* it closed itself */
+    assert_int_equal(toe_stack_flow_count(w->a), 0);
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_raw_peer),
+        cmocka_unit_test(test_burst_notifications),
+        cmocka_unit_test(test_orderly_on_close),
         cmocka_unit_test(test_many_connections),
         cmocka_unit_test(test_flow_table_full),
         cmocka_unit_test(test_reject_and_abort),
