@@ -27,7 +27,7 @@
 /* What the caller asks for. */
 enum afxdp_mode {
     AFXDP_MODE_AUTO,    /* native zero-copy -> native copy -> generic; on veth
-                           native copy (see afxdp_attach.c for why) */
+                           native copy (see attach_chain in afxdp.c) */
     AFXDP_MODE_NATIVE,  /* driver XDP only: zero-copy, else copy */
     AFXDP_MODE_GENERIC, /* skb (generic) XDP, copy mode */
 };

@@ -245,6 +245,14 @@ static void print_counters(struct afxdp *x, struct refl_thread *th, uint32_t n, 
         sum.drop_no_tx_frame += th[i].c.drop_no_tx_frame;
         sum.drop_tx_full += th[i].c.drop_tx_full;
     }
+    if (n > 1) {
+        for (uint32_t i = 0; i < n; i++) {
+            afxdp_queue_stats(x, i, &st);
+            printf("  queue %u: rx_frames %" PRIu64 " tx_frames %" PRIu64 " reflected %" PRIu64
+                   "\n",
+                   i, st.port.rx_frames, st.port.tx_frames, th[i].c.reflected);
+        }
+    }
     afxdp_total_stats(x, &st);
     printf("toe-reflector: %.3f s, reflected %" PRIu64 " (%.0f frames/s)\n", secs, sum.reflected,
            secs > 0 ? (double)sum.reflected / secs : 0.0);

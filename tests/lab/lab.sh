@@ -5,6 +5,7 @@
 #
 #   lab.sh up [--middle] [ID]   create a lab and print its variables
 #   lab.sh down ID              remove it (idempotent: a missing lab is fine)
+#   LAB_QUEUES=N lab.sh up ...  direct lab with N-queue veths (default 1)
 #
 # Sourced (". lab.sh"), it defines lab_up / lab_down / lab_exec / lab_nsenter.
 #
@@ -27,6 +28,7 @@ LAB_CLIENT_IF=c0
 LAB_SERVER_IF=s0
 LAB_MIDDLE_IF_A=m0 # faces the client
 LAB_MIDDLE_IF_B=m1 # faces the server
+LAB_QUEUES=${LAB_QUEUES:-1} # veth queue pairs (numrxqueues/numtxqueues)
 
 lab_set_names() { # ID
     LAB_ID=$1
@@ -98,8 +100,9 @@ lab_up_inner() {
             ip -n "$LAB_MIDDLE_NS" link set "$d" up
         done
     else
-        ip link add "$LAB_CLIENT_IF" netns "$LAB_CLIENT_NS" type veth \
-            peer name "$LAB_SERVER_IF" netns "$LAB_SERVER_NS"
+        ip link add "$LAB_CLIENT_IF" netns "$LAB_CLIENT_NS" numtxqueues "$LAB_QUEUES" \
+            numrxqueues "$LAB_QUEUES" type veth peer name "$LAB_SERVER_IF" \
+            netns "$LAB_SERVER_NS" numtxqueues "$LAB_QUEUES" numrxqueues "$LAB_QUEUES"
     fi
     lab_offloads_off "$LAB_CLIENT_NS" "$LAB_CLIENT_IF"
     lab_offloads_off "$LAB_SERVER_NS" "$LAB_SERVER_IF"
