@@ -89,8 +89,7 @@ struct http_cache_entry *http_cache_reserve(struct http_cache *c, const char *pa
     size_t plen = strlen(path);
     uint64_t h;
 
-    if (c->cfg.entries == 0 || size_bytes > c->cfg.max_entry_bytes ||
-        plen >= HTTP_CACHE_PATH_MAX)
+    if (c->cfg.entries == 0 || size_bytes > c->cfg.max_entry_bytes || plen >= HTTP_CACHE_PATH_MAX)
         return NULL;
     h = path_hash(path);
     for (uint32_t i = 0; i < c->cfg.entries; i++) {

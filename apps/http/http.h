@@ -29,20 +29,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_TARGET_CAP     8192 /* storage for the request-target */
-#define HTTP_METHOD_CAP     16   /* longer methods are unknown: 501 */
-#define HTTP_FIELD_NAME_CAP 32   /* longer field names are never interesting */
-#define HTTP_FIELD_VALUE_CAP 256 /* interesting values (Host, Connection, ...) */
-#define HTTP_SERVER_NAME_CAP 64
-#define HTTP_DATE_LEN       29   /* "Sun, 06 Nov 1994 08:49:37 GMT" */
-#define HTTP_HEAD_MAX       512  /* a response head never exceeds this */
-#define HTTP_LEADING_CRLF_MAX 8  /* empty lines tolerated before a request */
+#define HTTP_TARGET_CAP       8192 /* storage for the request-target */
+#define HTTP_METHOD_CAP       16   /* longer methods are unknown: 501 */
+#define HTTP_FIELD_NAME_CAP   32   /* longer field names are never interesting */
+#define HTTP_FIELD_VALUE_CAP  256  /* interesting values (Host, Connection, ...) */
+#define HTTP_SERVER_NAME_CAP  64
+#define HTTP_DATE_LEN         29  /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define HTTP_HEAD_MAX         512 /* a response head never exceeds this */
+#define HTTP_LEADING_CRLF_MAX 8   /* empty lines tolerated before a request */
 
 struct http_config {
-    uint32_t max_header_bytes;  /* request line..final CRLF (8192) -> 431 */
-    uint32_t max_uri_bytes;     /* request-target (2048) -> 414; <= HTTP_TARGET_CAP */
-    uint64_t max_body_bytes;    /* discarded request content (1 MiB) -> 413 */
-    uint64_t max_pattern_bytes; /* /bytes/N bound (1 GiB) */
+    uint32_t max_header_bytes;         /* request line..final CRLF (8192) -> 431 */
+    uint32_t max_uri_bytes;            /* request-target (2048) -> 414; <= HTTP_TARGET_CAP */
+    uint64_t max_body_bytes;           /* discarded request content (1 MiB) -> 413 */
+    uint64_t max_pattern_bytes;        /* /bytes/N bound (1 GiB) */
     char server[HTTP_SERVER_NAME_CAP]; /* Server field ("toe-httpd") */
 };
 
@@ -81,12 +81,12 @@ enum http_parse_result {
 struct http_parser {
     const struct http_config *cfg;
     uint8_t state;
-    uint8_t lf_next;        /* state after the expected LF */
+    uint8_t lf_next; /* state after the expected LF */
     uint8_t method_len;
     uint8_t version_len;
     uint8_t name_len;
     uint8_t leading_crlf;
-    bool value_wanted;      /* current field is one we interpret */
+    bool value_wanted; /* current field is one we interpret */
     bool have_cl, conn_close, conn_keep, te;
     uint8_t host_count;
     uint16_t value_len;
@@ -119,8 +119,8 @@ enum http_route_kind {
 
 struct http_route {
     enum http_route_kind kind;
-    uint16_t status;     /* ERROR */
-    uint64_t bytes;      /* BYTES */
+    uint16_t status;                 /* ERROR */
+    uint64_t bytes;                  /* BYTES */
     char path[HTTP_TARGET_CAP + 16]; /* FILE: never empty, no leading '/',
                                         no "." or ".." segments, no NUL or '\\' */
 };

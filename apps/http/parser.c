@@ -11,7 +11,7 @@ enum {
     S_TARGET_FIRST,
     S_TARGET,
     S_VERSION,
-    S_LF,        /* a CR was seen: an LF must follow, then lf_next */
+    S_LF, /* a CR was seen: an LF must follow, then lf_next */
     S_FIELD_START,
     S_FIELD_NAME,
     S_FIELD_OWS,
@@ -352,11 +352,11 @@ enum http_parse_result http_parser_feed(struct http_parser *p, const void *data,
             break;
         case S_FIELD_NAME:
             if (c == ':') {
-                p->value_wanted = p->value_wanted &&
-                                  (ieq(p->name, p->name_len, "host") ||
-                                   ieq(p->name, p->name_len, "content-length") ||
-                                   ieq(p->name, p->name_len, "transfer-encoding") ||
-                                   ieq(p->name, p->name_len, "connection"));
+                p->value_wanted =
+                    p->value_wanted && (ieq(p->name, p->name_len, "host") ||
+                                        ieq(p->name, p->name_len, "content-length") ||
+                                        ieq(p->name, p->name_len, "transfer-encoding") ||
+                                        ieq(p->name, p->name_len, "connection"));
                 p->state = S_FIELD_OWS;
             } else if (!is_tchar(c)) {
                 res = fail(p, 400); /* includes SP before ':' (section 5.1) */

@@ -11,20 +11,34 @@
 const char *http_reason(uint16_t status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }
 
@@ -52,9 +66,9 @@ int http_response_head(const struct http_config *cfg, const struct http_response
                      cfg->server, date, r->content_type ? "Content-Type: " : "",
                      r->content_type ? r->content_type : "", r->content_type ? "\r\n" : "",
                      r->content_length_bytes, r->status == 405 ? "Allow: GET, HEAD\r\n" : "",
-                     !r->keep_alive            ? "Connection: close\r\n"
+                     !r->keep_alive          ? "Connection: close\r\n"
                      : r->version_minor == 0 ? "Connection: keep-alive\r\n"
-                                               : "");
+                                             : "");
     if (n < 0 || (size_t)n >= cap)
         return -ENOSPC;
     return n;

@@ -31,8 +31,7 @@ void http_session_set_cache(struct http_session *s, struct http_cache *cache)
 
 bool http_session_mid_request(const struct http_session *s)
 {
-    return !http_parser_idle(&s->parser) && s->body == HTTP_BODY_NONE && !s->closing &&
-           !s->reading;
+    return !http_parser_idle(&s->parser) && s->body == HTTP_BODY_NONE && !s->closing && !s->reading;
 }
 
 static void end_body(struct http_session *s)
@@ -68,8 +67,8 @@ void http_session_eof(struct http_session *s)
 static void put_head(struct http_session *s, struct http_out *out, const struct http_response *r,
                      const char *date)
 {
-    int n = http_response_head(&s->svc->cfg, r, date, (char *)out->buf + out->len,
-                               out->cap - out->len);
+    int n =
+        http_response_head(&s->svc->cfg, r, date, (char *)out->buf + out->len, out->cap - out->len);
     /* Cannot fail: the caller made sure HTTP_SESSION_OUT_MIN bytes are free. */
     if (n > 0)
         out->len += (size_t)n;

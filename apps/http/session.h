@@ -20,8 +20,8 @@
 #include "apps/http/cache.h"
 #include "apps/http/http.h"
 
-#define HTTP_SESSION_OUT_MIN  1024          /* free output needed to start a response */
-#define HTTP_SESSION_READ_MAX (256u << 10)  /* largest single file read asked for */
+#define HTTP_SESSION_OUT_MIN  1024         /* free output needed to start a response */
+#define HTTP_SESSION_READ_MAX (256u << 10) /* largest single file read asked for */
 
 /* Shared, read-only after http_service_init(): may serve many sessions on
  * many threads. */
@@ -34,10 +34,10 @@ void http_service_init(struct http_service *svc, const struct http_config *cfg);
 
 /* A file the server opened for a response. */
 struct http_file {
-    int fd;               /* the server's handle (-1 if data is set) */
+    int fd; /* the server's handle (-1 if data is set) */
     uint64_t size_bytes;
-    const uint8_t *data;  /* whole body already in memory (a cache hit), else NULL */
-    void *cookie;         /* the server's */
+    const uint8_t *data; /* whole body already in memory (a cache hit), else NULL */
+    void *cookie;        /* the server's */
 };
 
 struct http_file_ops {
@@ -81,22 +81,22 @@ struct http_session {
     struct http_parser parser;
     enum http_body_kind body;
     const uint8_t *mem;
-    uint64_t off_bytes;       /* next body byte to produce */
-    uint64_t left_bytes;      /* body bytes still to produce */
-    struct http_file file;    /* open while body == HTTP_BODY_FILE */
+    uint64_t off_bytes;    /* next body byte to produce */
+    uint64_t left_bytes;   /* body bytes still to produce */
+    struct http_file file; /* open while body == HTTP_BODY_FILE */
     bool file_open;
-    bool reading;             /* HTTP_STEP_READ outstanding */
-    bool closing;             /* no more requests after the current body */
-    bool eof;                 /* the peer sent FIN */
-    uint64_t read_off_bytes;  /* the outstanding read */
+    bool reading;            /* HTTP_STEP_READ outstanding */
+    bool closing;            /* no more requests after the current body */
+    bool eof;                /* the peer sent FIN */
+    uint64_t read_off_bytes; /* the outstanding read */
     size_t read_len_bytes;
     uint8_t *read_dst;
-    struct http_cache *cache; /* optional, the server's (per thread) */
+    struct http_cache *cache;        /* optional, the server's (per thread) */
     struct http_cache_entry *centry; /* referenced by the current body */
     uint64_t fill_off_bytes;
     /* counters */
-    uint64_t requests;        /* responses started, errors included */
-    uint64_t errors;          /* 4xx/5xx responses */
+    uint64_t requests; /* responses started, errors included */
+    uint64_t errors;   /* 4xx/5xx responses */
 };
 
 void http_session_init(struct http_session *s, const struct http_service *svc,

@@ -84,8 +84,7 @@ static bool conn_run(struct twin_worker *w, struct epoll_ctx *e, struct twin_con
             progress = true;
         }
         if (c->can_read && !c->peer_eof &&
-            (c->phase == TWIN_LINGER ||
-             (c->phase == TWIN_OPEN && c->want == TWIN_WANT_INPUT))) {
+            (c->phase == TWIN_LINGER || (c->phase == TWIN_OPEN && c->want == TWIN_WANT_INPUT))) {
             uint8_t *dst;
             size_t room;
             if (c->phase == TWIN_LINGER) {
@@ -135,8 +134,7 @@ static void do_accept(struct twin_worker *w, struct epoll_ctx *e)
     for (int i = 0; i < 64; i++) {
         int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
                 twin_log(w, "accept: %s", strerror(errno));
             return;
         }

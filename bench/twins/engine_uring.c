@@ -20,8 +20,8 @@ enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_READ };
 
 struct uring_ctx {
     struct io_uring ring;
-    bool multishot;    /* multishot accept (learnt from the first completion) */
-    bool have_read;    /* IORING_OP_READ */
+    bool multishot; /* multishot accept (learnt from the first completion) */
+    bool have_read; /* IORING_OP_READ */
     bool accept_armed;
 };
 
@@ -98,13 +98,11 @@ static void conn_kick(struct twin_worker *w, struct uring_ctx *u, struct twin_co
     }
     if (c->out_off < c->out_len && !c->send_busy) {
         struct io_uring_sqe *sqe = get_sqe(u);
-        io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                           MSG_NOSIGNAL);
+        io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         io_uring_sqe_set_data(sqe, udata(c, OP_SEND));
         c->send_busy = true;
     }
-    if (c->phase == TWIN_FLUSHING && c->out_off == c->out_len && !c->send_busy &&
-        !c->read_busy) {
+    if (c->phase == TWIN_FLUSHING && c->out_off == c->out_len && !c->send_busy && !c->read_busy) {
         shutdown(c->fd, SHUT_WR); /* our FIN, then drain (RFC 9112 section 9.6) */
         c->phase = TWIN_LINGER;
         c->deadline_ms = w->now_ms + w->opts->linger_ms;

@@ -16,9 +16,7 @@ static int echo_global_init(const struct twin_opts *o, void **global)
     return 0;
 }
 
-static void echo_global_fini(void *global)
-{
-}
+static void echo_global_fini(void *global) {}
 
 static void echo_conn_init(struct twin_worker *w, struct twin_conn *c)
 {
@@ -44,9 +42,7 @@ static enum twin_want echo_step(struct twin_worker *w, struct twin_conn *c)
     return s->eof ? TWIN_WANT_CLOSE : TWIN_WANT_INPUT;
 }
 
-static void echo_read_done(struct twin_worker *w, struct twin_conn *c, ssize_t res)
-{
-}
+static void echo_read_done(struct twin_worker *w, struct twin_conn *c, ssize_t res) {}
 
 static void echo_eof(struct twin_worker *w, struct twin_conn *c)
 {
@@ -54,9 +50,7 @@ static void echo_eof(struct twin_worker *w, struct twin_conn *c)
     s->eof = true;
 }
 
-static void echo_conn_fini(struct twin_worker *w, struct twin_conn *c)
-{
-}
+static void echo_conn_fini(struct twin_worker *w, struct twin_conn *c) {}
 
 const struct twin_proto twin_proto_echo = {
     .name = "echo",

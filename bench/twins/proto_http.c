@@ -90,8 +90,10 @@ static int http_global_init(const struct twin_opts *o, void **global)
             close(fd);
         else if (errno == ENOSYS) {
             t->no_openat2 = true;
-            fprintf(stderr, "%s: no openat2 on this kernel: O_NOFOLLOW only on the last "
-                            "path component\n", o->prog);
+            fprintf(stderr,
+                    "%s: no openat2 on this kernel: O_NOFOLLOW only on the last "
+                    "path component\n",
+                    o->prog);
         }
     }
     *global = t;

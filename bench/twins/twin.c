@@ -198,8 +198,21 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
     return 0;
 }
 
-enum { OPT_IP = 256, OPT_PORT, OPT_ROOT, OPT_THREADS, OPT_IDLE, OPT_MAXC, OPT_QUIET, OPT_HELP,
-       OPT_FIXED_DATE, OPT_ENTRIES, OPT_HDR, OPT_CACHE_N, OPT_CACHE_B };
+enum {
+    OPT_IP = 256,
+    OPT_PORT,
+    OPT_ROOT,
+    OPT_THREADS,
+    OPT_IDLE,
+    OPT_MAXC,
+    OPT_QUIET,
+    OPT_HELP,
+    OPT_FIXED_DATE,
+    OPT_ENTRIES,
+    OPT_HDR,
+    OPT_CACHE_N,
+    OPT_CACHE_B
+};
 
 static int parse_args(int argc, char **argv, struct twin_opts *o, const struct twin_proto *proto,
                       const struct twin_engine *engine)
@@ -322,8 +335,7 @@ static int parse_args(int argc, char **argv, struct twin_opts *o, const struct t
             o->uring_entries = v;
             break;
         case ':':
-            fprintf(stderr, "%s: option '%s' needs a value (see --help)\n", prog,
-                    argv[optind - 1]);
+            fprintf(stderr, "%s: option '%s' needs a value (see --help)\n", prog, argv[optind - 1]);
             return -EINVAL;
         default:
             fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog, argv[optind - 1]);

@@ -16,30 +16,30 @@
 #include <sys/types.h>
 
 struct twin_opts {
-    const char *prog;          /* executable name, for messages */
-    char ip[64];               /* listen address (IPv4 dotted quad) */
-    int port;                  /* 0: ephemeral, the one chosen is printed */
-    const char *root;          /* httpd: document root; NULL: generated only */
-    unsigned threads;          /* workers, each with its own SO_REUSEPORT socket */
-    int64_t fixed_date_s;      /* hidden (tests): Date is this time; -1 = clock */
-    uint32_t idle_timeout_ms;  /* close connections idle that long; 0 = never */
-    uint32_t linger_ms;        /* after our FIN, drain the peer this long */
+    const char *prog;           /* executable name, for messages */
+    char ip[64];                /* listen address (IPv4 dotted quad) */
+    int port;                   /* 0: ephemeral, the one chosen is printed */
+    const char *root;           /* httpd: document root; NULL: generated only */
+    unsigned threads;           /* workers, each with its own SO_REUSEPORT socket */
+    int64_t fixed_date_s;       /* hidden (tests): Date is this time; -1 = clock */
+    uint32_t idle_timeout_ms;   /* close connections idle that long; 0 = never */
+    uint32_t linger_ms;         /* after our FIN, drain the peer this long */
     uint32_t header_timeout_ms; /* a started request must be complete by then */
-    uint32_t max_conns;        /* per worker; more are accepted and closed */
-    uint32_t cache_entries;    /* httpd: small-file cache slots per worker */
-    uint32_t cache_max_bytes;  /* httpd: largest file cached */
-    unsigned uring_entries;    /* submission queue size */
-    bool quiet;                /* no startup lines on stderr */
+    uint32_t max_conns;         /* per worker; more are accepted and closed */
+    uint32_t cache_entries;     /* httpd: small-file cache slots per worker */
+    uint32_t cache_max_bytes;   /* httpd: largest file cached */
+    unsigned uring_entries;     /* submission queue size */
+    bool quiet;                 /* no startup lines on stderr */
 };
 
 struct twin_counters {
-    uint64_t conns;     /* accepted */
-    uint64_t refused;   /* accepted over max_conns and closed at once */
-    uint64_t requests;  /* http: responses started; echo: batches echoed */
-    uint64_t errors;    /* http: 4xx/5xx responses */
+    uint64_t conns;    /* accepted */
+    uint64_t refused;  /* accepted over max_conns and closed at once */
+    uint64_t requests; /* http: responses started; echo: batches echoed */
+    uint64_t errors;   /* http: 4xx/5xx responses */
     uint64_t bytes_in;
     uint64_t bytes_out;
-    uint64_t resets;    /* connections that ended with a socket error */
+    uint64_t resets; /* connections that ended with a socket error */
 };
 
 enum twin_want {
@@ -64,21 +64,21 @@ struct twin_conn {
     uint8_t phase;
     uint8_t want;
     bool peer_eof;
-    bool can_read, can_write, in_runq;           /* epoll */
-    bool recv_busy, send_busy, read_busy;        /* uring: in flight */
+    bool can_read, can_write, in_runq;    /* epoll */
+    bool recv_busy, send_busy, read_busy; /* uring: in flight */
     uint8_t *in;
     uint32_t in_off, in_len, in_cap;
     uint8_t *out;
     uint32_t out_off, out_len, out_cap;
-    int rd_fd;                 /* TWIN_WANT_READ request */
+    int rd_fd; /* TWIN_WANT_READ request */
     uint64_t rd_off;
     uint32_t rd_len;
-    uint8_t *rd_dst;           /* in out (after out_len) or protocol memory */
-    uint64_t req_start_ms;     /* a request is arriving since then; 0: none */
-    uint64_t active_ms;        /* last progress */
-    uint64_t deadline_ms;      /* TWIN_LINGER */
+    uint8_t *rd_dst;       /* in out (after out_len) or protocol memory */
+    uint64_t req_start_ms; /* a request is arriving since then; 0: none */
+    uint64_t active_ms;    /* last progress */
+    uint64_t deadline_ms;  /* TWIN_LINGER */
     uint64_t acct_requests, acct_errors;
-    void *state;               /* protocol's per-connection state */
+    void *state; /* protocol's per-connection state */
 };
 
 struct twin_worker;
@@ -89,8 +89,8 @@ struct twin_proto {
     size_t state_size;
     int (*global_init)(const struct twin_opts *o, void **global);
     void (*global_fini)(void *global);
-    int (*worker_init)(struct twin_worker *w);   /* optional */
-    void (*worker_fini)(struct twin_worker *w);  /* optional */
+    int (*worker_init)(struct twin_worker *w);  /* optional */
+    void (*worker_fini)(struct twin_worker *w); /* optional */
     void (*conn_init)(struct twin_worker *w, struct twin_conn *c);
     enum twin_want (*step)(struct twin_worker *w, struct twin_conn *c);
     void (*read_done)(struct twin_worker *w, struct twin_conn *c, ssize_t res);
@@ -110,15 +110,15 @@ struct twin_worker {
     const struct twin_opts *opts;
     const struct twin_proto *proto;
     const struct twin_engine *engine;
-    void *global;            /* protocol's shared state (read-only) */
-    void *wstate;            /* protocol's per-worker state */
+    void *global; /* protocol's shared state (read-only) */
+    void *wstate; /* protocol's per-worker state */
     unsigned id;
     int lfd;
     struct twin_counters cnt;
-    struct twin_conn conns;  /* list head */
+    struct twin_conn conns; /* list head */
     uint32_t nconns;
     int64_t date_s;
-    char date[32];           /* current IMF-fixdate */
+    char date[32]; /* current IMF-fixdate */
     uint64_t now_ms;
     uint64_t sweep_ms;
     int rc;

@@ -108,7 +108,7 @@ static void test_filling(void **state)
 {
     struct http_cache_entry *e = http_cache_reserve(&c, "x", 10);
     assert_non_null(e);
-    assert_null(http_cache_get(&c, "x"));        /* not visible while filling */
+    assert_null(http_cache_get(&c, "x"));         /* not visible while filling */
     assert_null(http_cache_reserve(&c, "x", 10)); /* not filled twice */
     http_cache_abort(&c, e);
     assert_int_equal(e->refs, 0);

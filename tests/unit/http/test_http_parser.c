@@ -189,8 +189,8 @@ static void test_hostile_statuses(void **state)
         const char *in;
         uint16_t status;
     } c[] = {
-        {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},          /* empty target */
-        {"GET /\r\n\r\n", 400},                               /* HTTP/0.9 */
+        {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400}, /* empty target */
+        {"GET /\r\n\r\n", 400},                      /* HTTP/0.9 */
         {"GET / FOO/1.1\r\nHost: a\r\n\r\n", 400},
         {"GET / HTTP/1\r\nHost: a\r\n\r\n", 400},
         {"GET / http/1.1\r\nHost: a\r\n\r\n", 400},
@@ -201,7 +201,7 @@ static void test_hostile_statuses(void **state)
         {" GET / HTTP/1.1\r\n\r\n", 400},
         {"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
         {"GET /\xff HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-        {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},          /* SP before colon */
+        {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},           /* SP before colon */
         {"GET / HTTP/1.1\r\n: a\r\nHost: a\r\n\r\n", 400},     /* empty name */
         {"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400}, /* obs-fold */
         {"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n", 400},
@@ -296,7 +296,8 @@ static void test_header_limit_boundary(void **state)
     struct http_parser p;
     size_t used;
     http_parser_init(&p, &cfg);
-    assert_int_equal(http_parser_feed(&p, "GET / HTTP/1.1\r\nX: ", 19, &used), HTTP_PARSE_NEED_MORE);
+    assert_int_equal(http_parser_feed(&p, "GET / HTTP/1.1\r\nX: ", 19, &used),
+                     HTTP_PARSE_NEED_MORE);
     enum http_parse_result pr = HTTP_PARSE_NEED_MORE;
     for (int i = 0; i < 100000 && pr == HTTP_PARSE_NEED_MORE; i++)
         pr = http_parser_feed(&p, "y", 1, &used);

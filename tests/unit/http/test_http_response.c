@@ -133,7 +133,7 @@ static void test_pattern_ranges(void **state)
     http_pattern_fill(whole, 0, N);
     for (size_t i = 0; i < N; i++)
         assert_int_equal(whole[i], http_pattern_byte(i));
-    static const size_t cuts[][2] = {{0, 1},    {1, 8190},  {8190, 2},    {8191, 8191},
+    static const size_t cuts[][2] = {{0, 1},     {1, 8190},     {8190, 2},   {8191, 8191},
                                      {5, N - 5}, {16000, 3000}, {24000, 573}};
     for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
         http_pattern_fill(part, cuts[c][0], cuts[c][1]);
@@ -153,8 +153,8 @@ static void test_pattern_ranges(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_date_known),  cmocka_unit_test(test_date_vs_libc),
-        cmocka_unit_test(test_head_bytes),  cmocka_unit_test(test_error_body),
+        cmocka_unit_test(test_date_known),   cmocka_unit_test(test_date_vs_libc),
+        cmocka_unit_test(test_head_bytes),   cmocka_unit_test(test_error_body),
         cmocka_unit_test(test_content_type), cmocka_unit_test(test_pattern_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,8 +31,8 @@ static void expect_status(const char *target, uint16_t status)
 {
     const struct http_route *r = route(target);
     if (r->kind != HTTP_ROUTE_ERROR || r->status != status)
-        fail_msg("%s: kind %d status %u path '%s', want %u", target, r->kind, r->status,
-                 r->path, status);
+        fail_msg("%s: kind %d status %u path '%s', want %u", target, r->kind, r->status, r->path,
+                 status);
 }
 
 static void test_files(void **state)

@@ -90,8 +90,8 @@ static void run(const char *in, size_t len, size_t chunk, size_t out_cap, struct
         size_t used;
         if (fed > len)
             fed = len;
-        enum http_step st = http_session_step(&s, (const uint8_t *)in + pos, fed - pos, &used,
-                                              &out, DATE);
+        enum http_step st =
+            http_session_step(&s, (const uint8_t *)in + pos, fed - pos, &used, &out, DATE);
         pos += used;
         assert_true(out.len <= out.cap);
         r->steps++;
@@ -107,8 +107,8 @@ static void run(const char *in, size_t len, size_t chunk, size_t out_cap, struct
             http_session_read_done(&s, &out, (ssize_t)s.read_len_bytes);
             continue;
         }
-        if (out.len > 0 && (st == HTTP_STEP_OUTPUT || st == HTTP_STEP_CLOSE ||
-                            st == HTTP_STEP_INPUT)) {
+        if (out.len > 0 &&
+            (st == HTTP_STEP_OUTPUT || st == HTTP_STEP_CLOSE || st == HTTP_STEP_INPUT)) {
             r->data = realloc(r->data, r->len + out.len);
             memcpy(r->data + r->len, out.buf, out.len);
             r->len += out.len;
@@ -165,8 +165,8 @@ static void test_tiny(void **state)
 
 static void test_head_same_headers_no_body(void **state)
 {
-    static const char *targets[] = {"/tiny", "/", "/big.bin", "/bytes/1000", "/nope",
-                                    "/secret.txt"};
+    static const char *targets[] = {"/tiny",       "/",     "/big.bin",
+                                    "/bytes/1000", "/nope", "/secret.txt"};
     for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
         char g[128], h[128];
         struct run rg, rh;
@@ -260,9 +260,8 @@ static void test_piecewise_equality(void **state)
     }
     /* Contents: 7 responses, then close; bodies right. */
     size_t n = 0;
-    for (const uint8_t *p = ref.data; (p = memmem(p, ref.len - (size_t)(p - ref.data),
-                                                  "HTTP/1.1 200 OK\r\n", 17));
-         p++)
+    for (const uint8_t *p = ref.data;
+         (p = memmem(p, ref.len - (size_t)(p - ref.data), "HTTP/1.1 200 OK\r\n", 17)); p++)
         n++;
     assert_true(n >= 7); /* the pattern/big bodies could contain the string: >= */
     const uint8_t *b = memmem(ref.data, ref.len, "Content-Length: 300000\r\n\r\n", 26);
