@@ -98,12 +98,29 @@ static void cb_connect(struct toe_conn *conn, int status, void *ctx)
     hc->dead = true;
 }
 
+/* The states in which the peer's FIN has been received (RFC 9293 3.3.2). */
+static bool fin_received(const char *state)
+{
+    static const char *const names[] = {"CLOSE_WAIT", "LAST_ACK", "CLOSING", "TIME_WAIT"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(state, names[i]))
+            return true;
+    return false;
+}
+
 static void cb_recv(struct toe_conn *conn, void *ctx)
 {
     struct hconn *hc = ctx_conn(ctx);
 
-    if (hc)
-        add_event(hc, "readable", 0);
+    if (!hc)
+        return;
+    add_event(hc, "readable", 0);
+    /* toe.h has no callback of its own for the FIN: derive it once. */
+    if (!hc->peer_closed && fin_received(toe_conn_state_name(conn))) {
+        hc->peer_closed = true;
+        add_event(hc, "peer-closed", 0);
+    }
 }
 
 static void cb_sent(struct toe_conn *conn, size_t acked_bytes, void *ctx)

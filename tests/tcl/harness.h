@@ -60,6 +60,7 @@ struct hconn {
     struct toe_conn *conn; /* NULL once dead or given back */
     bool dead;             /* the stack ended it (on_close, failed connect) */
     bool given_back;       /* the script closed or aborted it */
+    bool peer_closed;      /* "peer-closed" reported (the peer's FIN arrived) */
     Tcl_Obj *events;       /* list of strings, oldest first */
     uint64_t send_off;     /* bytes taken by toe_send so far (pattern offset) */
     uint32_t raddr;
