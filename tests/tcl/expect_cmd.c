@@ -324,6 +324,12 @@ int hs_m_expect(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
     }
     pat->abs = o.abs;
     script_seg_format(pat, want, sizeof(want));
+    if (pat->kind == SEG_TCP && !pat->ports) {
+        /* Unprefixed: the segment must be on the default tuple. */
+        pat->ports = true;
+        pat->sport = hs->def_lport;
+        pat->dport = hs->def_rport;
+    }
     lo = any ? hs->now_us : (t > o.tol_us ? t - o.tol_us : 0);
     hi = any ? hs->now_us + o.within_us : t + o.tol_us;
     hs_fmt_time(t, tw, sizeof(tw));
