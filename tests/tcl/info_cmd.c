@@ -115,3 +115,27 @@ int hs_m_pcap(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const ob
         return harness_errno_error(interp, rc, "pcap");
     return TCL_OK;
 }
+
+/* ss: the stack's own connection listing (toe_stack_conns_print), as text. */
+int hs_m_ss(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f;
+
+    if (objc != 2) {
+        Tcl_WrongNumArgs(interp, 2, objv, NULL);
+        return TCL_ERROR;
+    }
+    hs_run(hs);
+    f = open_memstream(&text, &size);
+    if (!f) {
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("open_memstream failed", -1));
+        return TCL_ERROR;
+    }
+    toe_stack_conns_print(hs->stack, f);
+    fclose(f);
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(text ? text : "", -1));
+    free(text);
+    return TCL_OK;
+}

@@ -522,6 +522,7 @@ static const struct hmethod core_methods[] = {
     {"counters", hs_m_counters},
     {"flows", hs_m_flows},
     {"pcap", hs_m_pcap},
+    {"ss", hs_m_ss},
     {"destroy", m_destroy},
     {NULL, NULL},
 };
