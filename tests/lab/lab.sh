@@ -198,6 +198,19 @@ lab_stop() {
     return $rc
 }
 
+# lab_wait_exit PID [TENTHS]: waits (bounded, default 10 s) for a process we
+# started to exit by itself, SIGKILLs it after that; returns its exit status.
+lab_wait_exit() {
+    local pid=$1 n=${2:-100} i rc=0
+    for ((i = 0; i < n; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || rc=$?
+    return $rc
+}
+
 # Namespaces of lab ID that still exist (empty when all is clean).
 lab_leftovers() {
     lab_set_names "$1"

@@ -39,7 +39,7 @@ trap 'exit 130' INT TERM
 fail() {
     echo "FAIL: $*" >&2
     for f in "$TMP"/*.log; do
-        [[ -f $f ]] && sed "s|^|  $(basename "$f")| |" "$f" >&2
+        [[ -f $f ]] && sed "s#^#  $(basename "$f")| #" "$f" >&2
     done
     exit 1
 }
