@@ -8,7 +8,9 @@
  * any 4xx/5xx response.
  *   400  malformed request line or field, bad percent-encoding, obs-fold,
  *        HTTP/1.1 without exactly one Host, conflicting Content-Length,
- *        HTTP/0.9 (no version)
+ *        HTTP/0.9 (no version), a Host/Content-Length/Transfer-Encoding/
+ *        Connection value over HTTP_FIELD_VALUE_CAP bytes, more than
+ *        HTTP_LEADING_CRLF_MAX empty lines before a request
  *   403  traversal attempts: a ".." segment (after percent-decoding), a NUL
  *        (%00), another control byte or a backslash (raw or %5C) in the path;
  *        a file the server may not open (EACCES, or outside the root)
