@@ -472,6 +472,31 @@ def timeout_tests(srv, root):
     check(first == b"v1\n" and get() == b"v2 longer\n", "%s: cached file refreshed" % name)
 
 
+def cli_tests(bindir):
+    for b in ("twin-echo-epoll", "twin-echo-uring", "twin-httpd-epoll", "twin-httpd-uring"):
+        path = os.path.join(bindir, b)
+        r = subprocess.run([path, "--help"], capture_output=True, timeout=10)
+        check(r.returncode == 0 and b"--ip ADDR" in r.stdout, "%s --help" % b)
+        for args, msg in ((["--bogus"], b"unknown option '--bogus'"),
+                          (["--ip", "127.0.0.1"], b"--ip and --port are required"),
+                          (["--ip", "1.2.3", "--port", "1"], b"not an IPv4 address"),
+                          (["--ip", "127.0.0.1", "--port", "70000"], b"not a port"),
+                          (["--ip", "127.0.0.1", "--port", "1", "--threads", "0"], b"--threads"),
+                          (["--ip", "127.0.0.1", "--port"], b"needs a value"),
+                          (["--ip", "127.0.0.1", "--port", "1", "extra"], b"unexpected argument")):
+            r = subprocess.run([path] + args, capture_output=True, timeout=10)
+            check(r.returncode == 2 and msg in r.stderr,
+                  "%s %s: rc %d %r" % (b, " ".join(args), r.returncode, r.stderr))
+        if "httpd" in b:
+            r = subprocess.run([path, "--ip", "127.0.0.1", "--port", "0", "--root", "/nonexistent"],
+                               capture_output=True, timeout=10)
+            check(r.returncode != 0 and b"/nonexistent" in r.stderr, "%s: bad --root" % b)
+        else:
+            r = subprocess.run([path, "--ip", "127.0.0.1", "--port", "0", "--root", "/"],
+                               capture_output=True, timeout=10)
+            check(r.returncode == 2 and b"only for the HTTP twins" in r.stderr, "%s: --root refused" % b)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bindir", required=True)
@@ -480,6 +505,7 @@ def main():
     signal.alarm(170)
     root = make_root()
     try:
+        cli_tests(args.bindir)
         transcripts = {}
         for engine in ("epoll", "uring"):
             srv = Server(os.path.join(args.bindir, "twin-echo-" + engine), [])
