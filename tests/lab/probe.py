@@ -46,12 +46,7 @@ def payload(i, size):
 
 def cmd_udp(args):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    for opt in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
-        try:
-            s.setsockopt(socket.SOL_SOCKET, opt, 16 << 20)
-            break
-        except OSError:
-            pass
+    big_rcvbuf(s)
     s.bind(("0.0.0.0", 0))
     s.setblocking(False)
     dst = (args.dst, args.port)
@@ -191,8 +186,18 @@ def cmd_tcp_mirror(args):
     return 0 if ok else 1
 
 
+def big_rcvbuf(s):
+    for opt in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
+        try:
+            s.setsockopt(socket.SOL_SOCKET, opt, 16 << 20)
+            return
+        except OSError:
+            pass
+
+
 def cmd_udp_echo(args):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    big_rcvbuf(s)
     s.bind(("0.0.0.0", args.port))
     end = time.monotonic() + args.duration
     n = 0

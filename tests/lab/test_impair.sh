@@ -81,7 +81,7 @@ lab_static_neigh
 
 step "20% loss client->server: about 20% of 2000 round trips lost"
 bridge_start "$TMP/loss.log" --direction a2b --loss 0.2 --seed 7
-ipc "$PROBE" udp --dst "$LAB_SERVER_IP" --port 7777 --count 2000 --burst --pace 5000 \
+ipc "$PROBE" udp --dst "$LAB_SERVER_IP" --port 7777 --count 2000 --burst --pace 2000 \
     --timeout 2 --min-ratio 0.72 --max-ratio 0.88 || fail "loss not near 20%"
 bridge_stop "$TMP/loss.log"
 lost=$(counter "$TMP/loss.log" a2b lost_random)

@@ -60,7 +60,7 @@ static int open_if(const char *ifname)
 {
     struct sockaddr_ll sll;
     struct packet_mreq mr;
-    int one = 1, fd, idx = (int)if_nametoindex(ifname);
+    int one = 1, rcvbuf = 8 << 20, fd, idx = (int)if_nametoindex(ifname);
 
     if (!idx) {
         fprintf(stderr, "toe-impair: interface %s not found\n", ifname);
@@ -83,6 +83,10 @@ static int open_if(const char *ifname)
         close(fd);
         return -1;
     }
+    /* Room for bursts while we are descheduled on a busy machine: losses
+     * should come from the engine, not from a full socket. */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     memset(&mr, 0, sizeof(mr));
     mr.mr_ifindex = idx;
     mr.mr_type = PACKET_MR_PROMISC;
