@@ -5,8 +5,8 @@ namespace eval ::toe {}
 
 # toe::establish STACK ?-port P? ?-syn OPTS? ?-synack PATTERN? ?-ack OPTS?
 #                     ?-win N? ?-at TIME?
-# Passive open of one connection on the default tuple: listen on P (unless
-# already listening), inject the SYN with option list OPTS (default
+# Passive open of one connection from the default remote port (-rport) to
+# P, which becomes the default tuple: listen on P (unless already listening), inject the SYN with option list OPTS (default
 # "<mss 1460>") at TIME (default +0), expect the SYN-ACK (default pattern
 # "S. 0:0(0) ack 1", i.e. options not checked), inject the final ACK with
 # window N (default 65535) and options -ack, and return the accepted
@@ -24,6 +24,8 @@ proc ::toe::establish {s args} {
     if {[catch {$s listen $o(-port)} err opts] && ![string match EADDRINUSE* $err]} {
         return -options $opts $err
     }
+    # The connection's tuple becomes the default one, as with connect.
+    $s use $o(-port) [$s config -rport]
     $s inject $o(-at) "S 0:0(0) win 65535 $o(-syn)"
     $s expect +0 $o(-synack)
     $s inject +0 ". 1:1(0) ack 1 win $o(-win) $o(-ack)"
