@@ -31,3 +31,26 @@ proc ::toe::establish {s args} {
     $s inject +0 ". 1:1(0) ack 1 win $o(-win) $o(-ack)"
     return [$s accept $o(-port)]
 }
+
+# toe::tcpinfo STACK CONN
+# The stack's own figures for one connection (cwnd, ssthresh, srtt_us, rto_us,
+# retx, unacked, unread, state, ...) as a dict, taken from "$s ss"
+# (toe_stack_conns_print) by its header names.
+proc ::toe::tcpinfo {s c} {
+    set info [$s info $c]
+    set me "[dict get $info local_addr]:[dict get $info local_port]"
+    set peer "[dict get $info remote_addr]:[dict get $info remote_port]"
+    set lines [split [string trim [$s ss]] \n]
+    set header [regexp -all -inline {\S+} [lindex $lines 0]]
+    foreach line [lrange $lines 1 end] {
+        set fields [regexp -all -inline {\S+} $line]
+        if {[lsearch -exact $fields $me] >= 0 && [lsearch -exact $fields $peer] >= 0} {
+            set d [dict create]
+            foreach k $header v $fields {
+                if {$k ne ""} { dict set d $k $v }
+            }
+            return $d
+        }
+    }
+    return -code error "toe::tcpinfo: $c ($me - $peer) is not in the stack's list"
+}
