@@ -340,9 +340,14 @@ int hs_m_expect(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
         hs_advance_to(hs, hi, true);
     fr = hs_q_pop(hs);
     if (!fr) {
-        Tcl_SetObjResult(interp, Tcl_ObjPrintf("expect %s: nothing was sent by %s\n"
-                                               "  expected: %s",
-                                               any ? "*" : tw, th, want));
+        uint64_t next = hs_next_event_us(hs);
+        char tn[32] = "none";
+
+        if (next != UINT64_MAX)
+            hs_fmt_time(next, tn, sizeof(tn));
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("expect %s: nothing was sent by %s (next stack "
+                                               "timer: %s)\n  expected: %s",
+                                               any ? "*" : tw, th, tn, want));
         goto out;
     }
     hs_fmt_time(fr->t_us, tg, sizeof(tg));

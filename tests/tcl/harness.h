@@ -116,6 +116,8 @@ void hs_run(struct hstack *hs);
 /* Moves virtual time to t, polling at every timer deadline and frame arrival
  * on the way; with stop_on_frame, stops as soon as the stack sent a frame. */
 void hs_advance_to(struct hstack *hs, uint64_t t, bool stop_on_frame);
+/* Script time of the stack's next timer or frame arrival, or UINT64_MAX. */
+uint64_t hs_next_event_us(struct hstack *hs);
 /* The queue of frames the stack sent and the script has not expected yet. */
 struct hframe *hs_q_pop(struct hstack *hs);
 size_t hs_q_len(const struct hstack *hs);

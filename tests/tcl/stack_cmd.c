@@ -329,7 +329,7 @@ static void set_now(struct hstack *hs, uint64_t t)
 
 /* Script time of the next thing that will happen by itself (a stack timer,
  * a frame reaching the stack), or UINT64_MAX. */
-static uint64_t next_event_us(struct hstack *hs)
+uint64_t hs_next_event_us(struct hstack *hs)
 {
     uint64_t a = toe_stack_next_timer_us(hs->stack), b = port_mem_next_rx_us(hs->pa);
     uint64_t n = a < b ? a : b;
@@ -349,7 +349,7 @@ void hs_advance_to(struct hstack *hs, uint64_t t, bool stop_on_frame)
 
         if (stop_on_frame && hs->qlen)
             return;
-        next = next_event_us(hs);
+        next = hs_next_event_us(hs);
         if (next > t)
             next = t;
         if (next <= hs->now_us) {
