@@ -221,7 +221,7 @@ static int attach_chain(struct afxdp *x, char *err, size_t err_len)
         return afxdp_err(err, err_len, rc, "%s: XDP/AF_XDP not supported in mode %s (driver %s)",
                          x->cfg.ifname,
                          x->cfg.mode == AFXDP_MODE_NATIVE ? "native" : "auto/generic",
-                         x->driver[0] ? x->driver : "?");
+                         x->driver[0] ? x->driver : "unknown");
     return rc;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lab_xsk_lifecycle: the AF_XDP port's start/stop rules, driven through
 # toe-reflector on a lab veth:
-#   - clear errors: missing interface (ENODEV), not root (EPERM);
+#   - clear errors: missing interface (ENODEV), not root (EPERM), XDP mode
+#     not supported (native on lo: EOPNOTSUPP), and auto's fallback to generic;
 #   - a second toe on the same interface is refused (EBUSY) and the first one
 #     keeps working;
 #   - after a crash (SIGKILL: the XDP program stays attached) a new start
@@ -85,6 +86,19 @@ if setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null &&
 else
     echo "(skipped: cannot run the binary as nobody)"
 fi
+
+step "XDP not supported: native mode on lo fails clearly; auto falls back to generic"
+rc=0
+lab_nsenter "$LAB_SERVER_NS" "$REFLECTOR" --iface lo --ip 127.0.0.1 --xdp-mode native \
+    >"$TMP/lo-native.log" 2>&1 || rc=$?
+cat "$TMP/lo-native.log"
+[[ $rc -eq 1 ]] && grep -q "not supported in mode native" "$TMP/lo-native.log" ||
+    fail "native on lo"
+lab_nsenter "$LAB_SERVER_NS" "$REFLECTOR" --iface lo --ip 127.0.0.1 --duration 0.2 \
+    >"$TMP/lo-auto.log" 2>&1 || fail "auto on lo"
+grep -q "mode generic copy (fell back from native zero-copy)" "$TMP/lo-auto.log" ||
+    fail "auto on lo did not fall back to generic"
+ip -n "$LAB_SERVER_NS" link show lo | grep -q "prog/xdp" && fail "program left on lo"
 
 step "first reflector"
 start "$TMP/a.log"
