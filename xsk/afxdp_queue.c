@@ -170,8 +170,14 @@ static uint32_t afxdp_tx_alloc(struct port *p, struct port_frame *frames, uint32
     struct afxdp_queue *q = to_queue(p);
     uint32_t k;
 
-    if (q->n_free < n)
+    if (q->n_free < n && q->tx_outstanding) {
+        /* Copy mode completes only inside sendto(): push, then reap. */
         reap_completions(q);
+        if (q->n_free < n) {
+            kick_tx(q);
+            reap_completions(q);
+        }
+    }
     k = n < q->n_free ? n : q->n_free;
     for (uint32_t i = 0; i < k; i++) {
         uint64_t addr = q->free_addrs[--q->n_free];
