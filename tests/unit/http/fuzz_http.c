@@ -151,8 +151,7 @@ void toe_fuzz_seeds(fuzz_seed_fn add)
 {
     static const char *const seeds[] = {
         "\x05GET / HTTP/1.1\r\nHost: a\r\n\r\nHEAD /x4 HTTP/1.1\r\nHost: a\r\n\r\n",
-        "\x01GET /bytes/5000 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /tiny "
-        "HTTP/1.0\r\n\r\n",
+        "\x01GET /bytes/5000 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /tiny HTTP/1.0\r\n\r\n",
         "\x07GET /a%2e%2e/b HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n",
         "\x03POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         "\x09GET http://h/q?x#y HTTP/1.9\r\nHost: a\r\n\r\nGET /sub/ HTTP/1.1\r\nHost: a\r\n\r\n",
