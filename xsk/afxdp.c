@@ -80,8 +80,7 @@ static int check_config(const struct afxdp_config *c, char *err, size_t err_len)
     if (!c->n_queues || c->n_queues > AFXDP_MAX_QUEUES ||
         c->first_queue + c->n_queues > TOE_REDIRECT_MAX_QUEUES)
         return afxdp_err(err, err_len, -EINVAL, "queues %u..%u out of range (max %d)",
-                         c->first_queue, c->first_queue + c->n_queues - 1,
-                         TOE_REDIRECT_MAX_QUEUES);
+                         c->first_queue, c->first_queue + c->n_queues - 1, TOE_REDIRECT_MAX_QUEUES);
     if (c->frame_size_bytes != 2048 && c->frame_size_bytes != 4096)
         return afxdp_err(err, err_len, -EINVAL, "frame size must be 2048 or 4096");
     if (!pow2(c->ring_size) || c->ring_size < 64)

@@ -41,10 +41,10 @@ enum afxdp_bound {
 };
 
 /* Protocols the XDP program redirects to the sockets (others pass). */
-#define AFXDP_PROTO_ARP  0x1u
-#define AFXDP_PROTO_ICMP 0x2u
-#define AFXDP_PROTO_TCP  0x4u
-#define AFXDP_PROTO_UDP  0x8u
+#define AFXDP_PROTO_ARP   0x1u
+#define AFXDP_PROTO_ICMP  0x2u
+#define AFXDP_PROTO_TCP   0x4u
+#define AFXDP_PROTO_UDP   0x8u
 #define AFXDP_PROTO_STACK (AFXDP_PROTO_ARP | AFXDP_PROTO_ICMP | AFXDP_PROTO_TCP)
 
 #define AFXDP_MAX_QUEUES 64
@@ -76,12 +76,12 @@ struct afxdp_config {
 /* Counters of one queue, beyond struct port_stats. The xdp_* fields come from
  * the kernel (getsockopt XDP_STATISTICS) and are read by afxdp_queue_stats. */
 struct afxdp_queue_stats {
-    struct port_stats port;        /* copy of the port's generic counters */
-    uint64_t fill_ring_empty;      /* refills that found the kernel's fill ring empty */
-    uint64_t rx_kicks, tx_kicks;   /* recvfrom / sendto wakeups */
-    uint64_t tx_kick_errors;       /* sendto failures other than EAGAIN/EBUSY/ENOBUFS */
-    uint64_t tx_completed;         /* frames reaped from the completion ring */
-    uint64_t xdp_rx_dropped;       /* dropped for other reasons (e.g. too big) */
+    struct port_stats port;      /* copy of the port's generic counters */
+    uint64_t fill_ring_empty;    /* refills that found the kernel's fill ring empty */
+    uint64_t rx_kicks, tx_kicks; /* recvfrom / sendto wakeups */
+    uint64_t tx_kick_errors;     /* sendto failures other than EAGAIN/EBUSY/ENOBUFS */
+    uint64_t tx_completed;       /* frames reaped from the completion ring */
+    uint64_t xdp_rx_dropped;     /* dropped for other reasons (e.g. too big) */
     uint64_t xdp_rx_invalid_descs;
     uint64_t xdp_tx_invalid_descs;
     uint64_t xdp_rx_ring_full;

@@ -38,7 +38,7 @@
 #define TOE_XDP_OBJ_INSTALL_PATH ""
 #endif
 #define TOE_XDP_OBJ_NAME "toe_redirect.bpf.o"
-#define BPFFS_PATH "/sys/fs/bpf"
+#define BPFFS_PATH       "/sys/fs/bpf"
 
 static int read_driver(struct afxdp *x)
 {
@@ -101,10 +101,9 @@ static int find_obj(struct afxdp *x, char *err, size_t err_len)
             return 0;
         }
     }
-    return afxdp_err(err, err_len, -ENOENT,
-                     "XDP object %s not found (set %s=/path/to/%s)",
-                     x->cfg.bpf_obj_path ? x->cfg.bpf_obj_path : TOE_XDP_OBJ_NAME,
-                     AFXDP_OBJ_ENV, TOE_XDP_OBJ_NAME);
+    return afxdp_err(err, err_len, -ENOENT, "XDP object %s not found (set %s=/path/to/%s)",
+                     x->cfg.bpf_obj_path ? x->cfg.bpf_obj_path : TOE_XDP_OBJ_NAME, AFXDP_OBJ_ENV,
+                     TOE_XDP_OBJ_NAME);
 }
 
 /* libxdp pins its multiprog dispatcher in bpffs and needs it mounted. */
@@ -130,8 +129,7 @@ int afxdp_probe(struct afxdp *x, char *err, size_t err_len)
         return afxdp_err(err, err_len, -ENODEV, "interface %s not found", x->cfg.ifname);
     rc = read_driver(x);
     if (rc == -EPERM)
-        return afxdp_err(err, err_len, rc, "%s: permission denied (run as root)",
-                         x->cfg.ifname);
+        return afxdp_err(err, err_len, rc, "%s: permission denied (run as root)", x->cfg.ifname);
     /* Without ethtool info we cannot tell veth apart; the plain chain runs. */
     x->is_veth = rc == 0 && strcmp(x->driver, "veth") == 0;
     ensure_bpffs();
@@ -231,9 +229,8 @@ static int recover_once(struct afxdp *x, char *err, size_t err_len)
         if (read_prog_cfg(xdp_program__fd(p), &c) == 0 && owner_alive(&c)) {
             struct in_addr a = {.s_addr = c.ipv4_be};
 
-            rc = afxdp_err(err, err_len, -EBUSY,
-                           "%s is already used by toe (pid %u, address %s)", x->cfg.ifname,
-                           c.owner_pid, inet_ntoa(a));
+            rc = afxdp_err(err, err_len, -EBUSY, "%s is already used by toe (pid %u, address %s)",
+                           x->cfg.ifname, c.owner_pid, inet_ntoa(a));
             break;
         }
         if (legacy)
@@ -289,8 +286,7 @@ int afxdp_prog_attach(struct afxdp *x, enum xdp_attach_mode mode, char *err, siz
         xdp_program__close(prog);
         if (rc == -EPERM || rc == -EACCES)
             return afxdp_err(err, err_len, -EPERM,
-                             "%s: permission denied attaching XDP (run as root)",
-                             x->cfg.ifname);
+                             "%s: permission denied attaching XDP (run as root)", x->cfg.ifname);
         if (rc == -EEXIST || rc == -EBUSY)
             return afxdp_err(err, err_len, -EBUSY,
                              "%s: another XDP program is attached in a way libxdp cannot share "

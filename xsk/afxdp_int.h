@@ -30,10 +30,10 @@ struct afxdp_queue {
     struct xsk_ring_prod tx;
     int fd;
 
-    uint64_t frame_mask;   /* ~(frame_size - 1): chunk base of an address */
+    uint64_t frame_mask; /* ~(frame_size - 1): chunk base of an address */
     uint32_t ring_size;
-    uint32_t tx_reserve;   /* free frames kept back from the fill ring for TX */
-    uint64_t *free_addrs;  /* stack of free chunk addresses */
+    uint32_t tx_reserve;  /* free frames kept back from the fill ring for TX */
+    uint64_t *free_addrs; /* stack of free chunk addresses */
     uint32_t n_free;
     uint32_t n_frames;
     uint32_t tx_outstanding; /* submitted, not yet completed */

@@ -48,8 +48,8 @@ int afxdp_pcap_open(const char *path, struct afxdp_pcap **out, char *err, size_t
     }
     pc->dumper = pcap_dump_open(pc->dead, path);
     if (!pc->dumper) {
-        int rc = pcap_err(err, err_len, -EIO, "pcap: cannot write %s: %s", path,
-                           pcap_geterr(pc->dead));
+        int rc =
+            pcap_err(err, err_len, -EIO, "pcap: cannot write %s: %s", path, pcap_geterr(pc->dead));
         pcap_close(pc->dead);
         free(pc);
         return rc;

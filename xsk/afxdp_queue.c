@@ -331,8 +331,8 @@ int afxdp_queue_open(struct afxdp *x, uint32_t i, bool zero_copy, char *err, siz
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (q->umem_area == MAP_FAILED) {
         q->umem_area = NULL;
-        return afxdp_err(err, err_len, -errno, "cannot map %zu bytes of UMEM: %s",
-                         q->umem_bytes, strerror(errno));
+        return afxdp_err(err, err_len, -errno, "cannot map %zu bytes of UMEM: %s", q->umem_bytes,
+                         strerror(errno));
     }
     rc = xsk_umem__create(&q->umem, q->umem_area, q->umem_bytes, &q->fill, &q->comp, &ucfg);
     if (rc < 0) {
@@ -363,8 +363,7 @@ int afxdp_queue_open(struct afxdp *x, uint32_t i, bool zero_copy, char *err, siz
     }
     rc = xsk_socket__update_xskmap(q->xsk, x->xsks_map_fd);
     if (rc < 0)
-        return afxdp_err(err, err_len, rc, "cannot insert socket into xsks_map: %s",
-                         strerror(-rc));
+        return afxdp_err(err, err_len, rc, "cannot insert socket into xsks_map: %s", strerror(-rc));
 
     for (uint32_t f = 0; f < q->n_frames; f++)
         q->free_addrs[q->n_free++] = (uint64_t)(q->n_frames - 1 - f) * cfg->frame_size_bytes;

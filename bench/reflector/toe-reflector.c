@@ -68,10 +68,10 @@ static int reflect_arp(struct refl_thread *t, uint8_t *f, uint32_t len)
         arp[4] != 6 || arp[5] != 4)
         return -1;
     if (rd16(arp + 6) != 1 || memcmp(arp + 24, &t->ipv4_be, 4) != 0)
-        return -2; /* not a request for us */
+        return -2;         /* not a request for us */
     memcpy(f, arp + 8, 6); /* to the asker */
     memcpy(f + 6, t->mac, 6);
-    arp[7] = 2;                  /* reply */
+    arp[7] = 2;                    /* reply */
     memcpy(arp + 18, arp + 8, 10); /* target = old sender (mac + ip) */
     memcpy(arp + 8, t->mac, 6);
     memcpy(arp + 14, &t->ipv4_be, 4);
@@ -274,18 +274,23 @@ static void print_counters(struct afxdp *x, struct refl_thread *th, uint32_t n, 
     printf("  xdp: rx_dropped %" PRIu64 " rx_invalid_descs %" PRIu64 " tx_invalid_descs %" PRIu64
            " rx_ring_full %" PRIu64 " rx_fill_ring_empty_descs %" PRIu64
            " tx_ring_empty_descs %" PRIu64 "\n",
-           st.xdp_rx_dropped, st.xdp_rx_invalid_descs, st.xdp_tx_invalid_descs,
-           st.xdp_rx_ring_full, st.xdp_rx_fill_ring_empty_descs, st.xdp_tx_ring_empty_descs);
+           st.xdp_rx_dropped, st.xdp_rx_invalid_descs, st.xdp_tx_invalid_descs, st.xdp_rx_ring_full,
+           st.xdp_rx_fill_ring_empty_descs, st.xdp_tx_ring_empty_descs);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"iface", required_argument, NULL, 'i'},   {"ip", required_argument, NULL, 'a'},
-        {"queues", required_argument, NULL, 'q'},  {"xdp-mode", required_argument, NULL, 'm'},
-        {"pcap", required_argument, NULL, 'p'},    {"busy-poll", no_argument, NULL, 'b'},
-        {"batch", required_argument, NULL, 'B'},   {"duration", required_argument, NULL, 'd'},
-        {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+        {"iface", required_argument, NULL, 'i'},
+        {"ip", required_argument, NULL, 'a'},
+        {"queues", required_argument, NULL, 'q'},
+        {"xdp-mode", required_argument, NULL, 'm'},
+        {"pcap", required_argument, NULL, 'p'},
+        {"busy-poll", no_argument, NULL, 'b'},
+        {"batch", required_argument, NULL, 'B'},
+        {"duration", required_argument, NULL, 'd'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct afxdp_config cfg;

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define FLOOD_MAX_BATCH 64
-#define FLOOD_MAX_SIZE 1472
+#define FLOOD_MAX_SIZE  1472
 
 static double now_s(void)
 {
@@ -148,8 +148,7 @@ int main(int argc, char **argv)
         printf("toe-udp-flood: sent %" PRIu64 " received %" PRIu64 " stalls %" PRIu64
                " send_errors %" PRIu64 " in %.3f s: %.0f round trips/s (%u-byte datagrams,"
                " window %u)\n",
-               sent, received, stalls, send_errors, secs, (double)received / secs, size,
-               window);
+               sent, received, stalls, send_errors, secs, (double)received / secs, size, window);
     }
     close(fd);
     return received ? 0 : 1;

@@ -23,11 +23,11 @@ enum toe_redirect_stat {
 };
 
 struct toe_redirect_cfg {
-    __be32 ipv4_be;      /* our address, network order; 0 = pass everything */
-    __u32 proto_mask;    /* TOE_REDIRECT_* */
-    __u32 owner_pid;     /* process that owns the port */
+    __be32 ipv4_be;   /* our address, network order; 0 = pass everything */
+    __u32 proto_mask; /* TOE_REDIRECT_* */
+    __u32 owner_pid;  /* process that owns the port */
     __u32 pad;
-    __u64 owner_start;   /* its start time (/proc/PID/stat field 22), vs pid reuse */
+    __u64 owner_start; /* its start time (/proc/PID/stat field 22), vs pid reuse */
 };
 
 #endif

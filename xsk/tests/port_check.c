@@ -18,13 +18,12 @@
 
 #include "xsk/afxdp.h"
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "port_check: %s:%d: check failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                                 \
-            exit(1);                                                                  \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "port_check: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 #define TX_PORT_SRC 7001
@@ -119,10 +118,9 @@ int main(int argc, char **argv)
     uint32_t n_tx, n_rx, rx_seen = 0;
     double deadline;
 
-    if (argc != 7 || inet_pton(AF_INET, argv[2], &a) != 1 ||
-        inet_pton(AF_INET, argv[3], &b) != 1 ||
-        sscanf(argv[4], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &peer_mac[0], &peer_mac[1],
-               &peer_mac[2], &peer_mac[3], &peer_mac[4], &peer_mac[5]) != 6) {
+    if (argc != 7 || inet_pton(AF_INET, argv[2], &a) != 1 || inet_pton(AF_INET, argv[3], &b) != 1 ||
+        sscanf(argv[4], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &peer_mac[0], &peer_mac[1], &peer_mac[2],
+               &peer_mac[3], &peer_mac[4], &peer_mac[5]) != 6) {
         fprintf(stderr, "usage: port_check IFACE OUR_IP PEER_IP PEER_MAC N_TX N_RX\n");
         return 2;
     }
@@ -179,8 +177,7 @@ int main(int argc, char **argv)
     /* n_tx datagrams to the peer. */
     CHECK(port_tx_alloc(p, fr, n_tx) == n_tx);
     for (uint32_t i = 0; i < n_tx; i++)
-        fr[i].len = build_udp(fr[i].data, peer_mac, port_mac(p), cfg.ipv4_addr,
-                              ntohl(b.s_addr), i);
+        fr[i].len = build_udp(fr[i].data, peer_mac, port_mac(p), cfg.ipv4_addr, ntohl(b.s_addr), i);
     CHECK(port_tx_submit(p, fr, n_tx) == n_tx);
     CHECK(port_stats(p)->tx_frames == n_tx);
     deadline = now_s() + 2;

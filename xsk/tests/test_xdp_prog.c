@@ -95,8 +95,8 @@ static uint64_t stat_sum(struct fixture *f, uint32_t which)
 static int run(struct fixture *f, const uint8_t *frame, uint32_t len)
 {
     uint8_t out[256];
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
-                .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len, .data_out = out,
+                .data_size_out = sizeof(out), .repeat = 1);
     uint64_t r0 = stat_sum(f, TOE_REDIRECT_STAT_REDIRECT), p0 = stat_sum(f, TOE_REDIRECT_STAT_PASS);
     uint64_t r1, p1;
 
@@ -129,7 +129,7 @@ static uint32_t arp(uint8_t *b, uint32_t target_ip)
     b[n + 2] = 0x08; /* ptype IPv4 */
     b[n + 4] = 6;
     b[n + 5] = 4;
-    b[n + 7] = 1;    /* request */
+    b[n + 7] = 1; /* request */
     memcpy(b + n + 14, &spa, 4);
     memcpy(b + n + 24, &tpa, 4);
     return n + 28;

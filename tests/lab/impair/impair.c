@@ -105,8 +105,7 @@ static uint64_t tx_time_us(uint64_t rate_bps, uint32_t len)
     return ((uint64_t)len * 8u * 1000000u + rate_bps - 1) / rate_bps;
 }
 
-void impair_decide(struct impair *im, uint64_t now_us, uint32_t len_bytes,
-                   struct impair_verdict *v)
+void impair_decide(struct impair *im, uint64_t now_us, uint32_t len_bytes, struct impair_verdict *v)
 {
     const struct impair_config *c = &im->cfg;
     uint32_t room = im->cap - im->n;

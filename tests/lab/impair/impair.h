@@ -13,21 +13,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define IMPAIR_DEFAULT_QUEUE_FRAMES 1024
+#define IMPAIR_DEFAULT_QUEUE_FRAMES         1024
 #define IMPAIR_DEFAULT_CORRUPT_OFFSET_BYTES 34 /* past Ethernet + IPv4 headers */
 
 /* All zero (after impair_config_init): a perfect wire with no delay. */
 struct impair_config {
     uint64_t seed;
-    double loss;                   /* independent loss probability */
+    double loss; /* independent loss probability */
     /* Gilbert-Elliott bursty loss; off while ge_p == 0. Per frame, first the
      * state moves (good->bad with ge_p, bad->good with ge_r), then the frame
      * is lost with ge_loss_good or ge_loss_bad. Mean loss:
      * (ge_r * ge_loss_good + ge_p * ge_loss_bad) / (ge_p + ge_r);
      * mean bad-state run: 1 / ge_r frames. */
     double ge_p, ge_r, ge_loss_good, ge_loss_bad;
-    double dup;                    /* a second copy right behind the first */
-    double reorder;                /* held back reorder_delay_us more */
+    double dup;     /* a second copy right behind the first */
+    double reorder; /* held back reorder_delay_us more */
     uint64_t reorder_delay_us;
     double corrupt;                /* one bit flipped at or past corrupt_offset */
     uint32_t corrupt_offset_bytes; /* so L2/L3 routing survives and the L4

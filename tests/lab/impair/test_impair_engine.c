@@ -21,8 +21,7 @@ static void assert_rate(uint64_t hits, uint64_t n, double p, double k)
     double sd = sqrt(p * (1 - p) / (double)n);
 
     if (fabs(obs - p) > k * sd + 1e-12)
-        fail_msg("rate %.5f outside %.5f +- %.5f (n=%llu)", obs, p, k * sd,
-                 (unsigned long long)n);
+        fail_msg("rate %.5f outside %.5f +- %.5f (n=%llu)", obs, p, k * sd, (unsigned long long)n);
 }
 
 static void make(struct impair *im, struct impair_config *cfg)

@@ -22,8 +22,8 @@
 
 #include "impair.h"
 
-#define SLOT_BYTES 2048      /* MTU 1500 frames; larger ones are counted and dropped */
-#define RX_BATCH 64          /* frames read per direction per round */
+#define SLOT_BYTES    2048 /* MTU 1500 frames; larger ones are counted and dropped */
+#define RX_BATCH      64   /* frames read per direction per round */
 #define SCRATCH_BYTES 65536
 
 #ifndef PACKET_IGNORE_OUTGOING
@@ -264,8 +264,7 @@ int main(int argc, char **argv)
             break;
         case 'D':
             direction = optarg;
-            bad = strcmp(direction, "both") && strcmp(direction, "a2b") &&
-                  strcmp(direction, "b2a");
+            bad = strcmp(direction, "both") && strcmp(direction, "a2b") && strcmp(direction, "b2a");
             break;
         case 's':
             cfg.seed = strtoull(optarg, NULL, 0);
@@ -333,8 +332,8 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    printf("toe-impair: ready %s <-> %s, impairing %s, seed %" PRIu64 "\n", if_a, if_b,
-           direction, cfg.seed);
+    printf("toe-impair: ready %s <-> %s, impairing %s, seed %" PRIu64 "\n", if_a, if_b, direction,
+           cfg.seed);
     fflush(stdout);
 
     t0 = now_us();
