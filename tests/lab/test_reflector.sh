@@ -84,10 +84,13 @@ if ip -n "$LAB_SERVER_NS" link show "$LAB_SERVER_IF" | grep -q "prog/xdp"; then
 fi
 
 step "pcap: tshark reads it, nothing malformed, checksums good"
-tshark -r "$TMP/refl.pcap" -T fields -e ip.src -e ip.dst -e udp.srcport >"$TMP/fields.txt" \
-    2>"$TMP/tshark.err" || { cat "$TMP/tshark.err" >&2; fail "tshark cannot read the capture"; }
+# Count UDP datagrams each way; ICMP errors quoting a UDP header (a late reply
+# hitting a closed client socket) are not datagrams.
+tshark -r "$TMP/refl.pcap" -T fields -e ip.src -e ip.dst -e udp.srcport -e icmp.type \
+    >"$TMP/fields.txt" 2>"$TMP/tshark.err" ||
+    { cat "$TMP/tshark.err" >&2; fail "tshark cannot read the capture"; }
 read -r frames in out < <(awk -F'\t' -v ip="$LAB_SERVER_IP" '
-        { n++ } $3 != "" && $2 == ip { i++ } $3 != "" && $1 == ip { o++ }
+        { n++ } $3 != "" && $4 == "" && $2 == ip { i++ } $3 != "" && $4 == "" && $1 == ip { o++ }
         END { print n + 0, i + 0, o + 0 }' "$TMP/fields.txt")
 # Payloads are plain test data: decode them as such, so that tshark's guesses
 # (e.g. flood sequence numbers taken for RTCP) do not count as malformed.
