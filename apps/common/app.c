@@ -1,0 +1,523 @@
+/* The common frame of the demo servers on AF_XDP (see app.h): command line,
+ * one thread per RX queue with its own stack (shared nothing; the NIC's RSS
+ * keeps a flow on one queue), the poll loop, signals and the exit counters. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "apps/common/app.h"
+
+#define IDLE_SPINS   64  /* empty polls before sleeping */
+#define MAX_SLEEP_MS 100 /* so a signal is seen within this */
+#define MAX_OPTS     64
+
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t dump_gen; /* SIGUSR1: each worker dumps once */
+
+static void on_signal(int sig)
+{
+    if (sig == SIGUSR1)
+        dump_gen++;
+    else
+        stop_flag = 1;
+}
+
+uint64_t app_mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void usage(const struct app_def *def, FILE *out)
+{
+    fputs(def->usage_head, out);
+    fprintf(out, "  --iface IFACE          network interface (required)\n"
+                 "  --ip ADDR/PREFIX       the stack's IPv4 address and subnet (required)\n"
+                 "  --port PORT            TCP port to listen on (required)\n"
+                 "  --gateway ADDR         next hop for off-subnet peers (default: none)\n"
+                 "  --queues N             RX queues from queue 0, one thread and independent\n"
+                 "                         stack each (default 1; see the warning it prints)\n"
+                 "  --xdp-mode MODE        native | generic | auto (default auto: native; on veth\n"
+                 "                         native copy mode)\n"
+                 "  --busy-poll            SO_PREFER_BUSY_POLL/SO_BUSY_POLL, and spin instead of\n"
+                 "                         sleeping (uses a whole core per queue)\n"
+                 "  --pcap FILE            write every frame in and out to FILE\n"
+                 "  --stats-interval S     print a summary line every S seconds (default 0: off)\n"
+                 "  --backlog N            listen backlog: SYN_RCVD + not yet accepted; beyond it\n"
+                 "                         SYN cookies (default 1024; 0 = the engine's default)\n"
+                 "  --max-flows N          connections incl. TIME_WAIT per queue (default 4096)\n"
+                 "  --time-wait-ms MS      TIME_WAIT duration (default 60000)\n"
+                 "  --cc NAME              newreno | cubic (default newreno)\n"
+                 "  --no-syncookies        drop SYNs when the backlog is full instead\n"
+                 "  --seed N               ISN / SYN-cookie / hash keys (default: random)\n"
+                 "  --rx-burst N           frames taken from the port per poll (default 64)\n");
+    if (def->usage_extra)
+        fputs(def->usage_extra, out);
+    fprintf(out, "  --verbose              let libxdp/libbpf print diagnostics\n"
+                 "  --help                 this text\n"
+                 "SIGUSR1 prints every connection (ss-like) and the counters; SIGINT/SIGTERM\n"
+                 "stop. Exit: 0 after a signal, 1 setup failure, 2 bad arguments.\n");
+}
+
+int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(s, &end, 0);
+    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* "10.77.1.2/24" (the prefix defaults to 24). */
+static int parse_ip_prefix(const char *s, uint32_t *addr, uint8_t *prefix)
+{
+    char buf[32];
+    char *slash;
+    uint64_t p = 24;
+
+    if (strlen(s) >= sizeof(buf))
+        return -EINVAL;
+    strcpy(buf, s);
+    slash = strchr(buf, '/');
+    if (slash) {
+        *slash = '\0';
+        if (app_parse_u64(slash + 1, 1, 32, &p) < 0)
+            return -EINVAL;
+    }
+    if (toe_ipv4_parse(buf, addr) < 0 || *addr == 0)
+        return -EINVAL;
+    *prefix = (uint8_t)p;
+    return 0;
+}
+
+int app_bad(const struct app_def *def, const char *opt, const char *val, const char *want)
+{
+    fprintf(stderr, "%s: %s %s: %s\n", def->name, opt, val, want);
+    return -EINVAL;
+}
+
+enum {
+    O_IFACE = 256,
+    O_IP,
+    O_PORT,
+    O_GATEWAY,
+    O_QUEUES,
+    O_MODE,
+    O_BUSY,
+    O_PCAP,
+    O_STATS,
+    O_BACKLOG,
+    O_MAXFLOWS,
+    O_TW,
+    O_CC,
+    O_NOCOOKIES,
+    O_SEED,
+    O_RXBURST,
+    O_VERBOSE,
+    O_HELP,
+};
+
+static const struct option common_opts[] = {
+    {"iface", required_argument, NULL, O_IFACE},
+    {"ip", required_argument, NULL, O_IP},
+    {"port", required_argument, NULL, O_PORT},
+    {"gateway", required_argument, NULL, O_GATEWAY},
+    {"queues", required_argument, NULL, O_QUEUES},
+    {"xdp-mode", required_argument, NULL, O_MODE},
+    {"busy-poll", no_argument, NULL, O_BUSY},
+    {"pcap", required_argument, NULL, O_PCAP},
+    {"stats-interval", required_argument, NULL, O_STATS},
+    {"backlog", required_argument, NULL, O_BACKLOG},
+    {"max-flows", required_argument, NULL, O_MAXFLOWS},
+    {"time-wait-ms", required_argument, NULL, O_TW},
+    {"cc", required_argument, NULL, O_CC},
+    {"no-syncookies", no_argument, NULL, O_NOCOOKIES},
+    {"seed", required_argument, NULL, O_SEED},
+    {"rx-burst", required_argument, NULL, O_RXBURST},
+    {"verbose", no_argument, NULL, O_VERBOSE},
+    {"help", no_argument, NULL, O_HELP},
+};
+
+/* One common option; 0 or -EINVAL. */
+static int parse_common(const struct app_def *def, int c, struct app_opts *o, bool *have_port)
+{
+    uint64_t v;
+    char *end;
+
+    switch (c) {
+    case O_IFACE:
+        if (!optarg[0] || strlen(optarg) >= sizeof(o->xdp.ifname))
+            return app_bad(def, "--iface", optarg, "not an interface name");
+        snprintf(o->xdp.ifname, sizeof(o->xdp.ifname), "%s", optarg);
+        return 0;
+    case O_IP:
+        if (parse_ip_prefix(optarg, &o->stack.ipv4_addr, &o->stack.ipv4_prefix_len) < 0)
+            return app_bad(def, "--ip", optarg, "want ADDR/PREFIX, e.g. 10.77.1.2/24");
+        o->xdp.ipv4_addr = o->stack.ipv4_addr;
+        return 0;
+    case O_PORT:
+        if (app_parse_u64(optarg, 1, 65535, &v) < 0)
+            return app_bad(def, "--port", optarg, "want 1..65535");
+        o->port = (uint16_t)v;
+        *have_port = true;
+        return 0;
+    case O_GATEWAY:
+        if (toe_ipv4_parse(optarg, &o->stack.ipv4_gateway) < 0)
+            return app_bad(def, "--gateway", optarg, "not an IPv4 address");
+        return 0;
+    case O_QUEUES:
+        if (app_parse_u64(optarg, 1, AFXDP_MAX_QUEUES, &v) < 0)
+            return app_bad(def, "--queues", optarg, "want 1..64");
+        o->xdp.n_queues = (uint32_t)v;
+        return 0;
+    case O_MODE:
+        if (afxdp_mode_parse(optarg, &o->xdp.mode) < 0)
+            return app_bad(def, "--xdp-mode", optarg, "want native, generic or auto");
+        return 0;
+    case O_BUSY:
+        o->busy_poll = true;
+        o->xdp.busy_poll = true;
+        return 0;
+    case O_PCAP:
+        if (!optarg[0])
+            return app_bad(def, "--pcap", optarg, "want a file name");
+        o->xdp.pcap_path = optarg;
+        return 0;
+    case O_STATS:
+        errno = 0;
+        o->stats_interval_s = strtod(optarg, &end);
+        if (errno || end == optarg || *end || o->stats_interval_s < 0 ||
+            o->stats_interval_s > 86400)
+            return app_bad(def, "--stats-interval", optarg, "want seconds, 0..86400");
+        return 0;
+    case O_BACKLOG:
+        if (app_parse_u64(optarg, 0, 1u << 20, &v) < 0)
+            return app_bad(def, "--backlog", optarg, "want 0..1048576");
+        o->backlog = (int)v;
+        return 0;
+    case O_MAXFLOWS:
+        if (app_parse_u64(optarg, 1, 1u << 24, &v) < 0)
+            return app_bad(def, "--max-flows", optarg, "want 1..16777216");
+        o->stack.max_flows = (uint32_t)v;
+        return 0;
+    case O_TW:
+        if (app_parse_u64(optarg, 0, 3600000, &v) < 0)
+            return app_bad(def, "--time-wait-ms", optarg, "want 0..3600000");
+        o->stack.time_wait_ms = (uint32_t)v;
+        return 0;
+    case O_CC:
+        if (strcmp(optarg, "newreno") != 0 && strcmp(optarg, "cubic") != 0)
+            return app_bad(def, "--cc", optarg, "want newreno or cubic");
+        snprintf(o->stack.cc, sizeof(o->stack.cc), "%s", optarg);
+        return 0;
+    case O_NOCOOKIES:
+        o->stack.syncookies = false;
+        return 0;
+    case O_SEED:
+        if (app_parse_u64(optarg, 1, UINT64_MAX, &v) < 0)
+            return app_bad(def, "--seed", optarg, "want a number > 0");
+        o->stack.seed = v;
+        return 0;
+    case O_RXBURST:
+        if (app_parse_u64(optarg, 1, 4096, &v) < 0)
+            return app_bad(def, "--rx-burst", optarg, "want 1..4096");
+        o->stack.rx_burst_frames = (uint32_t)v;
+        return 0;
+    case O_VERBOSE:
+        o->xdp.verbose = true;
+        return 0;
+    case O_HELP:
+        usage(def, stdout);
+        exit(0);
+    default:
+        if (c >= APP_OPT_EXTRA && def->parse_extra)
+            return def->parse_extra(def, c, optarg);
+        fprintf(stderr, "%s: unknown option (see --help)\n", def->name);
+        return -EINVAL;
+    }
+}
+
+int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_opts *o)
+{
+    struct option lo[MAX_OPTS];
+    size_t n = 0;
+    bool have_port = false;
+    int c;
+
+    for (size_t i = 0; i < sizeof(common_opts) / sizeof(common_opts[0]); i++)
+        lo[n++] = common_opts[i];
+    for (const struct option *e = def->extra_opts; e && e->name && n < MAX_OPTS - 1; e++)
+        lo[n++] = *e;
+    memset(&lo[n], 0, sizeof(lo[n]));
+
+    memset(o, 0, sizeof(*o));
+    o->backlog = 1024;
+    afxdp_config_init(&o->xdp);
+    toe_stack_config_init(&o->stack);
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c == '?' || c == ':') {
+            fprintf(stderr, "%s: %s: %s (see --help)\n", def->name, argv[optind - 1],
+                    optopt ? "needs a value" : "unknown option");
+            return -EINVAL;
+        }
+        if (parse_common(def, c, o, &have_port) < 0)
+            return -EINVAL;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument %s (see --help)\n", def->name, argv[optind]);
+        return -EINVAL;
+    }
+    if (!o->xdp.ifname[0] || !o->stack.ipv4_addr || !have_port) {
+        fprintf(stderr, "%s: --iface, --ip and --port are required (see --help)\n", def->name);
+        return -EINVAL;
+    }
+    if (def->check_extra && def->check_extra(def) < 0)
+        return -EINVAL;
+    /* One seed for all queues' stacks, so ISNs and SYN cookies agree. */
+    if (!o->stack.seed &&
+        getrandom(&o->stack.seed, sizeof(o->stack.seed), 0) != (ssize_t)sizeof(o->stack.seed))
+        o->stack.seed = app_mono_us() | 1;
+    return 0;
+}
+
+/* Sleeps until a frame arrives, the app's fd is readable, or timeout_ms. */
+static void worker_wait(struct app_worker *w, int timeout_ms)
+{
+    struct pollfd pfd[2];
+    nfds_t n = 1;
+
+    afxdp_port_flush(afxdp_port(w->x, w->index)); /* finish copy-mode TX */
+    pfd[0].fd = afxdp_port_fd(w->x, w->index);
+    pfd[0].events = POLLIN;
+    pfd[0].revents = 0;
+    if (w->def->svc_fd && w->def->svc_fd(w) >= 0) {
+        pfd[1].fd = w->def->svc_fd(w);
+        pfd[1].events = POLLIN;
+        pfd[1].revents = 0;
+        n = 2;
+    }
+    poll(pfd, n, timeout_ms);
+}
+
+static void worker_dump(struct app_worker *w)
+{
+    /* Printed by the thread that owns the stack: no locking needed. */
+    flockfile(stdout);
+    printf("# queue %u: connections (%u flows)\n", w->index, toe_stack_flow_count(w->stack));
+    toe_stack_conns_print(w->stack, stdout);
+    printf("# queue %u: stack counters\n", w->index);
+    toe_stack_stats_print(w->stack, stdout);
+    fflush(stdout);
+    funlockfile(stdout);
+}
+
+/* The poll loop of one queue. */
+static void *worker_run(void *arg)
+{
+    struct app_worker *w = arg;
+    const struct app_def *def = w->def;
+    struct port *p = afxdp_port(w->x, w->index);
+    uint64_t t0 = app_mono_us(), next_stats = 0;
+    uint64_t interval_us = (uint64_t)(w->o->stats_interval_s * 1e6);
+    uint32_t idle = 0;
+    sig_atomic_t dumped = dump_gen;
+
+    if (interval_us)
+        next_stats = t0 + interval_us;
+    while (!stop_flag) {
+        uint64_t now = app_mono_us(), next;
+        int work = toe_stack_poll(w->stack, now), timeout_ms;
+
+        if (def->svc_poll)
+            work += def->svc_poll(w, now);
+        if (interval_us && now >= next_stats) {
+            if (def->summary)
+                def->summary(w, (double)(now - t0) / 1e6);
+            next_stats += interval_us;
+            if (next_stats <= now)
+                next_stats = now + interval_us;
+        }
+        if (dumped != dump_gen) {
+            dumped = dump_gen;
+            worker_dump(w);
+        }
+        if (work > 0) {
+            idle = 0;
+            continue;
+        }
+        if (w->o->busy_poll || ++idle < IDLE_SPINS) {
+            afxdp_port_flush(p);
+            continue;
+        }
+        /* Sleep until a frame arrives or the next timer is due. */
+        next = toe_stack_next_timer_us(w->stack);
+        if (def->svc_next_us) {
+            uint64_t a = def->svc_next_us(w);
+            if (a < next)
+                next = a;
+        }
+        now = app_mono_us();
+        if (next <= now) {
+            continue;
+        } else if (next == UINT64_MAX || next - now >= (uint64_t)MAX_SLEEP_MS * 1000) {
+            timeout_ms = MAX_SLEEP_MS;
+        } else {
+            timeout_ms = (int)((next - now + 999) / 1000);
+        }
+        if (interval_us && next_stats > now && (next_stats - now) / 1000 < (uint64_t)timeout_ms)
+            timeout_ms = (int)((next_stats - now) / 1000) + 1;
+        worker_wait(w, timeout_ms);
+    }
+    if (def->svc_stop)
+        def->svc_stop(w);
+    afxdp_port_flush(p);
+    return NULL;
+}
+
+static int worker_setup(struct app_worker *w)
+{
+    const struct app_def *def = w->def;
+    int rc;
+
+    rc = def->svc_create(w);
+    if (rc < 0) {
+        fprintf(stderr, "%s: queue %u: %s\n", def->name, w->index, strerror(-rc));
+        return rc;
+    }
+    rc = toe_stack_create(&w->o->stack, afxdp_port(w->x, w->index), &w->stack);
+    if (rc < 0) {
+        fprintf(stderr, "%s: queue %u: stack: %s\n", def->name, w->index, strerror(-rc));
+        return rc;
+    }
+    rc = toe_listen(w->stack, w->o->port, w->o->backlog, def->ops, w->svc);
+    if (rc < 0) {
+        fprintf(stderr, "%s: queue %u: listen on port %u: %s\n", def->name, w->index, w->o->port,
+                strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
+static void print_final(const struct app_def *def, struct app_worker *ws, uint32_t n,
+                        struct afxdp *x, double secs)
+{
+    struct afxdp_queue_stats st;
+
+    printf("%s: stopped after %.3f s\n", def->name, secs);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!ws[i].stack)
+            continue;
+        if (n > 1)
+            printf("# queue %u: stack counters\n", i);
+        else
+            printf("# stack counters\n");
+        toe_stack_stats_print(ws[i].stack, stdout);
+        if (toe_stack_flow_count(ws[i].stack)) {
+            printf("# queue %u: connections still held (%u flows)\n", i,
+                   toe_stack_flow_count(ws[i].stack));
+            toe_stack_conns_print(ws[i].stack, stdout);
+        }
+    }
+    if (def->counters_print)
+        def->counters_print(ws, n, stdout);
+    if (afxdp_total_stats(x, &st) == 0) {
+        printf("# AF_XDP port counters\n");
+        printf("PortRxFrames %" PRIu64 "\nPortTxFrames %" PRIu64 "\nPortRxBytes %" PRIu64
+               "\nPortTxBytes %" PRIu64 "\nPortTxRingFull %" PRIu64 "\nPortTxAllocFail %" PRIu64
+               "\nPortDrops %" PRIu64 "\nPortFillRingEmpty %" PRIu64 "\nXdpRxDropped %" PRIu64
+               "\nXdpRxRingFull %" PRIu64 "\nXdpRxFillRingEmptyDescs %" PRIu64 "\n",
+               st.port.rx_frames, st.port.tx_frames, st.port.rx_bytes, st.port.tx_bytes,
+               st.port.tx_ring_full, st.port.tx_alloc_fail, st.port.drops, st.fill_ring_empty,
+               st.xdp_rx_dropped, st.xdp_rx_ring_full, st.xdp_rx_fill_ring_empty_descs);
+    }
+    fflush(stdout);
+}
+
+int app_run(const struct app_def *def, const struct app_opts *o)
+{
+    struct app_worker *ws = NULL;
+    struct sigaction sa;
+    struct afxdp *x = NULL;
+    char err[256], ip[16];
+    uint32_t n = 0, started = 0;
+    uint64_t t0;
+    int rc, status = 1;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = afxdp_open(&o->xdp, &x, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", def->name, err);
+        return 1;
+    }
+    n = afxdp_n_ports(x);
+    ws = calloc(n, sizeof(*ws));
+    if (!ws) {
+        fprintf(stderr, "%s: out of memory\n", def->name);
+        goto out;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        ws[i].index = i;
+        ws[i].o = o;
+        ws[i].def = def;
+        ws[i].x = x;
+        if (worker_setup(&ws[i]) < 0)
+            goto out;
+    }
+    snprintf(ip, sizeof(ip), "%u.%u.%u.%u", o->stack.ipv4_addr >> 24,
+             (o->stack.ipv4_addr >> 16) & 0xff, (o->stack.ipv4_addr >> 8) & 0xff,
+             o->stack.ipv4_addr & 0xff);
+    printf("%s: listening on %s:%u (/%u) on %s, %u queue(s), XDP %s (%s)\n", def->name, ip, o->port,
+           o->stack.ipv4_prefix_len, o->xdp.ifname, n, afxdp_bound_name(afxdp_bound_mode(x)),
+           afxdp_mode_reason(x));
+    if (n > 1)
+        printf("%s: warning: %u queues = %u independent stacks (v1 has no cross-queue\n"
+               "  dispatcher): every frame of a flow, and the ARP replies a queue waits for,\n"
+               "  must arrive on that queue. NIC RSS keeps TCP flows on one queue but not ARP\n"
+               "  replies; on veth the queue is the sender's TX queue, which Linux may change\n"
+               "  after a timeout. Expect ARP and SYN retries; use 1 queue on veth.\n",
+               def->name, n, n);
+    fflush(stdout);
+
+    t0 = app_mono_us();
+    for (; started < n; started++) {
+        rc = pthread_create(&ws[started].tid, NULL, worker_run, &ws[started]);
+        if (rc) {
+            fprintf(stderr, "%s: pthread_create: %s\n", def->name, strerror(rc));
+            stop_flag = 1;
+            break;
+        }
+    }
+    for (uint32_t i = 0; i < started; i++)
+        pthread_join(ws[i].tid, NULL);
+    if (started == n)
+        status = 0;
+    print_final(def, ws, n, x, (double)(app_mono_us() - t0) / 1e6);
+out:
+    for (uint32_t i = 0; ws && i < n; i++) {
+        if (ws[i].stack)
+            toe_stack_destroy(ws[i].stack);
+        if (ws[i].svc)
+            def->svc_destroy(&ws[i]);
+    }
+    free(ws);
+    afxdp_close(x);
+    return status;
+}

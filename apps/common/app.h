@@ -1,0 +1,85 @@
+/* What the demo servers on the userspace stack over AF_XDP (toe-echo,
+ * toe-httpd) share: the command line of the port and the stack, one worker
+ * thread per RX queue each with its own stack, the poll loop (CLOCK_MONOTONIC,
+ * poll() until the next stack timer or app deadline, at most 100 ms so
+ * signals are noticed; or spinning with --busy-poll), SIGUSR1 dumps, and the
+ * counters printed at exit. A server describes itself with a struct app_def:
+ * its listener callbacks, its per-worker service and its extra options. */
+#ifndef TOE_APPS_COMMON_APP_H
+#define TOE_APPS_COMMON_APP_H
+
+#include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <toe/toe.h>
+
+#include "xsk/afxdp.h"
+
+#define APP_EXIT_USAGE 2
+#define APP_OPT_EXTRA  512 /* first getopt code of an app's own options */
+
+struct app_opts {
+    struct afxdp_config xdp;
+    struct toe_stack_config stack;
+    uint16_t port;
+    int backlog;
+    double stats_interval_s;
+    bool busy_poll;
+};
+
+struct app_def;
+
+/* One RX queue: its thread, port, stack and the app's service. */
+struct app_worker {
+    pthread_t tid;
+    uint32_t index;
+    const struct app_opts *o;
+    const struct app_def *def;
+    struct afxdp *x;
+    struct toe_stack *stack;
+    void *svc; /* the app's per-worker state, also the listener's ctx */
+};
+
+struct app_def {
+    const char *name;        /* "toe-echo": messages, startup line */
+    const char *usage_head;  /* "usage: ...\n" and what the server does */
+    const char *usage_extra; /* help lines of the app's own options, or NULL */
+    /* The app's own long options (val >= APP_OPT_EXTRA), {0}-terminated, and
+     * their parser: 0, or -EINVAL after a message (app_bad). */
+    const struct option *extra_opts;
+    int (*parse_extra)(const struct app_def *def, int code, const char *arg);
+    /* Checks after parsing (e.g. a required option); 0 or -EINVAL. */
+    int (*check_extra)(const struct app_def *def);
+
+    const struct toe_app_ops *ops;             /* the listener's callbacks, ctx = w->svc */
+    int (*svc_create)(struct app_worker *w);   /* sets w->svc; 0 or -errno */
+    void (*svc_destroy)(struct app_worker *w); /* after toe_stack_destroy */
+    /* Optional, on the worker's thread: */
+    int (*svc_poll)(struct app_worker *w, uint64_t now_us); /* each round; work done */
+    int (*svc_fd)(const struct app_worker *w);              /* also wait on it (POLLIN) */
+    uint64_t (*svc_next_us)(const struct app_worker *w);    /* app deadline, UINT64_MAX */
+    void (*svc_stop)(struct app_worker *w);                 /* the loop ended */
+    /* Optional: a --stats-interval line; and the app's counters at exit,
+     * summed over workers ("# name counters" and "Name value" lines). */
+    void (*summary)(const struct app_worker *w, double t_s);
+    void (*counters_print)(const struct app_worker *ws, uint32_t n, FILE *out);
+};
+
+/* Parses argv into *o (defaults first). --help prints the usage and exits 0.
+ * Returns 0, or -EINVAL after a message on stderr (exit APP_EXIT_USAGE). */
+int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_opts *o);
+/* Opens the port, runs one worker per queue until SIGINT/SIGTERM, prints the
+ * counters. Returns the exit status: 0 after a signal, 1 on setup failure. */
+int app_run(const struct app_def *def, const struct app_opts *o);
+
+/* "NAME: OPT VAL: WANT" on stderr; returns -EINVAL. */
+int app_bad(const struct app_def *def, const char *opt, const char *val, const char *want);
+/* Decimal/hex number in [min, max]; 0 or -EINVAL. */
+int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t app_mono_us(void);
+
+#endif
