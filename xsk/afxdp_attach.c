@@ -6,7 +6,12 @@
  * Ownership: toe_cfg holds the owner's pid and start time. A toe_redirect
  * found attached at start belongs to a live process (-EBUSY) or to a dead one
  * (a crash or SIGKILL skips afxdp_close; libxdp keeps the dispatcher pinned in
- * bpffs, so it stays attached): we detach that one and carry on. */
+ * bpffs, so it stays attached): we detach that one and carry on.
+ *
+ * libxdp falls back to attaching our program alone ("legacy" mode) when the
+ * kernel refuses its dispatcher: on the lab VM (kernel 6.18) loading the
+ * dispatcher's freplace (BPF_PROG_TYPE_EXT) programs fails with EPERM, so
+ * that is what runs there. Stale detection and detach handle both forms. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>

@@ -60,6 +60,12 @@ counter() { # LOG DIR NAME
     sed -n "s/^$2: .*\b$3 \([0-9]*\).*/\1/p" "$1" | head -1
 }
 
+step "--help exits 0, a bad value exits 2"
+"$IMPAIR" --help | grep -q "usage: toe-impair" || fail "--help"
+rc=0
+"$IMPAIR" --a x --b y --loss 1.5 >/dev/null 2>&1 || rc=$?
+[[ $rc -eq 2 ]] || fail "bad --loss exit $rc, want 2"
+
 step "lab up with a middle namespace ($ID)"
 lab_up "$ID" middle
 

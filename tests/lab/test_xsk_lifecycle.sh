@@ -65,6 +65,12 @@ start() { # LOG ARGS...: starts it in the background, waits for "ready"
 attached() { ip -n "$LAB_SERVER_NS" link show "$LAB_SERVER_IF" | grep -q "prog/xdp"; }
 udp_ok() { ipc "$PROBE" udp --dst "$LAB_SERVER_IP" --count 50 --timeout 1; }
 
+step "--help exits 0, a bad option exits 2"
+"$REFLECTOR" --help | grep -q "usage: toe-reflector" || fail "--help"
+rc=0
+"$REFLECTOR" --no-such-option >/dev/null 2>&1 || rc=$?
+[[ $rc -eq 2 ]] || fail "bad option exit $rc, want 2"
+
 step "missing interface: clear error, exit 1"
 rc=0
 lab_nsenter "$LAB_SERVER_NS" "$REFLECTOR" --iface nosuch0 --ip "$LAB_SERVER_IP" \
