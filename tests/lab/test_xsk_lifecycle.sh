@@ -7,7 +7,7 @@
 #     keeps working;
 #   - after a crash (SIGKILL: the XDP program stays attached) a new start
 #     recovers (detaches the stale program) instead of failing;
-#   - --xdp-mode generic and native are honoured and reported;
+#   - --xdp-mode generic and native are honoured and reported; --busy-poll works;
 #   - clean stop detaches; no namespace is left behind.
 #   usage: test_xsk_lifecycle.sh PATH/TO/toe-reflector
 set -euo pipefail
@@ -145,6 +145,12 @@ grep -q "mode native copy" "$TMP/n.log" || fail "native mode not reported"
 udp_ok || fail "native mode does not reflect UDP"
 lab_stop "$N" TERM || fail "reflector exit status"
 attached && fail "program still attached after clean stop"
+
+step "--busy-poll (SO_PREFER_BUSY_POLL, SO_BUSY_POLL, SO_BUSY_POLL_BUDGET)"
+start "$TMP/bp.log" --busy-poll
+BP=$LAB_BG_PID
+udp_ok || fail "busy-poll mode does not reflect UDP"
+lab_stop "$BP" TERM || fail "reflector exit status"
 
 step "lab down, nothing left"
 lab_down "$ID"
