@@ -76,6 +76,7 @@ void tcp_input_syn_sent(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t 
     }
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
+    c->rcv_adv = c->rcv_nxt;
     tcp_negotiate(c, &seg->opts, true);
     /* The SYN-ACK's window is never scaled (RFC 7323 2.2). */
     c->snd_wnd = seg->wnd;
@@ -98,8 +99,8 @@ void tcp_input_syn_sent(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t 
         c->backoff = 0;
         if (rtt)
             tcp_rtt_sample(c, rtt);
-        /* Our SYN advertised rcvbuf window unscaled: that is RCV.WND now. */
-        c->rcv_adv = c->rcv_nxt;
+        /* Our SYN advertised the window unscaled; the ACK below offers
+         * the scaled one. */
         c->rcv_adv = c->rcv_nxt + tcp_select_window(c);
         tcp_established(c, now_us);
         c->ack_now = true;
@@ -206,6 +207,9 @@ static void fin_received(struct tcp_conn *c, uint64_t now_us)
     bool our_fin_acked = c->fin_queued && seq_gt(c->snd_una, tcp_sndbuf_tail_seq(c));
 
     c->rcv_nxt++;
+    /* A FIN right at the window's edge takes no buffer space: accepted. */
+    if (seq_gt(c->rcv_nxt, c->rcv_adv))
+        c->rcv_adv = c->rcv_nxt;
     c->fin_rcvd = true;
     c->ack_now = true;
     tcp_notify(c, TCP_EV_PEER_CLOSED);

@@ -315,6 +315,7 @@ void tcp_input_listen(struct tcp_engine *eng, struct tcp_listener *lst,
     syn_list_add(lst, c);
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
+    c->rcv_adv = c->rcv_nxt;
     tcp_negotiate(c, &seg->opts, true);
     c->ts_recent_us = now_us;
     c->snd_wnd = seg->wnd; /* a SYN's window is never scaled */

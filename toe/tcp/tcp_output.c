@@ -212,11 +212,13 @@ int tcp_send_syn(struct tcp_conn *c, uint64_t now_us)
         c->eng->stats.emit_fails++;
     } else {
         c->eng->stats.out_segs++;
-        if (synack) {
+        if (synack)
             c->last_ack_sent = c->rcv_nxt;
-            c->rcv_adv = c->rcv_nxt + h.wnd;
-        }
     }
+    /* The window offered (the retransmission will carry it if this one
+     * did not leave). */
+    if (synack && seq_gt(c->rcv_nxt + h.wnd, c->rcv_adv))
+        c->rcv_adv = c->rcv_nxt + h.wnd;
     if (seq_lt(c->snd_nxt, c->iss + 1))
         c->snd_nxt = c->iss + 1;
     if (seq_lt(c->snd_max, c->snd_nxt))

@@ -266,10 +266,17 @@ static void tcp_ka_timeout(struct tcp_conn *c, uint64_t now_us)
     }
     if (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)
         return;
-    if (now_us < c->last_rcv_us + cfg->keepalive_idle_us || tcp_flight_bytes(c) > 0 ||
-        seq_lt(c->snd_nxt, tcp_sndbuf_tail_seq(c))) {
+    if (now_us < c->last_rcv_us + cfg->keepalive_idle_us) {
         c->ka_probes = 0;
         tcp_keepalive_arm(c, now_us);
+        return;
+    }
+    if (tcp_flight_bytes(c) > 0 || seq_lt(c->snd_nxt, tcp_sndbuf_tail_seq(c))) {
+        /* Data outstanding: the retransmission or persist timer watches
+         * the peer; look again later (never re-arm in the past). */
+        c->ka_probes = 0;
+        c->ka_mode = TCP_KA_KEEPALIVE;
+        timer_wheel_mod(eng->wheel, &c->ka_timer, now_us + cfg->keepalive_intvl_us);
         return;
     }
     if (c->ka_probes >= cfg->keepalive_probes) {

@@ -234,14 +234,20 @@ unsigned h_pending(const struct harness *h)
 void h_advance_us(struct harness *h, uint64_t us)
 {
     uint64_t end = h->now_us + us;
+    unsigned same = 0;
 
     for (;;) {
         uint64_t next = timer_wheel_next_expiry(&h->wheel);
 
         if (next > end)
             break;
-        if (next > h->now_us)
+        if (next > h->now_us) {
             h->now_us = next;
+            same = 0;
+        } else if (++same > 10000) {
+            fail_msg("timers keep firing at %llu us without time passing",
+                     (unsigned long long)h->now_us);
+        }
         timer_wheel_advance(&h->wheel, h->now_us);
     }
     h->now_us = end;
