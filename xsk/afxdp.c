@@ -244,6 +244,7 @@ int afxdp_open(const struct afxdp_config *cfg, struct afxdp **out, char *err, si
     x->cfg.bpf_obj_path = cfg->bpf_obj_path;
     x->cfg_map_fd = -1;
     x->xsks_map_fd = -1;
+    x->stats_map_fd = -1;
     if (!cfg->verbose) {
         libbpf_set_print(quiet_libbpf);
         libxdp_set_print(quiet_libxdp);

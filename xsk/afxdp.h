@@ -127,4 +127,8 @@ int afxdp_queue_stats(struct afxdp *x, uint32_t i, struct afxdp_queue_stats *st)
 /* Sum over all ports. */
 int afxdp_total_stats(struct afxdp *x, struct afxdp_queue_stats *st);
 
+/* What the XDP program did, summed over CPUs: frames it sent towards the
+ * sockets and frames it passed to the kernel. 0 or -errno. */
+int afxdp_prog_stats(struct afxdp *x, uint64_t *redirected, uint64_t *passed);
+
 #endif

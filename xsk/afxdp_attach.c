@@ -279,7 +279,7 @@ int afxdp_prog_attach(struct afxdp *x, enum xdp_attach_mode mode, char *err, siz
 {
     struct xdp_program *prog = xdp_program__open_file(x->obj_path, NULL, NULL);
     struct bpf_object *obj;
-    struct bpf_map *cfg_map, *xsks_map;
+    struct bpf_map *cfg_map, *xsks_map, *stats_map;
     long lrc = libxdp_get_error(prog);
     int rc;
 
@@ -303,6 +303,7 @@ int afxdp_prog_attach(struct afxdp *x, enum xdp_attach_mode mode, char *err, siz
     obj = xdp_program__bpf_obj(prog);
     cfg_map = obj ? bpf_object__find_map_by_name(obj, "toe_cfg") : NULL;
     xsks_map = obj ? bpf_object__find_map_by_name(obj, "xsks_map") : NULL;
+    stats_map = obj ? bpf_object__find_map_by_name(obj, "toe_stats") : NULL;
     x->prog = prog;
     x->attach_mode = mode;
     if (!cfg_map || !xsks_map || bpf_map__fd(cfg_map) < 0 || bpf_map__fd(xsks_map) < 0) {
@@ -311,6 +312,7 @@ int afxdp_prog_attach(struct afxdp *x, enum xdp_attach_mode mode, char *err, siz
     }
     x->cfg_map_fd = bpf_map__fd(cfg_map);
     x->xsks_map_fd = bpf_map__fd(xsks_map);
+    x->stats_map_fd = stats_map ? bpf_map__fd(stats_map) : -1;
     return 0;
 }
 
@@ -353,4 +355,32 @@ void afxdp_prog_detach(struct afxdp *x)
     x->prog = NULL;
     x->cfg_map_fd = -1;
     x->xsks_map_fd = -1;
+    x->stats_map_fd = -1;
+}
+
+int afxdp_prog_stats(struct afxdp *x, uint64_t *redirected, uint64_t *passed)
+{
+    int ncpus = libbpf_num_possible_cpus();
+    uint64_t *vals;
+
+    *redirected = *passed = 0;
+    if (x->stats_map_fd < 0 || ncpus <= 0)
+        return -ENOENT;
+    vals = calloc((size_t)ncpus, sizeof(*vals));
+    if (!vals)
+        return -ENOMEM;
+    for (__u32 key = 0; key < TOE_REDIRECT_STAT_MAX; key++) {
+        uint64_t sum = 0;
+
+        if (bpf_map_lookup_elem(x->stats_map_fd, &key, vals) < 0)
+            continue;
+        for (int c = 0; c < ncpus; c++)
+            sum += vals[c];
+        if (key == TOE_REDIRECT_STAT_REDIRECT)
+            *redirected = sum;
+        else if (key == TOE_REDIRECT_STAT_PASS)
+            *passed = sum;
+    }
+    free(vals);
+    return 0;
 }

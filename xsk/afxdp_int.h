@@ -58,6 +58,7 @@ struct afxdp {
     enum xdp_attach_mode attach_mode;
     int cfg_map_fd;
     int xsks_map_fd;
+    int stats_map_fd;
 
     struct afxdp_pcap *pcap;
     uint32_t n_queues;

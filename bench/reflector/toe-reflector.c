@@ -232,6 +232,7 @@ static void print_counters(struct afxdp *x, struct refl_thread *th, uint32_t n, 
 {
     struct refl_counters sum;
     struct afxdp_queue_stats st;
+    uint64_t redirected, passed;
 
     memset(&sum, 0, sizeof(sum));
     for (uint32_t i = 0; i < n; i++) {
@@ -254,6 +255,10 @@ static void print_counters(struct afxdp *x, struct refl_thread *th, uint32_t n, 
         }
     }
     afxdp_total_stats(x, &st);
+    if (afxdp_prog_stats(x, &redirected, &passed) < 0)
+        redirected = passed = 0;
+    if (afxdp_prog_stats(x, &redirected, &passed) < 0)
+        redirected = passed = 0;
     printf("toe-reflector: %.3f s, reflected %" PRIu64 " (%.0f frames/s)\n", secs, sum.reflected,
            secs > 0 ? (double)sum.reflected / secs : 0.0);
     printf("  reflected: udp %" PRIu64 " tcp %" PRIu64 " icmp_echo %" PRIu64 " arp_replies %" PRIu64
@@ -276,6 +281,8 @@ static void print_counters(struct afxdp *x, struct refl_thread *th, uint32_t n, 
            " tx_ring_empty_descs %" PRIu64 "\n",
            st.xdp_rx_dropped, st.xdp_rx_invalid_descs, st.xdp_tx_invalid_descs, st.xdp_rx_ring_full,
            st.xdp_rx_fill_ring_empty_descs, st.xdp_tx_ring_empty_descs);
+    printf("  xdp program: redirected %" PRIu64 " passed_to_kernel %" PRIu64 "\n", redirected,
+           passed);
 }
 
 int main(int argc, char **argv)

@@ -79,6 +79,8 @@ tcp=$(sed -n 's/.* tcp \([0-9]*\) icmp_echo.*/\1/p' "$TMP/refl.log")
 [[ -n $tcp && $tcp -ge 3400 ]] || fail "reflector counted tcp=$tcp (5 MB needs >= 3400 segments)"
 [[ -n $udp && $udp -ge 18200 ]] || fail "reflector counted udp=$udp"
 [[ $icmp == 5 ]] || fail "reflector counted icmp_echo=$icmp, want 5 (kernel pings must pass)"
+passed=$(sed -n 's/.*passed_to_kernel \([0-9]*\).*/\1/p' "$TMP/refl.log")
+[[ -n $passed && $passed -ge 5 ]] || fail "XDP program passed ${passed:-?} frames, want >= 5"
 if ip -n "$LAB_SERVER_NS" link show "$LAB_SERVER_IF" | grep -q "prog/xdp"; then
     fail "XDP program still attached after exit"
 fi
