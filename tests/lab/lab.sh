@@ -145,7 +145,8 @@ lab_down() {
             [[ -n $pids ]] && kill -KILL $pids 2>/dev/null || true
         fi
         if [[ $ns == "$LAB_SERVER_NS" ]] && command -v xdp-loader >/dev/null; then
-            lab_nsenter "$ns" xdp-loader unload --all "$LAB_SERVER_IF" >/dev/null 2>&1 || true
+            timeout 10 nsenter --net="/run/netns/$ns" -- xdp-loader unload --all \
+                "$LAB_SERVER_IF" >/dev/null 2>&1 || true
         fi
         ip netns del "$ns" 2>/dev/null || true
     done
