@@ -4,7 +4,7 @@
 #   - clear errors: missing interface (ENODEV), not root (EPERM), XDP mode
 #     not supported (native on lo: EOPNOTSUPP), and auto's fallback to generic;
 #   - a second toe on the same interface is refused (EBUSY) and the first one
-#     keeps working;
+#     keeps working; a foreign XDP program is refused (EBUSY) and left alone;
 #   - after a crash (SIGKILL: the XDP program stays attached) a new start
 #     recovers (detaches the stale program) instead of failing;
 #   - --xdp-mode generic and native are honoured and reported; --busy-poll works;
@@ -105,6 +105,25 @@ lab_nsenter "$LAB_SERVER_NS" "$REFLECTOR" --iface lo --ip 127.0.0.1 --duration 0
 grep -q "mode generic copy (fell back from native zero-copy)" "$TMP/lo-auto.log" ||
     fail "auto on lo did not fall back to generic"
 ip -n "$LAB_SERVER_NS" link show lo | grep -q "prog/xdp" && fail "program left on lo"
+
+step "a foreign (non-libxdp) XDP program on the interface: EBUSY, left alone"
+FOREIGN=""
+for f in /usr/lib/*/bpf/xdpfilt_alw_all.o /usr/lib/bpf/xdpfilt_alw_all.o; do
+    [[ -f $f ]] && FOREIGN=$f && break
+done
+if [[ -n $FOREIGN ]] &&
+    ip -n "$LAB_SERVER_NS" link set dev "$LAB_SERVER_IF" xdpdrv obj "$FOREIGN" sec xdp; then
+    rc=0
+    refl "$TMP/foreign.log" || rc=$?
+    cat "$TMP/foreign.log"
+    [[ $rc -eq 1 ]] && grep -q "another XDP program is attached" "$TMP/foreign.log" ||
+        fail "start over a foreign program"
+    ip -n "$LAB_SERVER_NS" link show "$LAB_SERVER_IF" | grep -q "name xdpfilt_alw_all" ||
+        fail "the foreign program was touched"
+    ip -n "$LAB_SERVER_NS" link set dev "$LAB_SERVER_IF" xdpdrv off
+else
+    echo "(skipped: no xdpfilt_alw_all.o from xdp-tools)"
+fi
 
 step "first reflector"
 start "$TMP/a.log"
