@@ -138,14 +138,14 @@ struct tcp_config {
     bool sack;                     /* RFC 2018 SACK (+ RFC 2883 D-SACK) */
     bool timestamps;               /* RFC 7323 timestamps + PAWS */
     bool nagle;                    /* RFC 9293 3.7.4; per conn: tcp_set_nodelay() */
-    uint32_t delack_max_us;        /* delayed ACK bound; 40 ms (Linux); <= 200 ms */
+    uint32_t delack_max_us;        /* delayed ACK bound; 40 ms (Linux); <= 200 ms enforced */
     uint32_t rto_initial_us;       /* RFC 6298 2.1: 1 s */
     uint32_t rto_min_us;           /* 200 ms like Linux (RFC 6298 says 1 s: configurable) */
     uint32_t rto_max_us;           /* 60 s (RFC 6298 2.5 allows a cap >= 60 s) */
     uint32_t retries_max;          /* R2 as a count of RTO retransmissions: 15 */
     uint32_t r2_min_us;            /* RFC 9293 3.8.3: give up no sooner than 100 s */
-    uint32_t syn_retries;          /* SYN retransmissions before giving up: 6 */
-    uint32_t synack_retries;       /* SYN-ACK retransmissions: 5 */
+    uint32_t syn_retries;          /* SYN retransmissions before giving up: 7 (255 s) */
+    uint32_t synack_retries;       /* SYN-ACK retransmissions: 7 */
     uint32_t time_wait_us;         /* 2MSL: 60 s */
     uint32_t fin_wait2_us;         /* orphaned FIN_WAIT_2 timeout: 60 s (0 = none) */
     bool keepalive;                /* RFC 9293 3.8.4 / RFC 1122 4.2.3.6: off by default */

@@ -12,6 +12,7 @@ static void enter_recovery(struct tcp_conn *c, uint64_t now_us)
     uint32_t flight = c->snd_max - c->snd_una;
     uint32_t mss = c->snd_mss, len;
     uint32_t data_end = tcp_sndbuf_tail_seq(c);
+    int sent;
 
     c->in_recovery = true;
     c->sack_recovery = c->sack_ok;
@@ -33,8 +34,8 @@ static void enter_recovery(struct tcp_conn *c, uint64_t now_us)
         len = mss;
     if (!c->sack_recovery)
         c->cc.cwnd_bytes += 3 * mss;
-    tcp_xmit(c, c->snd_una, len, true, now_us);
-    c->high_rxt = c->snd_una + (len ? len : 1);
+    sent = tcp_xmit(c, c->snd_una, len, true, now_us);
+    c->high_rxt = c->snd_una + (sent > 0 ? (uint32_t)sent : 1);
     tcp_rto_arm(c, now_us);
 }
 
@@ -43,6 +44,7 @@ static void exit_recovery(struct tcp_conn *c, uint64_t now_us)
     c->in_recovery = false;
     c->sack_recovery = false;
     c->dupacks = 0;
+    c->lt_segs = 0;
     if (c->cc.ops && c->cc.ops->on_recovery_exit)
         c->cc.ops->on_recovery_exit(&c->cc, now_us);
 }
@@ -170,6 +172,7 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
             if (c->cc.ops && c->cc.ops->on_ack)
                 c->cc.ops->on_ack(&c->cc, &ca);
             c->dupacks = 0;
+            c->lt_segs = 0;
         }
         if (seq_gt(data_end, old_una) || acked)
             tcp_notify(c, TCP_EV_SENT | (sndbuf_free_bytes(&c->snd) && !c->fin_queued
@@ -188,6 +191,8 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
             return true;
         }
         c->dupacks++;
+        if (c->dupacks <= 2)
+            c->lt_segs = c->dupacks; /* RFC 3042 */
         /* RFC 6582 section 4.1: only if the ACK covers more than recover. */
         if ((c->dupacks >= 3 ||
              (c->sack_ok && sack_board_is_lost(&c->sb, c->snd_una, mss))) &&

@@ -26,8 +26,8 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->rto_max_us = 60000000;
     cfg->retries_max = 15;
     cfg->r2_min_us = 100000000;
-    cfg->syn_retries = 6;
-    cfg->synack_retries = 5;
+    cfg->syn_retries = 7;      /* 1+2+...+64 s, gives up at 255 s: RFC 9293 3.8.3 >= 3 min */
+    cfg->synack_retries = 7;
     cfg->time_wait_us = 60000000;
     cfg->fin_wait2_us = 60000000;
     cfg->keepalive = false;
@@ -102,7 +102,7 @@ int tcp_engine_init(struct tcp_engine *eng, const struct tcp_config *cfg,
         !ops->notify)
         return -EINVAL;
     if (cfg->mss_bytes < 64 || cfg->mss_bytes > 65495 || cfg->rto_min_us == 0 ||
-        cfg->rto_max_us < cfg->rto_min_us || cfg->delack_max_us > 500000 ||
+        cfg->rto_max_us < cfg->rto_min_us || cfg->delack_max_us > 200000 ||
         cfg->rcvbuf_min_bytes > cfg->rcvbuf_max_bytes ||
         cfg->sndbuf_min_bytes > cfg->sndbuf_max_bytes)
         return -EINVAL;
@@ -208,6 +208,7 @@ struct tcp_conn *tcp_conn_new(struct tcp_engine *eng, const struct tcp_tuple *t,
     c->nodelay = !cfg->nagle;
     c->rcv_wscale = choose_rcv_wscale(cfg);
     c->peer_mss = 536;
+    c->mss_base = 536;
     c->snd_mss = 536;
     c->rcv_mss = 536;
     c->iss = tcp_isn_generate(&eng->isn_key, t->laddr, t->lport, t->raddr, t->rport, now_us);

@@ -54,7 +54,8 @@ struct tcp_conn {
     uint8_t snd_wscale;          /* peer's shift: applied to windows we receive */
     uint8_t rcv_wscale;          /* our shift: applied to windows we send */
     uint16_t peer_mss;           /* MSS option the peer sent (536 if none) */
-    uint32_t snd_mss;            /* effective send MSS, options accounted */
+    uint32_t mss_base;           /* min(peer MSS, ours): payload + options bound */
+    uint32_t snd_mss;            /* effective send MSS, timestamps accounted */
     uint32_t rcv_mss;            /* estimate of the peer's segment size */
 
     /* Send sequence space (RFC 9293 3.3.1). */
@@ -102,6 +103,8 @@ struct tcp_conn {
     /* Congestion control and loss recovery. */
     struct tcp_cc cc;
     uint32_t dupacks;
+    uint32_t lt_segs;            /* RFC 3042 limited transmit: 0, 1 or 2 */
+    uint64_t last_data_us;       /* when data was last sent (RFC 5681 4.1) */
     bool in_recovery;            /* fast recovery (NewReno or SACK) */
     bool sack_recovery;
     uint32_t recover;            /* RFC 6582 / RFC 6675 RecoveryPoint */
@@ -149,8 +152,9 @@ uint32_t tcp_sndbuf_tail_seq(const struct tcp_conn *c);
 /* ----- tcp_output.c */
 /* Sends what window, cwnd, Nagle and SWS allow; FIN when due. */
 void tcp_output(struct tcp_conn *c, uint64_t now_us);
-/* Sends one segment of [seq, seq + len) from the send buffer (FIN if it
- * reaches fin_seq and fin is queued). 0 or -ENOBUFS. */
+/* Sends one segment of at most [seq, seq + len) from the send buffer (FIN
+ * if it reaches the end and the app shut down); the payload shrinks when
+ * SACK blocks need option space. Bytes sent, or -ENOBUFS. */
 int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rtx, uint64_t now_us);
 int tcp_send_syn(struct tcp_conn *c, uint64_t now_us);
 void tcp_send_ack(struct tcp_conn *c, uint64_t now_us);

@@ -32,6 +32,7 @@ void tcp_negotiate(struct tcp_conn *c, const struct tcp_options *o, bool we_offe
     /* Effective send MSS (RFC 9293 3.7.1), minus the timestamp option that
      * every segment carries. */
     mss = c->peer_mss < cfg->mss_bytes ? c->peer_mss : cfg->mss_bytes;
+    c->mss_base = mss;
     if (c->ts_ok)
         mss -= 12;
     c->snd_mss = mss;

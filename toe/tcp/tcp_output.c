@@ -230,6 +230,20 @@ int tcp_send_syn(struct tcp_conn *c, uint64_t now_us)
  * reaches the end of the stream and the app shut down. */
 enum xmit_kind { XMIT_NEW, XMIT_RTX, XMIT_PROBE };
 
+/* Bytes the options take on the wire, NOP-padded as the emitter lays them
+ * out (RFC 7323 appendix A, RFC 2018 section 3). */
+static uint32_t opts_len(const struct tcp_options *o)
+{
+    uint32_t n = 0;
+
+    if (o->present & TCP_OPTF_TS)
+        n += 12;
+    if (o->present & TCP_OPTF_SACK)
+        n += 4 + 8u * o->sack_count;
+    return n;
+}
+
+/* Returns the payload bytes sent (possibly fewer than len), or -ENOBUFS. */
 static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_kind kind,
                      uint64_t now_us)
 {
@@ -237,11 +251,16 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
     struct tcp_engine *eng = c->eng;
     struct iovec iov[TCP_XMIT_IOV_MAX];
     struct tcp_hdr_out h;
-    uint32_t tail = tcp_sndbuf_tail_seq(c), win, end;
+    uint32_t tail = tcp_sndbuf_tail_seq(c), win, end, room;
     uint8_t flags = TCP_FLAG_ACK;
     bool rtx = seq_lt(seq, c->snd_max);
     int n = 0, rc;
 
+    hdr_common(c, &h, seq, TCP_FLAG_ACK, &win, now_us);
+    /* MSS bounds payload plus options (RFC 6691): SACK blocks cost data. */
+    room = c->mss_base > opts_len(&h.opts) ? c->mss_base - opts_len(&h.opts) : 1;
+    if (len > room)
+        len = room;
     if (len) {
         n = sndbuf_peek(&c->snd, (size_t)(seq - c->snd_buf_seq), len, iov, TCP_XMIT_IOV_MAX);
         if (seq + len == tail)
@@ -250,17 +269,19 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
     if (c->fin_queued && seq + len == tail && kind != XMIT_PROBE &&
         (advance || seq_gt(c->snd_max, tail)))
         flags |= TCP_FLAG_FIN;
-    hdr_common(c, &h, seq, flags, &win, now_us);
+    h.flags = flags;
     rc = emit_seg(c, &h, iov, n, win);
     if (rc) {
         tcp_blocked_add(c);
         return rc;
     }
     end = seq + len + ((flags & TCP_FLAG_FIN) ? 1 : 0);
-    if (len)
+    if (len) {
         eng->stats.data_segs_out++;
+        c->last_data_us = now_us;
+    }
     if (kind == XMIT_PROBE)
-        return 0;
+        return (int)len;
     if (rtx) {
         eng->stats.retrans_segs++;
         c->total_retrans++;
@@ -277,7 +298,7 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
         c->snd_max = c->snd_nxt;
     if (end != seq && c->rtx_mode != TCP_RTX_RTO)
         tcp_rto_arm(c, now_us);
-    return 0;
+    return (int)len;
 }
 
 int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rtx, uint64_t now_us)
@@ -303,15 +324,17 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
         k = sack_board_next_seg(&c->sb, c->snd_una, c->snd_nxt, c->high_rxt, mss,
                                 unsent > 0 && room > 0, &seq, &len);
         if (k == SACK_NEXT_LOST || k == SACK_NEXT_RESCUE) {
-            if (xmit_data(c, seq, len, XMIT_RTX, now_us))
+            int sent = xmit_data(c, seq, len, XMIT_RTX, now_us);
+
+            if (sent < 0)
                 break;
-            if (seq_gt(seq + len, c->high_rxt))
-                c->high_rxt = seq + len;
+            if (seq_gt(seq + (uint32_t)sent, c->high_rxt))
+                c->high_rxt = seq + (uint32_t)sent;
         } else if (k == SACK_NEXT_NEW) {
             len = unsent < mss ? unsent : mss;
             if (len > room)
                 len = room;
-            if (xmit_data(c, c->snd_nxt, len, XMIT_NEW, now_us))
+            if (xmit_data(c, c->snd_nxt, len, XMIT_NEW, now_us) < 0)
                 break;
         } else {
             break;
@@ -339,6 +362,15 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
         sack_output(c, now_us);
         return;
     }
+    /* RFC 5681 4.1: after an idle period longer than the RTO, restart
+     * from no more than the initial window. */
+    if (tcp_flight_bytes(c) == 0 && c->last_data_us &&
+        now_us - c->last_data_us > tcp_rto_current_us(c)) {
+        uint32_t iw = tcp_cc_initial_window(c->snd_mss);
+
+        if (c->cc.cwnd_bytes > iw)
+            c->cc.cwnd_bytes = iw;
+    }
     for (;;) {
         uint32_t tail = tcp_sndbuf_tail_seq(c);
         uint32_t unsent = seq_lt(c->snd_nxt, tail) ? tail - c->snd_nxt : 0;
@@ -346,7 +378,10 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
         uint32_t flight = tcp_flight_bytes(c);
         uint32_t wnd_end = c->snd_una + c->snd_wnd;
         uint32_t room = seq_lt(c->snd_nxt, wnd_end) ? wnd_end - c->snd_nxt : 0;
-        uint32_t cwnd_room = c->cc.cwnd_bytes > flight ? c->cc.cwnd_bytes - flight : 0;
+        /* RFC 3042 limited transmit: one new segment per of the first two
+         * duplicate ACKs, beyond cwnd. */
+        uint32_t cwnd = c->cc.cwnd_bytes + (c->in_recovery ? 0 : c->lt_segs * mss);
+        uint32_t cwnd_room = cwnd > flight ? cwnd - flight : 0;
         uint32_t len;
         bool idle = c->snd_nxt == c->snd_una;
 
@@ -385,7 +420,7 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
             if (len > 0)
                 break;
         }
-        if (xmit_data(c, c->snd_nxt, len, XMIT_NEW, now_us))
+        if (xmit_data(c, c->snd_nxt, len, XMIT_NEW, now_us) < 0)
             break;
         if (len == 0)
             break; /* the FIN went */
@@ -512,7 +547,7 @@ void tcp_send_probe(struct tcp_conn *c, bool zero_window, uint64_t now_us)
         /* RFC 9293 3.8.6.1: one octet of new data beyond the window; not
          * counted in flight (snd_nxt stays), but its ACK is acceptable. */
         c->eng->stats.zero_window_probes++;
-        if (xmit_data(c, c->snd_nxt, 1, XMIT_PROBE, now_us) == 0 &&
+        if (xmit_data(c, c->snd_nxt, 1, XMIT_PROBE, now_us) >= 0 &&
             seq_gt(c->snd_nxt + 1, c->snd_max))
             c->snd_max = c->snd_nxt + 1;
         return;

@@ -454,6 +454,70 @@ static void test_data_after_close_rst(void **state)
     assert_int_equal(h->nfree, 1);
 }
 
+
+static void test_limited_transmit(void **state)
+{
+    struct harness *h = *state;
+    const struct h_seg *s;
+
+    h_passive_open(h, IRS, NULL);
+    assert_int_equal(tcp_send(&h->eng, h->app, pattern, 12 * 1460, h->now_us), 12 * 1460);
+    assert_int_equal(h_pending(h), 10); /* initial window */
+    h->rd = h->nout;
+    /* RFC 3042: each of the first two duplicate ACKs lets one new segment out */
+    h_inject(h, "A", IRS + 1, 1, 65535, NULL, NULL, 0);
+    s = h_expect(h, "A", 1 + 10 * 1460, IRS + 1);
+    assert_int_equal(s->len, 1460);
+    h_inject(h, "A", IRS + 1, 1, 65535, NULL, NULL, 0);
+    s = h_expect(h, "PA", 1 + 11 * 1460, IRS + 1);
+    h_inject(h, "A", IRS + 1, 1, 65535, NULL, NULL, 0);
+    s = h_expect(h, "A", 1, IRS + 1); /* fast retransmit */
+    h_expect_none(h);
+}
+
+static void test_sack_blocks_shrink_payload(void **state)
+{
+    struct harness *h = *state;
+    struct tcp_options o = {0};
+    const struct h_seg *s;
+
+    o.present = TCP_OPTF_MSS | TCP_OPTF_SACK_PERM | TCP_OPTF_TS;
+    o.mss = 1460;
+    o.ts_val = 1;
+    h_passive_open(h, IRS, &o);
+    o.present = TCP_OPTF_TS;
+    o.ts_val = 2;
+    /* a hole in what we receive: our segments carry a SACK block */
+    h_inject(h, "A", IRS + 101, 1, 65535, &o, pattern, 100);
+    h_expect(h, "A", 1, IRS + 1);
+    tcp_send(&h->eng, h->app, pattern, 3000, h->now_us);
+    s = h_expect(h, "A", 1, IRS + 1);
+    assert_int_equal(s->h.opts.sack_count, 1);
+    assert_int_equal(s->len, 1460 - 12 - 12); /* MSS covers payload + options */
+}
+
+static void test_idle_restart(void **state)
+{
+    struct harness *h = *state;
+    struct tcp_conn_info ci;
+
+    h_passive_open(h, IRS, NULL);
+    tcp_set_nodelay(h->app, true);
+    /* grow cwnd past the initial window */
+    for (int i = 0; i < 10; i++) {
+        tcp_send(&h->eng, h->app, pattern, 14600, h->now_us);
+        h->rd = h->nout;
+        tcp_conn_info(h->app, &ci);
+        h_inject(h, "A", IRS + 1, ci.snd_nxt - h->iss, 65535, NULL, NULL, 0);
+    }
+    tcp_conn_info(h->app, &ci);
+    assert_true(ci.cwnd_bytes > 14600);
+    h_advance_ms(h, 5000);
+    tcp_send(&h->eng, h->app, pattern, 65535, h->now_us);
+    assert_int_equal(h_pending(h), 10); /* RFC 5681 4.1: back to IW */
+    h->rd = h->nout;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +534,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emit_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_data_after_close_rst, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limited_transmit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sack_blocks_shrink_payload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_restart, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
