@@ -418,6 +418,8 @@ int hs_m_expect_none(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *c
     hs_run(hs);
     if (us)
         hs_advance_to(hs, hs->now_us + us, true);
+    else if (hs->lx)
+        hs_advance_to(hs, hs->now_us + 2000, true); /* let the kernel answer first */
     hs->strict = true;
     rc = hs_check_unexpected(hs, interp, "expect_none");
     hs->strict = saved;

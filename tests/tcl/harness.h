@@ -66,6 +66,7 @@ struct hconn {
     uint32_t raddr;
     uint16_t lport, rport;
     struct hconn *next_accept;
+    int fd; /* Linux backend: the kernel socket (-1 once given back) */
 };
 
 struct hlisten {
@@ -75,6 +76,7 @@ struct hlisten {
     uint16_t port;
     bool reject;
     struct hconn *head, *tail; /* accepted, not yet taken by "accept" */
+    int fd;                    /* Linux backend: the listening socket */
 };
 
 struct hstack {
@@ -109,6 +111,8 @@ struct hstack {
     Tcl_HashTable conns; /* name -> struct hconn */
     int conn_seq;
     struct hlisten *listens;
+
+    struct hlinux *lx; /* -backend linux (linux_backend.h), else NULL */
 };
 
 /* Polls the stack at the current time until it is idle, collecting frames. */
@@ -121,6 +125,8 @@ uint64_t hs_next_event_us(struct hstack *hs);
 /* The queue of frames the stack sent and the script has not expected yet. */
 struct hframe *hs_q_pop(struct hstack *hs);
 size_t hs_q_len(const struct hstack *hs);
+/* Queues a frame the stack sent at script time t_us (learning its numbers). */
+void hs_q_push_at(struct hstack *hs, const uint8_t *data, uint32_t len, uint64_t t_us);
 /* Resolves a TIME argument ("+0.1", "0.25", "40ms", "*") to script time. */
 int hs_time_arg(struct hstack *hs, Tcl_Interp *interp, Tcl_Obj *o, bool *any, uint64_t *t);
 /* Seconds with 6 decimals. */
@@ -167,6 +173,8 @@ extern const struct hmethod harness_app_methods[];
 extern const struct toe_app_ops harness_app_ops;
 /* Frees connection and listener records (the stack is already destroyed). */
 void harness_app_free(struct hstack *hs);
+
+#include "linux_backend.h"
 
 #endif /* TOE_TCL_HAVE_STACK */
 

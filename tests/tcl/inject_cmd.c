@@ -430,7 +430,8 @@ int hs_m_inject(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
         goto out;
     }
     if (t < hs->now_us) {
-        if (hs->now_us - t > hs->tolerance_us) {
+        /* Real time (Linux backend) may have run past t: inject now. */
+        if (hs->now_us - t > hs->tolerance_us && !hs->lx) {
             char a[32], b[32];
 
             hs_fmt_time(t, a, sizeof(a));
@@ -457,9 +458,9 @@ int hs_m_inject(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
     if (o.truncate >= 0 && o.truncate < n)
         n = o.truncate;
     hpcap_write(hs->pcap, hs->now_us, buf, (uint32_t)n);
-    n = port_mem_send_raw(hs->pb, buf, (uint32_t)n);
+    n = hs->lx ? linux_send_frame(hs, buf, (uint32_t)n) : port_mem_send_raw(hs->pb, buf, (uint32_t)n);
     if (n < 0) {
-        harness_errno_error(interp, n, "port_mem_send_raw");
+        harness_errno_error(interp, n, hs->lx ? "AF_PACKET send" : "port_mem_send_raw");
         goto out;
     }
     hs_run(hs);

@@ -224,7 +224,7 @@ static Tcl_Obj *get_harness_opt(struct hstack *hs, int idx)
 
 /* ---- time and the frame queue ---- */
 
-static void q_push(struct hstack *hs, const uint8_t *data, uint32_t len)
+void hs_q_push_at(struct hstack *hs, const uint8_t *data, uint32_t len, uint64_t t_us)
 {
     struct hframe *f;
 
@@ -239,7 +239,7 @@ static void q_push(struct hstack *hs, const uint8_t *data, uint32_t len)
     }
     f = (struct hframe *)ckalloc(sizeof(*f) + len);
     memset(f, 0, sizeof(*f));
-    f->t_us = hs->now_us;
+    f->t_us = t_us;
     f->len = len;
     memcpy(f->data, data, len);
     hs_learn(hs, f);
@@ -303,13 +303,17 @@ static int drain_port(struct hstack *hs)
         hpcap_write(hs->pcap, hs->now_us, hs->rxbuf, (uint32_t)n);
         if (hs->autoarp && auto_arp(hs, hs->rxbuf, (uint32_t)n))
             continue;
-        q_push(hs, hs->rxbuf, (uint32_t)n);
+        hs_q_push_at(hs, hs->rxbuf, (uint32_t)n, hs->now_us);
     }
     return handled;
 }
 
 void hs_run(struct hstack *hs)
 {
+    if (hs->lx) {
+        linux_run(hs);
+        return;
+    }
     for (int i = 0; i < 1000; i++) {
         int work = toe_stack_poll(hs->stack, hs->clock_us);
         int got = drain_port(hs);
@@ -331,8 +335,13 @@ static void set_now(struct hstack *hs, uint64_t t)
  * a frame reaching the stack), or UINT64_MAX. */
 uint64_t hs_next_event_us(struct hstack *hs)
 {
-    uint64_t a = toe_stack_next_timer_us(hs->stack), b = port_mem_next_rx_us(hs->pa);
-    uint64_t n = a < b ? a : b;
+    uint64_t a, b, n;
+
+    if (hs->lx)
+        return UINT64_MAX; /* the kernel's timers are not visible */
+    a = toe_stack_next_timer_us(hs->stack);
+    b = port_mem_next_rx_us(hs->pa);
+    n = a < b ? a : b;
 
     if (n == UINT64_MAX)
         return n;
@@ -343,6 +352,10 @@ void hs_advance_to(struct hstack *hs, uint64_t t, bool stop_on_frame)
 {
     int stuck = 0;
 
+    if (hs->lx) {
+        linux_advance_to(hs, t, stop_on_frame);
+        return;
+    }
     hs_run(hs);
     while (hs->now_us < t) {
         uint64_t next;
@@ -439,7 +452,7 @@ static int m_at(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
     }
     if (hs_time_arg(hs, interp, objv[2], &any, &t) != TCL_OK)
         return TCL_ERROR;
-    if (t < hs->now_us) {
+    if (t < hs->now_us && !hs->lx) { /* real time may have run past t */
         char a[32], b[32];
 
         hs_fmt_time(t, a, sizeof(a));
@@ -538,10 +551,16 @@ static int stack_obj_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *c
         return TCL_ERROR;
     }
     m = Tcl_GetString(objv[1]);
+    if (hs->lx && (!strcmp(m, "counter") || !strcmp(m, "counters") || !strcmp(m, "flows") ||
+                   !strcmp(m, "ss")))
+        return (m[0] == 'f'   ? linux_m_flows
+                : m[0] == 's' ? linux_m_ss
+                : m[7] == 's' ? linux_m_counters
+                              : linux_m_counter)(hs, interp, objc, objv);
     for (const struct hmethod *t = core_methods; t->name; t++)
         if (!strcmp(t->name, m))
             return t->fn(hs, interp, objc, objv);
-    for (const struct hmethod *t = harness_app_methods; t->name; t++)
+    for (const struct hmethod *t = hs->lx ? linux_app_methods : harness_app_methods; t->name; t++)
         if (!strcmp(t->name, m))
             return t->fn(hs, interp, objc, objv);
     names = Tcl_NewObj();
@@ -562,6 +581,7 @@ static void stack_free(ClientData cd)
 
     if (hs->stack)
         toe_stack_destroy(hs->stack);
+    linux_stack_destroy(hs);
     harness_app_free(hs);
     if (hs->pa)
         port_mem_pair_destroy(hs->pa);
@@ -589,6 +609,7 @@ static int stack_new(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
     struct hstack *hs;
     uint32_t mtu = 0;
     int rc, idx;
+    bool want_linux = linux_backend_wanted(objc, objv);
 
     if (objc % 2) {
         Tcl_WrongNumArgs(interp, 2, objv, "?-option value ...?");
@@ -613,6 +634,12 @@ static int stack_new(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
     toe_stack_config_init(&cfg);
     cfg.ipv4_addr = 0xc0a80001; /* 192.168.0.1 */
     cfg.seed = 1;
+    if (want_linux) {
+        /* Real time, and addresses of the test's own namespaces. */
+        hs->tolerance_us = LINUX_DEFAULT_TOLERANCE_MS * 1000;
+        cfg.ipv4_addr = 0x0a4dc801; /* 10.77.200.1 */
+        hs->peer_ip = 0x0a4dc802;   /* 10.77.200.2 */
+    }
 
     for (int i = 2; i < objc; i += 2) {
         const char *name = Tcl_GetString(objv[i]);
@@ -623,6 +650,14 @@ static int stack_new(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
         if (o->name) {
             if (set_config_opt(interp, o, objv[i + 1], &cfg) != TCL_OK)
                 goto fail;
+        } else if (!strcmp(name, "-backend")) {
+            const char *b = Tcl_GetString(objv[i + 1]);
+
+            if (strcmp(b, "toe") && strcmp(b, "linux")) {
+                Tcl_SetObjResult(interp,
+                                 Tcl_ObjPrintf("-backend: \"%s\": must be toe or linux", b));
+                goto fail;
+            }
         } else if (!strcmp(name, "-mac") || !strcmp(name, "-peermac")) {
             if (script_mac_parse(Tcl_GetString(objv[i + 1]),
                                  name[1] == 'm' ? hs->stack_mac : hs->peer_mac) < 0) {
@@ -653,7 +688,7 @@ static int stack_new(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 
             for (o = config_opts; o->name; o++)
                 Tcl_AppendStringsToObj(msg, " ", o->name, NULL);
-            Tcl_AppendStringsToObj(msg, " -mac -peermac -peer -mtu -pcap", NULL);
+            Tcl_AppendStringsToObj(msg, " -mac -peermac -peer -mtu -pcap -backend", NULL);
             for (idx = 0; harness_opts[idx]; idx++)
                 Tcl_AppendStringsToObj(msg, " ", harness_opts[idx], NULL);
             Tcl_SetObjResult(interp, msg);
@@ -663,6 +698,11 @@ static int stack_new(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
     hs->stack_ip = cfg.ipv4_addr;
     hs->def_raddr = hs->peer_ip;
     hs->clock_us = HARNESS_EPOCH_US;
+    if (want_linux) {
+        if (linux_stack_create(hs, interp, &cfg, mtu, objc, objv) != TCL_OK)
+            goto fail;
+        goto created;
+    }
 
     memset(&pcfg, 0, sizeof(pcfg));
     pcfg.seed = cfg.seed;
@@ -684,6 +724,7 @@ static int stack_new(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
         goto fail;
     }
     toe_stack_mac(hs->stack, hs->stack_mac);
+created:
     snprintf(hs->name, sizeof(hs->name), "::toe::s%d", ++seq);
     hs->cmd = Tcl_CreateObjCommand(interp, hs->name, stack_obj_cmd, hs, stack_free);
     hs_run(hs); /* start-up frames (gratuitous ARP) */
