@@ -138,7 +138,8 @@ struct tcp_config {
     bool sack;                     /* RFC 2018 SACK (+ RFC 2883 D-SACK) */
     bool timestamps;               /* RFC 7323 timestamps + PAWS */
     bool nagle;                    /* RFC 9293 3.7.4; per conn: tcp_set_nodelay() */
-    uint32_t delack_max_us;        /* delayed ACK bound; 40 ms (Linux); <= 200 ms enforced */
+    uint32_t delack_max_us;        /* delayed ACK bound; 40 ms (Linux); <= 200 ms
+                                      enforced; 0 = no delayed ACKs */
     uint32_t rto_initial_us;       /* RFC 6298 2.1: 1 s */
     uint32_t rto_min_us;           /* 200 ms like Linux (RFC 6298 says 1 s: configurable) */
     uint32_t rto_max_us;           /* 60 s (RFC 6298 2.5 allows a cap >= 60 s) */

@@ -174,7 +174,7 @@ static void deliver_text(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uin
             c->ack_now = true; /* RFC 5681 4.2: filled (part of) a hole */
         if (*fin && seq + len != c->rcv_nxt)
             *fin = false;
-        if (c->ack_pending_bytes >= 2 * c->rcv_mss)
+        if (c->ack_pending_bytes >= 2 * c->rcv_mss || !eng->cfg.delack_max_us)
             c->ack_now = true; /* at least every second full-sized segment */
         else
             tcp_delack_arm(c, now_us);
