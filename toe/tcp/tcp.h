@@ -157,7 +157,8 @@ struct tcp_config {
     enum tcp_syncookies_mode syncookies;
     uint32_t challenge_ack_limit;  /* RFC 5961 section 7: per connection per second (10) */
     char cc_name[16];              /* "newreno" or "cubic" */
-    uint32_t ooo_max_ranges;       /* out-of-order ranges kept per connection (8) */
+    uint32_t ooo_max_ranges;       /* out-of-order ranges kept per connection (8,
+                                      <= 64); written into the pool's config */
     uint32_t tick_us;              /* timer wheel tick the engine assumes (1 ms) */
     uint32_t persist_max_us;       /* zero-window probe interval cap (= rto_max) */
     uint32_t mem_pressure_pct;     /* page pool use (% of its limit) above which

@@ -112,6 +112,13 @@ int tcp_engine_init(struct tcp_engine *eng, const struct tcp_config *cfg,
         return -EINVAL;
     eng->wheel = wheel;
     eng->pool = pool;
+    /* The out-of-order bound lives in the pool's config (rcvbuf_init reads
+     * it for every connection): make it the engine's. */
+    if (cfg->ooo_max_ranges) {
+        if (cfg->ooo_max_ranges > SOCKMEM_OOO_RANGES_MAX)
+            return -EINVAL;
+        pool->cfg.ooo_max_ranges = cfg->ooo_max_ranges;
+    }
     eng->ops = ops;
     eng->owner = owner;
     rc = tcp_isn_key_init(&eng->isn_key);

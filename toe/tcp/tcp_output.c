@@ -414,9 +414,10 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
              * least half the largest window the peer offered. */
             if (!((idle || c->nodelay) && c->max_snd_wnd && len >= c->max_snd_wnd / 2))
                 break;
-        } else if (len < mss && len == unsent && !idle && !c->nodelay) {
+        } else if (len < mss && len == unsent && !idle && !c->nodelay && !c->fin_queued) {
             /* Nagle (RFC 9293 3.7.4): hold a small segment while data is
-             * unacknowledged. A FIN alone is not held. */
+             * unacknowledged. Not the last one before our FIN (as Linux):
+             * nothing more will come to fill it. */
             if (len > 0)
                 break;
         }
