@@ -21,6 +21,35 @@
  *    must drop any notification it still holds for that connection and
  *    forget its flow-table entry.
  *  - ops->conn_free is never called from inside ops->emit or ops->notify.
+ *
+ * Timers: the connection's timer nodes live on the core's wheel; the stack
+ * only calls timer_wheel_advance(). When emit returned -ENOBUFS the stack
+ * calls tcp_engine_tx_ready() once TX has room (every poll is fine).
+ *
+ * Choices and known deviations (see also the per-file comments):
+ *  - rto_min 200 ms (Linux) by default; RFC 6298 2.4 says 1 s (configurable).
+ *  - Data on a SYN or SYN-ACK is not taken (not acknowledged; the peer
+ *    sends it again). URG is ignored: urgent data is delivered inline.
+ *  - A non-RST segment without timestamps on a timestamp connection is
+ *    accepted (Linux), not dropped (RFC 7323 3.2 SHOULD).
+ *  - An unacceptable segment in SYN-RECEIVED is answered with the SYN-ACK
+ *    again rather than a bare ACK.
+ *  - RST in TIME_WAIT closes it (RFC 9293; no RFC 1337 protection).
+ *  - A new SYN in TIME_WAIT (higher ISN, or newer timestamp) reopens, per
+ *    RFC 6191, only if the app released the old connection.
+ *  - ACK-only segments and RSTs carry SND.MAX (BSD), clamped to the peer's
+ *    window (Linux), not SND.NXT, which goes back after an RTO.
+ *  - Scaled windows are rounded down: the peer may see the right edge up to
+ *    2^shift - 1 bytes left of what we accept (RFC 7323 2.4 rounding).
+ *  - Window updates after app reads: when the window would at least double
+ *    and had fallen to half the buffer (Linux), within RFC 9293 receiver SWS.
+ *  - Nagle does not hold the last segment before our FIN (Linux).
+ *  - SACK: NextSeg rules 1-3 of RFC 6675; no rescue retransmission (rule 4);
+ *    the scoreboard is cleared on RTO; no D-SACK based undo.
+ *  - RTO fallback is go-back-N from SND.UNA (BSD), skipping SACKed bytes.
+ *  - Orphaned FIN_WAIT_2 is closed after fin_wait2_us (Linux tcp_fin_timeout).
+ *  - Keepalive and zero-window probing give up after keepalive_probes /
+ *    retries_max probes the peer never answered, with a RST.
  */
 #ifndef TOE_TCP_TCP_H
 #define TOE_TCP_TCP_H
