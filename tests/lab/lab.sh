@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # lab.sh: the toe lab's building blocks. Network namespaces joined by veth,
 # created and always removed by the tests themselves. Unique names per run
-# (the ID, default $$), so parallel runs never collide.
+# (the ID: tests use <letters><their pid>), so parallel runs never collide.
 #
-#   lab.sh up [--middle] [ID]   create a lab and print its variables
+#   lab.sh up [--middle] [ID]   create a lab and print its variables (ID: cli-$$)
 #   lab.sh down ID              remove it (idempotent: a missing lab is fine)
+#   lab.sh gc [--dry-run]       remove labs leaked by killed runs (owner pid gone)
 #   LAB_QUEUES=N lab.sh up ...  direct lab with N-queue veths (default 1)
 #
 # Sourced (". lab.sh"), it defines lab_up / lab_down / lab_exec / lab_nsenter.
@@ -221,6 +222,23 @@ lab_leftovers() {
     return 0
 }
 
+# lab_gc [--dry-run]: removes lab namespaces leaked by runs that were killed
+# before their trap ran (e.g. SIGKILL on a timeout). Tests use IDs <tag><pid>
+# (letters, then their shell's pid): a toe-[csm]-<tag><pid> namespace whose
+# <pid> is gone and that holds no process is leaked. Other IDs (lab.sh up's
+# default "cli-PID", numeric ones) are never touched, nor is a live run.
+lab_gc() {
+    local dry=${1:-} ns pid
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+        [[ $ns =~ ^toe-[csm]-[a-z]+([0-9]+)$ ]] || continue
+        pid=${BASH_REMATCH[1]}
+        kill -0 "$pid" 2>/dev/null && continue
+        [[ -n $(ip netns pids "$ns" 2>/dev/null) ]] && continue
+        echo "lab: removing leaked namespace $ns"
+        [[ $dry == --dry-run ]] || ip netns del "$ns" 2>/dev/null || true
+    done
+}
+
 lab_print() {
     echo "LAB_ID=$LAB_ID"
     echo "LAB_CLIENT_NS=$LAB_CLIENT_NS"
@@ -247,15 +265,18 @@ lab_main() {
             esac
             shift
         done
-        lab_up "${id:-$$}" "$middle"
+        lab_up "${id:-cli-$$}" "$middle"
         lab_print
         ;;
     down)
         [[ $# -eq 1 ]] || { echo "usage: lab.sh down ID" >&2; return 2; }
         lab_down "$1"
         ;;
+    gc)
+        lab_gc "$@"
+        ;;
     *)
-        echo "usage: lab.sh up [--middle] [ID] | lab.sh down ID" >&2
+        echo "usage: lab.sh up [--middle] [ID] | lab.sh down ID | lab.sh gc [--dry-run]" >&2
         return 2
         ;;
     esac
