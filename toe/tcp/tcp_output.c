@@ -336,6 +336,27 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
                 len = room;
             if (xmit_data(c, c->snd_nxt, len, XMIT_NEW, now_us) < 0)
                 break;
+        } else if (!c->rescue_done && seq_gt(c->snd_nxt, c->snd_una)) {
+            /* Rule 4, rescue retransmission (RFC 6675 section 4): once per
+             * recovery, the segment holding the highest unSACKed byte, so a
+             * lost tail does not have to wait for the RTO. */
+            uint32_t hi = c->snd_nxt, s0;
+            int sent;
+
+            c->rescue_done = true;
+            while (seq_gt(hi, c->snd_una) && sack_board_is_sacked(&c->sb, hi - 1))
+                hi--;
+            if (!seq_gt(hi, c->high_rxt))
+                break;
+            if (seq_gt(hi, tcp_sndbuf_tail_seq(c)))
+                hi = tcp_sndbuf_tail_seq(c); /* the FIN goes with the data */
+            s0 = hi - c->snd_una > mss ? hi - mss : c->snd_una;
+            sent = xmit_data(c, s0, hi - s0, XMIT_RTX, now_us);
+            if (sent < 0)
+                break;
+            if (seq_gt(s0 + (uint32_t)sent, c->high_rxt))
+                c->high_rxt = s0 + (uint32_t)sent;
+            break;
         } else {
             break;
         }

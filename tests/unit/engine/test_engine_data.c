@@ -518,6 +518,36 @@ static void test_idle_restart(void **state)
     h->rd = h->nout;
 }
 
+static void test_sack_rescue_retransmission(void **state)
+{
+    struct harness *h = *state;
+    struct tcp_options o = sack_syn(), so;
+    const struct h_seg *s;
+    uint32_t b;
+
+    h_passive_open(h, IRS, &o);
+    b = h->iss + 1;
+    tcp_set_nodelay(h->app, true);
+    tcp_send(&h->eng, h->app, pattern, 6 * 1460, h->now_us);
+    h->rd = h->nout;
+    /* segments 1 and 6 lost */
+    so = sack_blocks(b + 1460, b + 2920, 0, 0);
+    h_inject(h, "A", IRS + 1, 1, 65535, &so, NULL, 0);
+    so = sack_blocks(b + 1460, b + 4380, 0, 0);
+    h_inject(h, "A", IRS + 1, 1, 65535, &so, NULL, 0);
+    so = sack_blocks(b + 1460, b + 5840, 0, 0);
+    h_inject(h, "A", IRS + 1, 1, 65535, &so, NULL, 0);
+    s = h_expect(h, "A", 1, IRS + 1);  /* fast retransmit of 1 */
+    assert_int_equal(s->len, 1460);
+    h_expect_none(h);
+    so = sack_blocks(b + 1460, b + 5 * 1460, 0, 0);
+    h_inject(h, "A", IRS + 1, 1, 65535, &so, NULL, 0);
+    /* segment 6 is not IsLost (nothing SACKed above it): rule 4 rescue */
+    s = h_expect(h, "PA", 1 + 5 * 1460, IRS + 1);
+    assert_int_equal(s->len, 1460);
+    h_expect_none(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +567,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limited_transmit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sack_blocks_shrink_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sack_rescue_retransmission, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
