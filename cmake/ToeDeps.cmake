@@ -50,7 +50,7 @@ endif()
 
 # What the engine library itself links against.
 set(TOE_ENGINE_DEPS PkgConfig::SODIUM PkgConfig::PCAP Threads::Threads)
-set(TOE_PC_REQUIRES "libsodium libpcap")
+set(TOE_PC_REQUIRES "libsodium libpcap libxdp libbpf")
 if(TOE_WITH_JEMALLOC)
   list(APPEND TOE_ENGINE_DEPS PkgConfig::JEMALLOC)
   set(TOE_PC_REQUIRES "${TOE_PC_REQUIRES} jemalloc")
