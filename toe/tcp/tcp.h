@@ -44,8 +44,8 @@
  *  - Window updates after app reads: when the window would at least double
  *    and had fallen to half the buffer (Linux), within RFC 9293 receiver SWS.
  *  - Nagle does not hold the last segment before our FIN (Linux).
- *  - SACK: NextSeg rules 1-3 of RFC 6675; no rescue retransmission (rule 4);
- *    the scoreboard is cleared on RTO; no D-SACK based undo.
+ *  - SACK: RFC 6675 NextSeg rules 1-4 (rescue once per recovery); the
+ *    scoreboard is cleared on RTO; no D-SACK/Eifel based undo.
  *  - RTO fallback is go-back-N from SND.UNA (BSD), skipping SACKed bytes.
  *  - Orphaned FIN_WAIT_2 is closed after fin_wait2_us (Linux tcp_fin_timeout).
  *  - Keepalive and zero-window probing give up after keepalive_probes /

@@ -166,6 +166,10 @@ static void deliver_text(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uin
         c->ack_now = true;
         return;
     }
+    /* The peer's segment size, as seen (Linux tcp_measure_rcv_mss): it may
+     * send more than its own MSS option said. */
+    if (len > c->rcv_mss && len <= eng->cfg.mss_bytes)
+        c->rcv_mss = len;
     if (r > 0) {
         c->rcv_nxt += (uint32_t)r;
         c->ack_pending_bytes += (uint32_t)r;
