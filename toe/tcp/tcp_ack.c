@@ -182,7 +182,7 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
 
     /* ack == SND.UNA: a duplicate ACK in the sense of RFC 5681 section 2
      * (or one bringing new SACK information, RFC 6675 section 2). A zero-window
- * probe's byte is not outstanding data: answers to probes are not dupacks. */
+     * probe's byte is not outstanding data: answers to probes are not dupacks. */
     if (ack == c->snd_una && c->snd_nxt != c->snd_una && c->snd_wnd && seg->len == 0 &&
         !(seg->flags & (TCP_FLAG_SYN | TCP_FLAG_FIN)) && (!window_changed || newly_sacked)) {
         if (c->in_recovery) {

@@ -319,11 +319,13 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
     if (!acceptable(c, seq, seg_len, wnd)) {
         if (wnd == 0 && seq == c->rcv_nxt && !(f & TCP_FLAG_SYN)) {
             /* RFC 9293: with a zero window still take ACK and RST; the
-             * text goes (and an ACK tells the peer). */
-            if (len)
+             * text goes (and an ACK tells the peer). A bare FIN takes no
+             * buffer space: taken, as Linux does. */
+            if (len) {
                 tcp_drop(eng, TCP_DROP_RCVBUF_FULL);
-            len = 0;
-            fin = false;
+                len = 0;
+                fin = false;
+            }
             c->ack_now = true;
         } else {
             if (f & TCP_FLAG_RST) {
