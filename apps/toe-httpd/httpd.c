@@ -23,8 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ROUNDS_PER_TURN 64  /* then other connections get a turn (run queue) */
-#define SWEEP_MS        100 /* timeout checks */
+#define ROUNDS_PER_TURN      64   /* then other connections get a turn (run queue) */
+#define SWEEP_MS             100  /* timeout checks */
+#define HTTPD_PROGRESS_BYTES 4096 /* output that counts as progress (idle timeout) */
 
 enum { HC_OPEN = 0, HC_FLUSHING, HC_LINGER, HC_DEAD };
 
@@ -41,9 +42,10 @@ struct httpd_conn {
     size_t sndbuf_bytes; /* toe_conn_writable() when nothing is queued */
     uint32_t in_off, in_len;
     uint32_t out_off, out_len;
-    uint64_t req_start_ms; /* a request is arriving since then; 0: none */
-    uint64_t active_ms;    /* last progress */
-    uint64_t deadline_ms;  /* LINGER */
+    uint32_t sent_unaccounted; /* sent since active_ms last moved */
+    uint64_t req_start_ms;     /* a request is arriving since then; 0: none */
+    uint64_t active_ms;        /* last progress */
+    uint64_t deadline_ms;      /* LINGER */
     uint64_t acct_requests, acct_errors;
     struct http_session s;
     uint8_t in[HTTPD_IN_BYTES];
@@ -295,7 +297,14 @@ static bool conn_send(struct httpd_conn *hc, bool *progress)
         svc->c.output_stalls++;
     hc->out_off += (uint32_t)n;
     svc->c.bytes_out += (uint64_t)n;
-    hc->active_ms = svc->now_ms;
+    /* Progress for the idle timeout: HTTPD_PROGRESS_BYTES, or all we had. A
+     * peer that reads a byte now and then (slow read) does not keep the
+     * connection. */
+    hc->sent_unaccounted += (uint32_t)n;
+    if (hc->sent_unaccounted >= HTTPD_PROGRESS_BYTES || hc->out_off == hc->out_len) {
+        hc->active_ms = svc->now_ms;
+        hc->sent_unaccounted = 0;
+    }
     *progress = true;
     return true;
 }

@@ -28,7 +28,9 @@
 struct httpd_config {
     const char *root;           /* document root; NULL: only /tiny and /bytes/N */
     uint32_t header_timeout_ms; /* a started request must be complete by then (10000) */
-    uint32_t idle_timeout_ms;   /* no progress that long: close (60000); 0 = never */
+    uint32_t idle_timeout_ms;   /* no progress that long: close (60000); 0 = never.
+                                   Progress: input, or 4 KiB (or a whole response)
+                                   of output taken by the stack */
     uint32_t linger_ms;         /* after our FIN, drain the peer this long (2000) */
     uint32_t max_conns;         /* per worker; more are refused with RST (10000) */
     uint32_t cache_entries;     /* small-file cache slots per worker (64); 0 = off */

@@ -154,6 +154,23 @@ def slowloris_test(a, header_timeout_s):
           "slowloris: closed after %.2f s (header timeout %.1f s)" % (dt, header_timeout_s))
 
 
+def idle_test(a, idle_timeout_s):
+    """A client that connects and says nothing is closed after the idle timeout."""
+    s = connect(a)
+    t0 = time.time()
+    s.settimeout(idle_timeout_s + 5)
+    try:
+        closed = s.recv(4096) == b""
+    except ConnectionResetError:
+        closed = True
+    except socket.timeout:
+        closed = False
+    dt = time.time() - t0
+    s.close()
+    check(closed and idle_timeout_s - 0.5 <= dt <= idle_timeout_s + 1.0,
+          "idle client: closed after %.2f s (idle timeout %.1f s)" % (dt, idle_timeout_s))
+
+
 def nonreader_test(a, pid):
     rss0 = rss_kib(pid)
     s = connect(a, rcvbuf=4096)
@@ -201,12 +218,15 @@ def main():
     ap.add_argument("--root", required=True)
     ap.add_argument("--pid", required=True, type=int)
     ap.add_argument("--header-timeout-s", type=float, default=2.0)
+    ap.add_argument("--idle-timeout-s", type=float, default=0)
     args = ap.parse_args()
     signal.signal(signal.SIGALRM, lambda *a: (print("FAIL: alarm"), os._exit(3)))
     signal.alarm(200)
 
     basic_tests(args.toe, args.root)
     slowloris_test(args.toe, args.header_timeout_s)
+    if args.idle_timeout_s:
+        idle_test(args.toe, args.idle_timeout_s)
     wrk_test(args.toe)
     nonreader_test(args.toe, args.pid)
     if args.twin:

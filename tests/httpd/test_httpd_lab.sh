@@ -25,6 +25,7 @@ done
 id=ht$$
 fixed_date=784111777 # Sun, 06 Nov 1994 08:49:37 GMT
 header_timeout_ms=2000
+idle_timeout_ms=4000
 work=$(mktemp -d /tmp/toe-lab-httpd.XXXXXX)
 root=
 httpd_pid=
@@ -56,7 +57,8 @@ root=$(python3 "$here/httpd_lab.py" --make-root)
 lab_up "$id" || fail "lab up"
 lab_bg "$work/httpd.log" net "$LAB_SERVER_NS" "$httpd_bin" --iface "$LAB_SERVER_IF" \
     --ip "$LAB_SERVER_IP/$LAB_PREFIX" --port 80 --root "$root" \
-    --header-timeout-ms $header_timeout_ms --fixed-date $fixed_date
+    --header-timeout-ms $header_timeout_ms --idle-timeout-ms $idle_timeout_ms \
+    --fixed-date $fixed_date
 httpd_pid=$LAB_BG_PID
 lab_bg "$work/twin.log" exec "$LAB_SERVER_NS" "$twin_bin" --ip "$LAB_SERVER_KERNEL_IP" \
     --port 8080 --root "$root" --header-timeout-ms $header_timeout_ms --fixed-date $fixed_date
@@ -68,7 +70,8 @@ grep '^toe-httpd:' "$work/httpd.log" | head -n 2
 lab_exec "$LAB_CLIENT_NS" ping -c 1 -W 2 "$LAB_SERVER_IP" >/dev/null || fail "stack does not answer ping"
 lab_exec "$LAB_CLIENT_NS" python3 "$here/httpd_lab.py" --toe "$LAB_SERVER_IP:80" \
     --twin "$LAB_SERVER_KERNEL_IP:8080" --root "$root" --pid "$httpd_pid" \
-    --header-timeout-s "$(awk "BEGIN{print $header_timeout_ms/1000}")" || fail "client checks"
+    --header-timeout-s "$(awk "BEGIN{print $header_timeout_ms/1000}")" \
+    --idle-timeout-s "$(awk "BEGIN{print $idle_timeout_ms/1000}")" || fail "client checks"
 
 rc=0
 lab_stop "$httpd_pid" TERM || rc=$?
@@ -76,6 +79,7 @@ httpd_pid=
 [[ $rc == 0 ]] || fail "toe-httpd exited with $rc after SIGTERM"
 grep -E '^(Http|TcpPassiveOpens|TcpRetransSegs|XdpRxRingFull|PortTxAllocFail)' "$work/httpd.log" || true
 grep -Eq '^HttpHeaderTimeouts +[1-9]' "$work/httpd.log" || fail "no header timeout counted"
+grep -Eq '^HttpIdleTimeouts +[1-9]' "$work/httpd.log" || fail "no idle timeout counted"
 grep -Eq '^HttpFileReads +[1-9]' "$work/httpd.log" || fail "no io_uring file read counted"
 grep -Eq '^HttpFileReadErrors +0$' "$work/httpd.log" || fail "file read errors"
 lab_stop "$twin_pid" TERM >/dev/null 2>&1 || true
