@@ -222,7 +222,10 @@ static void tcp_persist_timeout(struct tcp_conn *c, uint64_t now_us)
         return;
     /* The peer never answers: after R2 worth of probes, give up. While it
      * answers (any ACK resets the count) probe forever. */
-    if (c->persist_unanswered >= eng->cfg.retries_max) {
+    if (c->persist_unanswered >= eng->cfg.retries_max ||
+        (c->orphan && c->persist_probes >= eng->cfg.retries_max)) {
+        /* (An orphan nobody reads for stops too, as Linux's orphan
+         * retries: no app is waiting for this data.) */
         eng->stats.abort_on_timeout++;
         tcp_send_rst_conn(c, now_us);
         tcp_conn_closed(c, TCP_CLOSE_TIMEOUT);

@@ -15,8 +15,12 @@
 #include "toe/tcp/tcp.h"
 #include "toe/tcp/tcp_conn.h"
 
+#ifndef MAXPKT
 #define MAXPKT 8192
+#endif
+#ifndef XFER_BYTES
 #define XFER_BYTES (300 * 1000)
+#endif
 
 struct pair;
 
