@@ -144,10 +144,14 @@ void tcp_conn_closed(struct tcp_conn *c, enum tcp_close_reason why);
 /* Frees c if it is CLOSED and the app does not own it. True if freed. */
 bool tcp_conn_maybe_free(struct tcp_conn *c);
 void tcp_notify(struct tcp_conn *c, unsigned events);
-void tcp_listener_unlink(struct tcp_conn *c);
-/* Sizes the buffers from what the handshake said; false on no memory. */
+/* Entering ESTABLISHED: buffers sized from what the handshake said, cc
+ * initialised, RFC 6298 5.7, keepalive armed. */
 void tcp_conn_established_setup(struct tcp_conn *c, uint64_t now_us);
 uint32_t tcp_sndbuf_tail_seq(const struct tcp_conn *c);
+
+/* ----- tcp_listen.c */
+/* Takes c off its listener's SYN-RECEIVED list or accept queue. */
+void tcp_listener_unlink(struct tcp_conn *c);
 
 /* ----- tcp_output.c */
 /* Sends what window, cwnd, Nagle and SWS allow; FIN when due. */
