@@ -32,8 +32,6 @@
  *    sends it again). URG is ignored: urgent data is delivered inline.
  *  - A non-RST segment without timestamps on a timestamp connection is
  *    accepted (Linux), not dropped (RFC 7323 3.2 SHOULD).
- *  - An unacceptable segment in SYN-RECEIVED is answered with the SYN-ACK
- *    again rather than a bare ACK.
  *  - RST in TIME_WAIT closes it (RFC 9293; no RFC 1337 protection).
  *  - A new SYN in TIME_WAIT (higher ISN, or newer timestamp) reopens, per
  *    RFC 6191, only if the app released the old connection.

@@ -473,13 +473,10 @@ void tcp_send_ack(struct tcp_conn *c, uint64_t now_us)
     struct tcp_hdr_out h;
     uint32_t win;
 
+    /* In SYN-RECEIVED too: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293
+     * 3.10.7.4); only a retransmitted SYN gets the SYN-ACK again. */
     if (c->state == TCP_CLOSED || c->state == TCP_SYN_SENT || c->state == TCP_LISTEN)
         return;
-    if (c->state == TCP_SYN_RECEIVED) {
-        tcp_send_syn(c, now_us);
-        c->ack_now = false;
-        return;
-    }
     hdr_common(c, &h, tcp_ack_seq(c), TCP_FLAG_ACK, &win, now_us);
     if (emit_seg(c, &h, NULL, 0, win)) {
         c->ack_now = true;

@@ -207,6 +207,10 @@ static void test_syn_received_rst(void **state)
     h_listen(h, 0);
     h_inject(h, "S", IRS, 0, 65535, NULL, NULL, 0);
     h_expect(h, "SA", 0, IRS + 1);
+    /* out of window in SYN-RECEIVED: a plain ACK (RFC 9293 3.10.7.4) */
+    h_inject(h, "A", IRS + 200000, 1, 65535, NULL, NULL, 0);
+    h_expect(h, "A", 1, IRS + 1);
+    assert_int_equal(tcp_conn_state(h->conn), TCP_SYN_RECEIVED);
     /* bad ACK in SYN-RECEIVED: RST <SEQ=SEG.ACK> */
     h_inject(h, "A", IRS + 1, 77, 65535, NULL, NULL, 0);
     h_expect(h, "R", 77, 0);
