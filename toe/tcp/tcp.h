@@ -43,7 +43,9 @@
  *    and had fallen to half the buffer (Linux), within RFC 9293 receiver SWS.
  *  - Nagle does not hold the last segment before our FIN (Linux).
  *  - SACK: RFC 6675 NextSeg rules 1-4 (rescue once per recovery); the
- *    scoreboard is cleared on RTO; no D-SACK/Eifel based undo.
+ *    scoreboard is cleared on RTO. Spurious timeouts are detected with
+ *    timestamps (Eifel, RFC 3522) and undone (RFC 4015, simplified: cwnd
+ *    and ssthresh restored, no go-back-N); no D-SACK based undo.
  *  - RTO fallback is go-back-N from SND.UNA (BSD), skipping SACKed bytes.
  *  - Orphaned FIN_WAIT_2 is closed after fin_wait2_us (Linux tcp_fin_timeout).
  *  - Keepalive and zero-window probing give up after keepalive_probes /

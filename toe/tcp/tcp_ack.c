@@ -127,6 +127,22 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
         }
         if (rtt)
             tcp_rtt_sample(c, rtt);
+        if (c->eifel_armed) {
+            c->eifel_armed = false;
+            if ((seg->opts.present & TCP_OPTF_TS) && seg->opts.ts_ecr &&
+                seq_lt(seg->opts.ts_ecr, c->eifel_ts)) {
+                /* RFC 3522 / RFC 4015: the original transmission was
+                 * acknowledged, the timeout was spurious. Restore the
+                 * congestion state and carry on with new data instead of
+                 * going back N. */
+                eng->stats.spurious_rto++;
+                c->cc.cwnd_bytes = c->prior_cwnd;
+                c->cc.ssthresh_bytes = c->prior_ssthresh;
+                c->backoff = 0;
+                c->snd_nxt = c->snd_max;
+                c->recover = c->snd_una;
+            }
+        }
         c->snd_una = ack;
         if (seq_lt(c->snd_nxt, ack))
             c->snd_nxt = ack;

@@ -110,7 +110,9 @@ struct tcp_conn {
     uint32_t recover;            /* RFC 6582 / RFC 6675 RecoveryPoint */
     uint32_t high_rxt;           /* RFC 6675 HighRxt + 1 */
     bool rescue_done;
-    bool rto_recovery;           /* go-back-N after an RTO until snd_max */
+    bool eifel_armed;            /* RFC 3522 detection pending after an RTO */
+    uint32_t eifel_ts;           /* TSval of the first RTO retransmission */
+    uint32_t prior_cwnd, prior_ssthresh; /* for the RFC 4015 undo */
     struct sack_board sb;
     struct sack_rx_history sack_rx;
 

@@ -189,6 +189,16 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
     flight = tcp_flight_bytes(c);
     if (c->snd_max != c->snd_nxt)
         flight = c->snd_max - c->snd_una;
+    /* Eifel detection (RFC 3522): remember what the retransmission's
+     * timestamp will be; an ACK echoing an older one shows the timeout was
+     * spurious. Only for the first timeout of a run. */
+    c->eifel_armed = false;
+    if (c->ts_ok && c->rto_count == 1 && !c->in_recovery) {
+        c->eifel_armed = true;
+        c->eifel_ts = tcp_ts_now(c, now_us);
+        c->prior_cwnd = c->cc.cwnd_bytes;
+        c->prior_ssthresh = c->cc.ssthresh_bytes;
+    }
     if (c->cc.ops && c->cc.ops->on_rto)
         c->cc.ops->on_rto(&c->cc, flight, now_us);
     /* RFC 6582 section 4 / RFC 6675 5.1: no fast retransmit for data sent

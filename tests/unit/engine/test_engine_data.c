@@ -548,6 +548,38 @@ static void test_sack_rescue_retransmission(void **state)
     h_expect_none(h);
 }
 
+static void test_spurious_rto_eifel(void **state)
+{
+    struct harness *h = *state;
+    struct tcp_options o = {0};
+    const struct h_seg *s;
+    struct tcp_conn_info ci;
+    uint32_t ts0;
+
+    o.present = TCP_OPTF_MSS | TCP_OPTF_TS;
+    o.mss = 1460;
+    o.ts_val = 10;
+    h_passive_open(h, IRS, &o);
+    tcp_set_nodelay(h->app, true);
+    tcp_send(&h->eng, h->app, pattern, 100, h->now_us);
+    s = h_expect(h, "PA", 1, IRS + 1);
+    ts0 = s->h.opts.ts_val;
+    h_advance_ms(h, 1000);
+    s = h_expect(h, "PA", 1, IRS + 1); /* the RTO retransmission */
+    assert_true(s->h.opts.ts_val != ts0);
+    tcp_conn_info(h->app, &ci);
+    assert_int_equal(ci.cwnd_bytes, 1448);
+    /* the ACK echoes the original's timestamp: the timeout was spurious */
+    o.present = TCP_OPTF_TS;
+    o.ts_val = 11;
+    o.ts_ecr = ts0;
+    h_inject(h, "A", IRS + 1, 101, 65535, &o, NULL, 0);
+    assert_int_equal(h->eng.stats.spurious_rto, 1);
+    tcp_conn_info(h->app, &ci);
+    assert_int_equal(ci.cwnd_bytes, tcp_cc_initial_window(1448));
+    assert_int_equal(ci.backoff, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +600,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sack_blocks_shrink_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sack_rescue_retransmission, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spurious_rto_eifel, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
