@@ -463,8 +463,9 @@ int hs_m_inject(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
         harness_errno_error(interp, n, hs->lx ? "AF_PACKET send" : "port_mem_send_raw");
         goto out;
     }
-    hs_run(hs);
+    /* The event is the send (real time moves on while the kernel answers). */
     hs_mark_event(hs);
+    hs_run(hs);
     rc = TCL_OK;
 out:
     ckfree(s);
