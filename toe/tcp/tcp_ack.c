@@ -55,6 +55,11 @@ static uint32_t ts_rtt_us(const struct tcp_conn *c, const struct tcp_seg *seg, u
 
     if (!c->ts_ok || !(seg->opts.present & TCP_OPTF_TS) || seg->opts.ts_ecr == 0)
         return 0;
+    /* Karn's rule for timestamps: in a run of timeouts, an echo from
+     * before the first retransmission measures the timeout wait and lost
+     * ACKs, not the path; it would blow SRTT up to the RTO ceiling. */
+    if (c->rto_count && seq_lt(seg->opts.ts_ecr, c->eifel_ts))
+        return 0;
     ms = tcp_ts_now(c, now_us) - seg->opts.ts_ecr;
     if (ms > 600000) /* echo from the future or ancient: ignore */
         return 0;

@@ -111,7 +111,8 @@ struct tcp_conn {
     uint32_t high_rxt;           /* RFC 6675 HighRxt + 1 */
     bool rescue_done;
     bool eifel_armed;            /* RFC 3522 detection pending after an RTO */
-    uint32_t eifel_ts;           /* TSval of the first RTO retransmission */
+    uint32_t eifel_ts;           /* TSval of the first retransmission of this
+                                    run of timeouts (Eifel; TS Karn rule) */
     uint32_t prior_cwnd, prior_ssthresh; /* for the RFC 4015 undo */
     struct sack_board sb;
     struct sack_rx_history sack_rx;

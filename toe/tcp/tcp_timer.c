@@ -193,11 +193,13 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
      * timestamp will be; an ACK echoing an older one shows the timeout was
      * spurious. Only for the first timeout of a run. */
     c->eifel_armed = false;
-    if (c->ts_ok && c->rto_count == 1 && !c->in_recovery) {
-        c->eifel_armed = true;
+    if (c->ts_ok && c->rto_count == 1) {
         c->eifel_ts = tcp_ts_now(c, now_us);
-        c->prior_cwnd = c->cc.cwnd_bytes;
-        c->prior_ssthresh = c->cc.ssthresh_bytes;
+        if (!c->in_recovery) {
+            c->eifel_armed = true;
+            c->prior_cwnd = c->cc.cwnd_bytes;
+            c->prior_ssthresh = c->cc.ssthresh_bytes;
+        }
     }
     if (c->cc.ops && c->cc.ops->on_rto)
         c->cc.ops->on_rto(&c->cc, flight, now_us);

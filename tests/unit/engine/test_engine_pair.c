@@ -55,6 +55,7 @@ struct pair {
     uint64_t now_us;
     uint64_t rng;
     unsigned loss_pm, dup_pm, reorder_pm; /* per mille */
+    unsigned txfail_pm;                   /* emit says -ENOBUFS */
     uint64_t delay_us;
     unsigned delivered, dropped;
 };
@@ -93,6 +94,8 @@ static int side_emit(void *owner, const struct tcp_tuple *t, const struct tcp_hd
     uint32_t len = 0;
     uint64_t at;
 
+    if (p->txfail_pm && rnd(p) % 1000 < p->txfail_pm)
+        return -ENOBUFS;
     for (int i = 0; i < iovcnt; i++) {
         assert_true(len + iov[i].iov_len <= sizeof(buf));
         memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
@@ -266,6 +269,14 @@ static void run_pair(uint64_t seed, unsigned loss_pm, bool sack, bool ts, bool w
     cfg.nagle = nagle;
     cfg.rcvbuf_default_bytes = 32768 + rnd(p) % 100000;
     cfg.sndbuf_default_bytes = 16384 + rnd(p) % 100000;
+    if (seed % 3 == 0) {
+        /* small buffers: zero windows, persist, window updates */
+        cfg.rcvbuf_default_bytes = 2048 + rnd(p) % 4096;
+        cfg.rcvbuf_min_bytes = 1024;
+        cfg.sndbuf_default_bytes = 2048 + rnd(p) % 4096;
+        cfg.sndbuf_min_bytes = 1024;
+    }
+    p->txfail_pm = seed % 4 == 0 ? 20 : 0;
     snprintf(cfg.cc_name, sizeof(cfg.cc_name), "%s", cc);
     side_init(p, 0, &cfg);
     side_init(p, 1, &cfg);
@@ -308,8 +319,10 @@ static void run_pair(uint64_t seed, unsigned loss_pm, bool sack, bool ts, bool w
             k.seg.payload = k.data;
             deliver(p, &k);
         }
-        for (int k = 0; k < 2; k++)
+        for (int k = 0; k < 2; k++) {
             timer_wheel_advance(&p->s[k].wheel, p->now_us);
+            tcp_engine_tx_ready(&p->s[k].eng, p->now_us);
+        }
         app_step(p, &p->s[0], XFER_BYTES);
         app_step(p, &p->s[1], XFER_BYTES / 2);
     }
