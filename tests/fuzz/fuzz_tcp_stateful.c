@@ -70,7 +70,22 @@ struct tup {
 struct handle {
     struct toe_conn *c;
     bool live;
+    uint64_t sent, rcvd; /* stream offsets written / read by the app */
 };
+
+/* Content of the streams, a pure function of the position, so every
+ * retransmission, overlap and reassembly can be checked byte for byte. The
+ * stack's stream: by offset from its ISN + 1 (what the app wrote). The
+ * script's: by sequence number. */
+static uint8_t app_byte(uint64_t off)
+{
+    return (uint8_t)(off * 131 + (off >> 8) + 7);
+}
+
+static uint8_t peer_byte(uint32_t seq)
+{
+    return (uint8_t)(seq * 7 + (seq >> 9) + 1);
+}
 
 struct fz {
     struct port *pa, *pb;
@@ -264,9 +279,15 @@ static void check_tcp(const struct frame_view *v)
         CHECK(seq_leq(end, allowed + 1),
               "data [%u, %u) beyond the advertised right edge %u (ISN %u)", h->seq, end,
               allowed, t->stack_isn);
-        if (t->have_isn)
+        if (t->have_isn) {
             CHECK(seq_gt(h->seq, t->stack_isn), "data at seq %u <= ISN %u", h->seq,
                   t->stack_isn);
+            uint32_t off = h->seq - t->stack_isn - 1;
+            for (uint32_t k = 0; k < h->payload_len; k++)
+                CHECK(h->payload[k] == app_byte((uint64_t)off + k),
+                      "byte at stream offset %u (seq %u) is %u, the app wrote %u", off + k,
+                      h->seq + k, h->payload[k], app_byte((uint64_t)off + k));
+        }
     }
     uint32_t end = h->seq + h->payload_len + ((f & TCP_FLAG_FIN) ? 1 : 0);
     if (t->have_isn && !(f & TCP_FLAG_RST) && seq_gt(end, t->stack_max))
@@ -382,6 +403,7 @@ static struct handle *handle_new(struct toe_conn *c)
 {
     for (int i = 0; i < MAX_HANDLES; i++)
         if (!g->h[i].live) {
+            memset(&g->h[i], 0, sizeof(g->h[i]));
             g->h[i].c = c;
             g->h[i].live = true;
             return &g->h[i];
@@ -389,12 +411,28 @@ static struct handle *handle_new(struct toe_conn *c)
     return NULL;
 }
 
-static void read_all(struct toe_conn *c)
+/* Bytes the app read: they must be the script's stream from IRS + 1 on. */
+static void check_read(struct handle *h, ssize_t n)
+{
+    if (n <= 0)
+        return;
+    struct tcp_conn *tc = toe_conn_tcp(h->c);
+    uint32_t base = tc->irs + 1 + (uint32_t)h->rcvd;
+    for (ssize_t k = 0; k < n; k++)
+        CHECK(g->io[k] == peer_byte(base + (uint32_t)k),
+              "read byte %llu (seq %u) is %u, the peer sent %u",
+              (unsigned long long)h->rcvd + (unsigned long long)k, base + (uint32_t)k, g->io[k],
+              peer_byte(base + (uint32_t)k));
+    h->rcvd += (uint64_t)n;
+}
+
+static void read_all(struct handle *h)
 {
     for (int i = 0; i < 64; i++) {
-        ssize_t n = toe_recv(c, g->io, sizeof(g->io));
+        ssize_t n = toe_recv(h->c, g->io, sizeof(g->io));
         if (n <= 0)
             break;
+        check_read(h, n);
     }
 }
 
@@ -417,9 +455,10 @@ static void cb_connect(struct toe_conn *c, int status, void *ctx)
 static void cb_recv(struct toe_conn *c, void *ctx)
 {
     (void)ctx;
-    CHECK(handle_of(c) != NULL, "on_recv for a handle the app does not hold");
+    struct handle *h = handle_of(c);
+    CHECK(h != NULL, "on_recv for a handle the app does not hold");
     if (g->auto_read)
-        read_all(c);
+        read_all(h);
 }
 
 static void cb_sent(struct toe_conn *c, size_t acked, void *ctx)
@@ -594,8 +633,9 @@ static void op_inject(struct rd *r)
         }
     }
 
+    uint32_t data_seq = seq + (syn ? 1 : 0);
     for (uint32_t i = 0; i < len; i++)
-        g->payload[i] = (uint8_t)(seq + i * 7);
+        g->payload[i] = peer_byte(data_seq + i);
     struct iovec iov = {.iov_base = g->payload, .iov_len = len};
     struct tcp_emit e = {
         .src_ip = t->peer_ip, .dst_ip = STACK_IP, .sport = t->peer_port,
@@ -679,7 +719,7 @@ static void run_op(struct rd *r)
         struct handle *slot = handle_new(NULL);
         if (!slot)
             break;
-        slot->live = false;
+        slot->live = false; /* until toe_connect succeeds */
         uint32_t ip = (b & 1) ? PEER_IP1 : PEER_IP0;
         if (toe_connect(g->s, ip, (uint16_t)(40000 + ((b >> 1) & 3)), &app_ops, NULL, &c) == 0) {
             slot->c = c;
@@ -699,9 +739,11 @@ static void run_op(struct rd *r)
         if (!h)
             break;
         for (uint32_t i = 0; i < len; i++)
-            g->io[i] = (uint8_t)i;
+            g->io[i] = app_byte(h->sent + i);
         ssize_t n = toe_send(h->c, g->io, len);
         CHECK(n <= (ssize_t)len, "toe_send took %zd of %u", n, len);
+        if (n > 0)
+            h->sent += (uint64_t)n;
         break;
     }
     case OP_RECV: {
@@ -711,6 +753,7 @@ static void run_op(struct rd *r)
             break;
         ssize_t n = toe_recv(h->c, g->io, len);
         CHECK(n <= (ssize_t)len, "toe_recv gave %zd of %u", n, len);
+        check_read(h, n);
         break;
     }
     case OP_SHUTDOWN:
