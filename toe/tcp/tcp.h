@@ -219,6 +219,7 @@ void tcp_config_default(struct tcp_config *cfg);
     X(paws_drops, "PAWSEstab")                           \
     X(challenge_acks, "TCPChallengeACK")                 \
     X(challenge_acks_limited, "TCPChallengeACKLimited")  \
+    X(syn_challenges, "TCPSYNChallenge")                 \
     X(syncookies_sent, "SyncookiesSent")                 \
     X(syncookies_recv, "SyncookiesRecv")                 \
     X(syncookies_failed, "SyncookiesFailed")             \
@@ -232,6 +233,7 @@ void tcp_config_default(struct tcp_config *cfg);
     X(time_waits, "TW")                                  \
     X(time_wait_recycled, "TWRecycled")                  \
     X(dsack_sent, "TCPDSACKOldSent")                     \
+    X(dsack_ofo_sent, "TCPDSACKOfoSent")                 \
     X(dsack_recv, "TCPDSACKRecv")                        \
     X(sack_recv, "TCPSACKRecv")                          \
     X(emit_fails, "TCPEmitFail")                         \

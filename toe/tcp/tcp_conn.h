@@ -77,6 +77,7 @@ struct tcp_conn {
     uint32_t last_ack_sent;      /* RCV.NXT we last acknowledged (RFC 7323 4.3) */
     bool fin_rcvd;
     bool ooo_fin;                /* FIN seen beyond a hole */
+    bool dsack_ofo;              /* the pending D-SACK is above RCV.NXT */
     uint32_t ooo_fin_seq;
 
     /* ACK policy. */

@@ -193,8 +193,10 @@ static void deliver_text(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uin
         return;
     }
     if (rcvbuf_ooo_bytes(&c->rcv) == ooo_before) {
-        if (c->sack_ok)
+        if (c->sack_ok) {
             sack_rx_note_duplicate(&c->sack_rx, seq, seq + len);
+            c->dsack_ofo = true;
+        }
     } else {
         eng->stats.ofo_queue++;
         if (c->sack_ok)
@@ -304,6 +306,15 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
             return TCP_INPUT_TO_LISTENER;
         }
     }
+    /* RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK
+     * "irrespective of the sequence number" (before PAWS and the window
+     * test, as Linux's tcp_validate_incoming). */
+    if ((f & TCP_FLAG_SYN) && !(f & TCP_FLAG_RST) && tcp_synchronized(c)) {
+        eng->stats.syn_challenges++;
+        tcp_drop(eng, TCP_DROP_SYN_CHALLENGED);
+        tcp_send_challenge_ack(c, now_us);
+        return 0;
+    }
     /* PAWS, RFC 7323 5.3 R1 (not for RST; a TS.Recent older than 24 days
      * is invalid, 5.5). */
     if (has_ts && !(f & TCP_FLAG_RST) && seq_lt(seg->opts.ts_val, c->ts_recent) &&
@@ -332,8 +343,10 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
                 tcp_drop(eng, TCP_DROP_RST_OUT_OF_WINDOW);
                 return 0;
             }
-            if (c->sack_ok && len && seq_leq(seq + len, c->rcv_nxt))
+            if (c->sack_ok && len && seq_leq(seq + len, c->rcv_nxt)) {
                 sack_rx_note_duplicate(&c->sack_rx, seq, seq + len);
+                c->dsack_ofo = false;
+            }
             tcp_drop(eng, TCP_DROP_NOT_ACCEPTABLE);
             if (c->state == TCP_TIME_WAIT && fin)
                 tcp_time_wait_enter(c, now_us); /* retransmitted FIN: restart 2MSL */
@@ -350,8 +363,10 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
     if (seq_lt(seq, c->rcv_nxt) && !(f & TCP_FLAG_SYN)) {
         uint32_t skip = c->rcv_nxt - seq;
 
-        if (c->sack_ok && len)
+        if (c->sack_ok && len) {
             sack_rx_note_duplicate(&c->sack_rx, seq, seq + (skip < len ? skip : len));
+            c->dsack_ofo = false;
+        }
         if (skip >= len) {
             if (skip > len)
                 fin = false;
@@ -403,6 +418,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
             tcp_conn_closed(c, TCP_CLOSE_RESET);
             return 0;
         }
+        eng->stats.syn_challenges++;
         tcp_drop(eng, TCP_DROP_SYN_CHALLENGED);
         tcp_send_challenge_ack(c, now_us);
         return 0;

@@ -119,9 +119,17 @@ static void fill_opts(struct tcp_conn *c, struct tcp_options *o, uint64_t now_us
 
             ooo[i].start = c->rcv_nxt + (uint32_t)(r->start - edge);
             ooo[i].end = c->rcv_nxt + (uint32_t)(r->end - edge);
+            /* A block ending in the FIN covers its sequence number too
+             * (what Linux reports; its sender then sees the FIN SACKed). */
+            if (c->ooo_fin && ooo[i].end == c->ooo_fin_seq)
+                ooo[i].end++;
         }
-        if (c->sack_rx.dsack_pending)
-            c->eng->stats.dsack_sent++;
+        if (c->sack_rx.dsack_pending) {
+            if (c->dsack_ofo)
+                c->eng->stats.dsack_ofo_sent++;
+            else
+                c->eng->stats.dsack_sent++;
+        }
         got = sack_rx_build(&c->sack_rx, ooo, n, c->rcv_nxt, c->ts_ok ? 3 : 4, o->sack);
         if (got) {
             o->present |= TCP_OPTF_SACK;

@@ -248,6 +248,11 @@ static void test_rst_rules(void **state)
     h_inject(h, "S", IRS + 50, 0, 1000, NULL, NULL, 0);
     h_expect(h, "A", 1, IRS + 1);
     assert_int_equal(h->eng.stats.challenge_acks, 2);
+    /* ... whatever its sequence number: the original SYN again */
+    h_inject(h, "S", IRS, 0, 1000, NULL, NULL, 0);
+    h_expect(h, "A", 1, IRS + 1);
+    assert_int_equal(h->eng.stats.challenge_acks, 3);
+    assert_int_equal(h->eng.stats.syn_challenges, 2);
     /* ACK of unsent data: ACK and drop */
     h_inject(h, "A", IRS + 1, 1000, 1000, NULL, NULL, 0);
     h_expect(h, "A", 1, IRS + 1);

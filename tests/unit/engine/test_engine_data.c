@@ -79,7 +79,7 @@ static void test_ooo_sack_and_fill(void **state)
     s = h_expect(h, "A", 1, IRS + 1);
     assert_int_equal(s->h.opts.sack[0].start, IRS + 1001);
     assert_int_equal(s->h.opts.sack[0].end, IRS + 2001);
-    assert_int_equal(h->eng.stats.dsack_sent, 1);
+    assert_int_equal(h->eng.stats.dsack_ofo_sent, 1); /* above RCV.NXT */
     /* fill the first hole: immediate ACK up to the next hole */
     h_inject(h, "A", IRS + 1, 1, 65535, NULL, pattern, 1000);
     s = h_expect(h, "A", 1, IRS + 2001);
@@ -97,6 +97,24 @@ static void test_ooo_sack_and_fill(void **state)
     assert_int_equal(s->h.opts.sack_count, 1);
     assert_int_equal(s->h.opts.sack[0].start, IRS + 1);
     assert_int_equal(s->h.opts.sack[0].end, IRS + 101);
+    assert_int_equal(h->eng.stats.dsack_sent, 1);
+}
+
+static void test_sack_block_covers_fin(void **state)
+{
+    struct harness *h = *state;
+    struct tcp_options o = sack_syn();
+    const struct h_seg *s;
+
+    h_passive_open(h, IRS, &o);
+    h_inject(h, "FA", IRS + 1 + 1000, 1, 65535, NULL, pattern, 1000);
+    s = h_expect(h, "A", 1, IRS + 1);
+    assert_int_equal(s->h.opts.sack_count, 1);
+    assert_int_equal(s->h.opts.sack[0].start, IRS + 1001);
+    assert_int_equal(s->h.opts.sack[0].end, IRS + 2002); /* the FIN included */
+    h_inject(h, "A", IRS + 1, 1, 65535, NULL, pattern, 1000);
+    h_expect(h, "A", 1, IRS + 2002);
+    assert_int_equal(tcp_conn_state(h->app), TCP_CLOSE_WAIT);
 }
 
 static void test_ooo_fin(void **state)
@@ -585,6 +603,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ooo_sack_and_fill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ooo_fin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sack_block_covers_fin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rto_backoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rto_gives_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_retransmit_newreno, setup, teardown),
