@@ -347,6 +347,7 @@ struct tcp_listener {
     struct tcp_conn *syn_head;    /* children in SYN-RECEIVED (list) */
     struct tcp_conn *accept_head; /* accept queue, oldest first */
     struct tcp_conn *accept_tail;
+    uint64_t cookie_sent_us;  /* last SYN cookie sent (0: never) */
     void *user;               /* for the stack */
 };
 

@@ -117,8 +117,9 @@ static uint16_t syn_window(const struct tcp_config *cfg)
 }
 
 /* Stateless SYN-ACK carrying a cookie (RFC 4987 3.6). */
-static void send_cookie_synack(struct tcp_engine *eng, const struct tcp_tuple *t,
-                               const struct tcp_seg *seg, uint64_t now_us)
+static void send_cookie_synack(struct tcp_engine *eng, struct tcp_listener *lst,
+                               const struct tcp_tuple *t, const struct tcp_seg *seg,
+                               uint64_t now_us)
 {
     const struct tcp_config *cfg = &eng->cfg;
     const struct tcp_options *o = &seg->opts;
@@ -161,6 +162,7 @@ static void send_cookie_synack(struct tcp_engine *eng, const struct tcp_tuple *t
     }
     eng->stats.out_segs++;
     eng->stats.syncookies_sent++;
+    lst->cookie_sent_us = now_us ? now_us : 1;
 }
 
 static void accept_queue_add(struct tcp_listener *lst, struct tcp_conn *c)
@@ -188,8 +190,18 @@ static void cookie_ack(struct tcp_engine *eng, struct tcp_listener *lst,
     uint32_t cookie = seg->ack - 1, peer_isn = seg->seq - 1;
 
     syncookie_tuple_of(t, &st);
+    /* In auto mode a stray ACK is only a cookie candidate if cookies went
+     * out in the last two periods (their lifetime), as Linux does; else it
+     * is just an ACK to a listener: RST. */
     if (eng->cfg.syncookies == TCP_SYNCOOKIES_NEVER ||
-        syncookie_check(&eng->cookie_key, cookie, &st, peer_isn, now_us, &so) != 0) {
+        (eng->cfg.syncookies == TCP_SYNCOOKIES_AUTO &&
+         (!lst->cookie_sent_us || now_us - lst->cookie_sent_us > 2 * SYNCOOKIE_PERIOD_US))) {
+        eng->stats.in_segs++;
+        tcp_drop(eng, TCP_DROP_LISTEN_NOT_SYN);
+        tcp_send_rst_reply(eng, t, seg);
+        return;
+    }
+    if (syncookie_check(&eng->cookie_key, cookie, &st, peer_isn, now_us, &so) != 0) {
         eng->stats.in_segs++;
         eng->stats.syncookies_failed++;
         tcp_drop(eng, TCP_DROP_BAD_COOKIE);
@@ -296,7 +308,7 @@ void tcp_input_listen(struct tcp_engine *eng, struct tcp_listener *lst,
             tcp_drop(eng, TCP_DROP_LISTEN_OVERFLOW);
             return;
         }
-        send_cookie_synack(eng, t, seg, now_us);
+        send_cookie_synack(eng, lst, t, seg, now_us);
         return;
     }
     if (full) {
