@@ -283,7 +283,7 @@ static bool conn_send(struct httpd_conn *hc, bool *progress)
     if (!len)
         return true;
     n = toe_send(hc->conn, hc->out + hc->out_off, len);
-    if (n == -EAGAIN) {
+    if (n == -EAGAIN || n == 0) {
         svc->c.output_stalls++;
         return true; /* on_sent brings us back */
     }
