@@ -192,6 +192,32 @@ static void test_names(void **state)
     assert_true(n > TCP_DROP_COUNT + 30);
 }
 
+static void test_zero_copy_recv(void **state)
+{
+    struct harness *h = *state;
+    struct iovec iov[8];
+    size_t total = 0;
+    int n;
+
+    h_passive_open(h, IRS, NULL);
+    assert_int_equal(tcp_recv_peek(&h->eng, h->app, iov, 8), 0);
+    h_inject(h, "A", IRS + 1, 1, 65535, NULL, pattern, 1000);
+    h_inject(h, "A", IRS + 1001, 1, 65535, NULL, pattern + 1000, 1000);
+    n = tcp_recv_peek(&h->eng, h->app, iov, 8);
+    assert_true(n >= 1);
+    for (int i = 0; i < n; i++) {
+        assert_memory_equal(iov[i].iov_base, pattern + total, iov[i].iov_len);
+        total += iov[i].iov_len;
+    }
+    assert_int_equal(total, 2000);
+    assert_int_equal(tcp_recv_consume(&h->eng, h->app, 1500, h->now_us), 1500);
+    assert_int_equal(tcp_conn_readable(h->app), 500);
+    assert_true(tcp_conn_writable(h->app) > 0);
+    tcp_shutdown(&h->eng, h->app, h->now_us);
+    assert_int_equal(tcp_conn_writable(h->app), 0);
+    assert_int_equal(tcp_send(&h->eng, h->app, "x", 1, h->now_us), -EPIPE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +229,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dsack_received, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_pressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zero_copy_recv, setup, teardown),
     };
 
     for (size_t i = 0; i < sizeof(pattern); i++)
