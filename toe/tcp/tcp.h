@@ -49,7 +49,13 @@
  *  - RTO fallback is go-back-N from SND.UNA (BSD), skipping SACKed bytes.
  *  - Orphaned FIN_WAIT_2 is closed after fin_wait2_us (Linux tcp_fin_timeout).
  *  - Keepalive and zero-window probing give up after keepalive_probes /
- *    retries_max probes the peer never answered, with a RST.
+ *    retries_max probes the peer never answered, with a RST (an orphan's
+ *    zero-window probing also after retries_max answered ones, as Linux).
+ *  - SYN+FIN and SYN+RST are dropped as illegal flag mixes (counted) before
+ *    the RFC 5961 4.2 SYN challenge; Linux challenges SYN+FIN.
+ *  - Timestamp RTT samples follow Karn's rule during a run of timeouts.
+ *  - No quick-ACK mode at connection start (RFC delayed ACK from the first
+ *    segment); no ECN; no TCP Fast Open; no URG.
  */
 #ifndef TOE_TCP_TCP_H
 #define TOE_TCP_TCP_H
