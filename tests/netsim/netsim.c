@@ -227,6 +227,7 @@ struct result {
     uint64_t t_closed_us;         /* no flow left on either stack */
     struct tcp_stats ts_a, ts_b;
     struct port_mem_dir_stats ab, ba;
+    uint64_t rsts_before_close;   /* RSTs in or out before both apps closed */
     bool finished, clean;
 };
 
@@ -476,9 +477,19 @@ static int run_cell(const struct scenario *sc, const char *cc, const struct run_
         (uint64_t)(sc->bound_s * o->bound_factor * (scale > 0.25 ? scale : 0.25) * 1e6);
     uint64_t limit_us = bound_us + 600ull * 1000000;
     uint64_t next_trace = o->trace_every_us;
+    bool apps_closed = false;
     for (uint64_t iter = 0; iter < 200000000ull; iter++) {
         if (!r->t_done_us && w->client.eof && w->server.eof)
             r->t_done_us = w->now;
+        if (!apps_closed && w->client.closed && w->server.closed) {
+            /* From here on a RST is only the answer to a late duplicate
+             * (e.g. an ACK reaching the passive closer after LAST_ACK ended,
+             * RFC 9293 3.10.7.1), which is allowed; before, it is a failure. */
+            apps_closed = true;
+            const struct tcp_stats *xa = &w->a->cores[0]->eng.stats;
+            const struct tcp_stats *xb = &w->b->cores[0]->eng.stats;
+            r->rsts_before_close = xa->in_rsts + xa->out_rsts + xb->in_rsts + xb->out_rsts;
+        }
         if (w->client.closed && w->server.closed && flows(w->a) == 0 && flows(w->b) == 0)
             break;
         if (!r->t_done_us && w->now > bound_us)
@@ -511,9 +522,14 @@ static int run_cell(const struct scenario *sc, const char *cc, const struct run_
                   w->client.sent == o->bytes && w->server.sent == o->bytes;
     r->clean = r->finished && w->client.errors == 0 && w->server.errors == 0 &&
                w->client.closed && w->server.closed && flows(w->a) == 0 && flows(w->b) == 0 &&
-               r->ts_a.out_rsts + r->ts_b.out_rsts + r->ts_a.in_rsts + r->ts_b.in_rsts == 0 &&
+               apps_closed && r->rsts_before_close == 0 &&
                r->ts_a.estab_resets + r->ts_b.estab_resets == 0 &&
-               r->ts_a.attempt_fails + r->ts_b.attempt_fails == 0;
+               r->ts_a.attempt_fails + r->ts_b.attempt_fails == 0 &&
+               r->ts_a.abort_on_close + r->ts_b.abort_on_close + r->ts_a.abort_on_data +
+                       r->ts_b.abort_on_data + r->ts_a.abort_on_timeout +
+                       r->ts_b.abort_on_timeout + r->ts_a.abort_on_memory +
+                       r->ts_b.abort_on_memory ==
+                   0;
     if ((!r->clean && !o->quiet) || o->verbose) {
         printf("%s: %s; virtual time %.3f s (bound %.1f s)\n", name,
                r->clean ? "ok" : "FAILED", (double)w->now / 1e6, (double)bound_us / 1e6);
@@ -523,7 +539,10 @@ static int run_cell(const struct scenario *sc, const char *cc, const struct run_
                    (unsigned long long)p->sent, (unsigned long long)p->rcvd, p->shut, p->eof,
                    p->closed, p->errors, p->err);
         }
-        printf("  flows left: A %u, B %u\n", flows(w->a), flows(w->b));
+        printf("  flows left: A %u, B %u; RSTs before both apps closed %llu, in total %llu\n",
+               flows(w->a), flows(w->b), (unsigned long long)r->rsts_before_close,
+               (unsigned long long)(r->ts_a.in_rsts + r->ts_a.out_rsts + r->ts_b.in_rsts +
+                                    r->ts_b.out_rsts));
         for (int i = 0; i < 2; i++) {
             const struct port_mem_dir_stats *d = i ? &r->ba : &r->ab;
             printf("  wire %s: sent %llu delivered %llu dropped %llu burst-dropped %llu dup %llu "
