@@ -117,9 +117,13 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
         uint32_t acked = ack - c->snd_una;
         uint32_t data_end = seq_lt(ack, tcp_sndbuf_tail_seq(c)) ? ack : tcp_sndbuf_tail_seq(c);
         uint32_t rtt = ts_rtt_us(c, seg, now_us);
+        uint32_t per_rtt = 1;
         struct tcp_cc_ack ca;
 
         flight_before = c->snd_max - c->snd_una;
+        /* RFC 7323 appendix G: ExpectedSamples = ceil(FlightSize / (2 SMSS)) */
+        if (rtt)
+            per_rtt = (flight_before + 2 * mss - 1) / (2 * mss);
         if (seq_gt(data_end, c->snd_buf_seq)) {
             sndbuf_release(&c->snd, data_end - c->snd_buf_seq);
             c->snd_buf_seq = data_end;
@@ -131,7 +135,7 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
             c->rtt_timing = false;
         }
         if (rtt)
-            tcp_rtt_sample(c, rtt);
+            tcp_rtt_sample(c, rtt, per_rtt);
         if (c->eifel_armed) {
             c->eifel_armed = false;
             if ((seg->opts.present & TCP_OPTF_TS) && seg->opts.ts_ecr &&

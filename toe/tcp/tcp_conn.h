@@ -190,7 +190,8 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
 
 /* ----- tcp_rtt.c */
 void tcp_rtt_init(struct tcp_conn *c);
-void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);
+/* per_rtt: samples expected per RTT (1 for Karn timing; RFC 7323 app. G). */
+void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us, uint32_t per_rtt);
 uint32_t tcp_rto_current_us(const struct tcp_conn *c);
 
 /* ----- tcp_timer.c */

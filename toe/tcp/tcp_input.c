@@ -99,7 +99,7 @@ void tcp_input_syn_sent(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t 
         tcp_rto_stop(c);
         c->backoff = 0;
         if (rtt)
-            tcp_rtt_sample(c, rtt);
+            tcp_rtt_sample(c, rtt, 1);
         /* Our SYN advertised the window unscaled; the ACK below offers
          * the scaled one. */
         c->rcv_adv = c->rcv_nxt + tcp_select_window(c);

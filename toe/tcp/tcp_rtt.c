@@ -2,7 +2,8 @@
  * SRTT/RTTVAR with alpha = 1/8, beta = 1/4, RTO = SRTT + max(G, 4*RTTVAR),
  * clamped to [rto_min, rto_max]; backoff doubles it (section 5.5). Samples
  * come from timestamps (RFC 7323 section 4) or, without them, from one timed
- * segment at a time under Karn's rule (RFC 6298 section 3). */
+ * segment at a time under Karn's rule (RFC 6298 section 3); timestamp
+ * samples are weighted per RFC 7323 appendix G. */
 #include "toe/tcp/tcp_conn.h"
 
 void tcp_rtt_init(struct tcp_conn *c)
@@ -25,24 +26,34 @@ static uint32_t clamp_rto(const struct tcp_config *cfg, uint64_t rto)
     return (uint32_t)rto;
 }
 
-void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us)
+void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us, uint32_t per_rtt)
 {
     const struct tcp_config *cfg = &c->eng->cfg;
     uint32_t g = cfg->tick_us ? cfg->tick_us : 1;
-    uint32_t delta, var4;
+    int64_t delta, err;
+    uint32_t var4;
 
     if (rtt_us == 0)
         rtt_us = 1;
+    if (per_rtt == 0)
+        per_rtt = 1;
     if (!c->rtt_valid) {
         /* RFC 6298 2.2 */
         c->srtt_us = rtt_us;
         c->rttvar_us = rtt_us / 2;
         c->rtt_valid = true;
     } else {
-        /* RFC 6298 2.3: RTTVAR first, with the old SRTT. */
-        delta = c->srtt_us > rtt_us ? c->srtt_us - rtt_us : rtt_us - c->srtt_us;
-        c->rttvar_us = c->rttvar_us - c->rttvar_us / 4 + delta / 4;
-        c->srtt_us = c->srtt_us - c->srtt_us / 8 + rtt_us / 8;
+        /* RFC 6298 2.3, RTTVAR first with the old SRTT. With a sample per
+         * ACK (timestamps) the gains are divided by the samples expected per
+         * RTT (RFC 7323 appendix G), so RTTVAR does not collapse and the RTO
+         * stays above the RTT's spread. */
+        err = (int64_t)rtt_us - (int64_t)c->srtt_us;
+        delta = err < 0 ? -err : err;
+        c->rttvar_us = (uint32_t)((int64_t)c->rttvar_us +
+                                  (delta - (int64_t)c->rttvar_us) / (4 * (int64_t)per_rtt));
+        c->srtt_us = (uint32_t)((int64_t)c->srtt_us + err / (8 * (int64_t)per_rtt));
+        if (c->srtt_us == 0)
+            c->srtt_us = 1;
     }
     if (!c->min_rtt_us || rtt_us < c->min_rtt_us)
         c->min_rtt_us = rtt_us;

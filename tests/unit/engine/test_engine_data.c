@@ -172,7 +172,7 @@ static void test_rto_backoff(void **state)
     h_inject(h, "A", IRS + 1, 201, 65535, NULL, NULL, 0);
     tcp_conn_info(h->app, &ci);
     assert_int_equal(ci.backoff, 0);
-    assert_int_equal(ci.srtt_us, 30000 / 8 + 1 - 1 / 8); /* 7/8*1 + 30000/8 */
+    assert_int_equal(ci.srtt_us, 1 + (30000 - 1) / 8); /* SRTT + (R - SRTT) / 8 */
 }
 
 static void test_rto_gives_up(void **state)
