@@ -280,7 +280,7 @@ void tcp_config_default(struct tcp_config *cfg);
     X(TCP_DROP_DATA_AFTER_CLOSE, "data_after_close")             \
     X(TCP_DROP_CLOSED, "closed")                                 \
     X(TCP_DROP_TIME_WAIT, "time_wait")                           \
-    X(TCP_DROP_URG, "urgent")
+    X(TCP_DROP_URG, "urgent")                    /* reserved: URG data is inline */
 
 enum tcp_drop_reason {
 #define TCP_DROP_ENUM_(e, n) e,

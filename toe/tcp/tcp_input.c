@@ -470,6 +470,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
             if (c->orphan) {
                 /* RFC 2525 2.17: nobody will read this. */
                 eng->stats.abort_on_data++;
+                tcp_drop(eng, TCP_DROP_DATA_AFTER_CLOSE);
                 tcp_send_rst_conn(c, now_us);
                 tcp_conn_closed(c, TCP_CLOSE_ABORTED);
                 return 0;
@@ -478,7 +479,8 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
             deliver_text(c, seq, p, len, &fin, now_us);
             break;
         default:
-            tcp_drop(eng, TCP_DROP_DATA_AFTER_FIN);
+            tcp_drop(eng, c->state == TCP_TIME_WAIT ? TCP_DROP_TIME_WAIT
+                                                    : TCP_DROP_DATA_AFTER_FIN);
             fin = false;
             break;
         }
