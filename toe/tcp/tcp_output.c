@@ -270,7 +270,15 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
     if (len > room)
         len = room;
     if (len) {
+        uint32_t got = 0;
+
         n = sndbuf_peek(&c->snd, (size_t)(seq - c->snd_buf_seq), len, iov, TCP_XMIT_IOV_MAX);
+        /* Tiny pages and jumbo segments could need more entries than we
+         * have: send what the entries cover, never claim more. */
+        for (int i = 0; i < n; i++)
+            got += (uint32_t)iov[i].iov_len;
+        if (got < len)
+            len = got;
         if (seq + len == tail)
             flags |= TCP_FLAG_PSH;
     }
