@@ -333,7 +333,7 @@ int hs_m_expect(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
     /* With real time (Linux backend) "now" has moved on since the previous
      * event; a frame the kernel sent since then is not early. */
     lo = any ? (hs->lx ? hs->last_us : hs->now_us) : (t > o.tol_us ? t - o.tol_us : 0);
-    hi = any ? hs->now_us + o.within_us : t + o.tol_us;
+    hi = any ? hs->now_us + o.within_us : t + o.tol_us + hs->late_us;
     hs_fmt_time(t, tw, sizeof(tw));
     hs_fmt_time(lo, tl, sizeof(tl));
     hs_fmt_time(hi, th, sizeof(th));

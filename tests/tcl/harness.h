@@ -96,6 +96,7 @@ struct hstack {
     uint16_t def_lport, def_rport;
     uint32_t script_isn;
     uint64_t tolerance_us;
+    uint64_t late_us; /* extra slack after the window (-late; real time only) */
     uint64_t within_us;
     bool strict, autoarp, exact_opts;
     uint16_t ip_id;

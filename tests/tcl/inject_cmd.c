@@ -458,7 +458,8 @@ int hs_m_inject(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
     if (o.truncate >= 0 && o.truncate < n)
         n = o.truncate;
     hpcap_write(hs->pcap, hs->now_us, buf, (uint32_t)n);
-    n = hs->lx ? linux_send_frame(hs, buf, (uint32_t)n) : port_mem_send_raw(hs->pb, buf, (uint32_t)n);
+    n = hs->lx ? linux_send_frame(hs, buf, (uint32_t)n)
+               : port_mem_send_raw(hs->pb, buf, (uint32_t)n);
     if (n < 0) {
         harness_errno_error(interp, n, hs->lx ? "AF_PACKET send" : "port_mem_send_raw");
         goto out;

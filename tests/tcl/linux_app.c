@@ -435,11 +435,16 @@ static int m_close_like(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj
 static const char *state_name(int st)
 {
     static const char *const names[] = {
-        [TCP_ESTABLISHED] = "ESTABLISHED", [TCP_SYN_SENT] = "SYN_SENT",
-        [TCP_SYN_RECV] = "SYN_RECEIVED",   [TCP_FIN_WAIT1] = "FIN_WAIT_1",
-        [TCP_FIN_WAIT2] = "FIN_WAIT_2",    [TCP_TIME_WAIT] = "TIME_WAIT",
-        [TCP_CLOSE] = "CLOSED",            [TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-        [TCP_LAST_ACK] = "LAST_ACK",       [TCP_LISTEN] = "LISTEN",
+        [TCP_ESTABLISHED] = "ESTABLISHED",
+        [TCP_SYN_SENT] = "SYN_SENT",
+        [TCP_SYN_RECV] = "SYN_RECEIVED",
+        [TCP_FIN_WAIT1] = "FIN_WAIT_1",
+        [TCP_FIN_WAIT2] = "FIN_WAIT_2",
+        [TCP_TIME_WAIT] = "TIME_WAIT",
+        [TCP_CLOSE] = "CLOSED",
+        [TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+        [TCP_LAST_ACK] = "LAST_ACK",
+        [TCP_LISTEN] = "LISTEN",
         [TCP_CLOSING] = "CLOSING",
     };
 

@@ -42,8 +42,8 @@ static uint64_t lx_now(const struct hlinux *lx)
 
 int linux_not_mappable(Tcl_Interp *interp, const char *name, const char *why)
 {
-    Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s: not mappable to Linux%s%s%s", name,
-                                           why ? " (" : "", why ? why : "", why ? ")" : ""));
+    Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s: not mappable to Linux%s%s%s", name, why ? " (" : "",
+                                           why ? why : "", why ? ")" : ""));
     Tcl_SetErrorCode(interp, "TOE", "NOTMAPPABLE", NULL);
     return TCL_ERROR;
 }
@@ -154,9 +154,9 @@ static int map_options(struct hstack *hs, Tcl_Interp *interp, const struct toe_s
                        size_t valcap)
 {
     static const char *const free_opts[] = {
-        "-backend", "-ip",       "-prefix",  "-peer",   "-mac",     "-peermac",   "-mtu",
-        "-pcap",    "-lport",    "-rport",   "-isn",    "-tolerance", "-within",  "-strict",
-        "-autoarp", "-exactopts", NULL,
+        "-backend", "-ip",     "-prefix",  "-peer",      "-mac",  "-peermac",
+        "-mtu",     "-pcap",   "-lport",   "-rport",     "-isn",  "-tolerance",
+        "-within",  "-strict", "-autoarp", "-exactopts", "-late", NULL,
     };
     struct hlinux *lx = hs->lx;
     size_t used = 0;
@@ -195,8 +195,8 @@ static int map_options(struct hstack *hs, Tcl_Interp *interp, const struct toe_s
             else
                 return linux_not_mappable(interp, "-cc", cfg->cc);
         } else if (!strcmp(n, "-keepalive_idle_ms") || !strcmp(n, "-keepalive_intvl_ms")) {
-            uint32_t ms = n[11] == 'i' && n[12] == 'd' ? cfg->keepalive_idle_ms
-                                                       : cfg->keepalive_intvl_ms;
+            uint32_t ms =
+                n[11] == 'i' && n[12] == 'd' ? cfg->keepalive_idle_ms : cfg->keepalive_intvl_ms;
 
             if (ms % 1000 || !ms)
                 return linux_not_mappable(interp, n, "the kernel counts whole seconds");

@@ -120,9 +120,10 @@ static int set_config_opt(Tcl_Interp *interp, const struct copt *o, Tcl_Obj *val
 }
 
 static const char *const harness_opts[] = {
-    "-lport", "-rport", "-isn", "-tolerance", "-within", "-strict", "-autoarp", "-exactopts", NULL,
+    "-lport",  "-rport",   "-isn",       "-tolerance", "-within",
+    "-strict", "-autoarp", "-exactopts", "-late",      NULL,
 };
-enum { HO_LPORT, HO_RPORT, HO_ISN, HO_TOL, HO_WITHIN, HO_STRICT, HO_AUTOARP, HO_EXACT };
+enum { HO_LPORT, HO_RPORT, HO_ISN, HO_TOL, HO_WITHIN, HO_STRICT, HO_AUTOARP, HO_EXACT, HO_LATE };
 
 static int get_u32_range(Tcl_Interp *interp, Tcl_Obj *o, const char *what, uint32_t max,
                          uint32_t *out)
@@ -178,6 +179,8 @@ static int set_harness_opt(struct hstack *hs, Tcl_Interp *interp, int idx, Tcl_O
         return TCL_OK;
     case HO_TOL:
         return harness_get_ms(interp, val, "-tolerance", &hs->tolerance_us);
+    case HO_LATE:
+        return harness_get_ms(interp, val, "-late", &hs->late_us);
     case HO_WITHIN:
         if (Tcl_GetDoubleFromObj(interp, val, &d) != TCL_OK)
             return TCL_ERROR;
@@ -211,6 +214,8 @@ static Tcl_Obj *get_harness_opt(struct hstack *hs, int idx)
         return Tcl_NewWideIntObj(hs->script_isn);
     case HO_TOL:
         return Tcl_NewDoubleObj((double)hs->tolerance_us / 1000.0);
+    case HO_LATE:
+        return Tcl_NewDoubleObj((double)hs->late_us / 1000.0);
     case HO_WITHIN:
         return Tcl_NewDoubleObj((double)hs->within_us / 1e6);
     case HO_STRICT:
@@ -637,6 +642,7 @@ static int stack_new(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
     if (want_linux) {
         /* Real time, and addresses of the test's own namespaces. */
         hs->tolerance_us = LINUX_DEFAULT_TOLERANCE_MS * 1000;
+        hs->late_us = LINUX_DEFAULT_LATE_MS * 1000;
         cfg.ipv4_addr = 0x0a4dc801; /* 10.77.200.1 */
         hs->peer_ip = 0x0a4dc802;   /* 10.77.200.2 */
     }
