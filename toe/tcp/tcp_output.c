@@ -420,6 +420,7 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
         uint32_t cwnd = c->cc.cwnd_bytes + (c->in_recovery ? 0 : c->lt_segs * mss);
         uint32_t cwnd_room = cwnd > flight ? cwnd - flight : 0;
         uint32_t len;
+        int sent;
         bool idle = c->snd_nxt == c->snd_una;
 
         if (unsent == 0 && !fin_pending)
@@ -458,10 +459,9 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
             if (len > 0)
                 break;
         }
-        if (xmit_data(c, c->snd_nxt, len, XMIT_NEW, now_us) < 0)
-            break;
-        if (len == 0)
-            break; /* the FIN went */
+        sent = xmit_data(c, c->snd_nxt, len, XMIT_NEW, now_us);
+        if (sent <= 0)
+            break; /* TX full, or the FIN (alone) went */
     }
     /* RFC 9293 3.8.6.1: data waiting, nothing in flight, window too small:
      * probe (persist) rather than wait for an update that may be lost. */
