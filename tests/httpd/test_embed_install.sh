@@ -5,11 +5,13 @@
 # once with libtoe.so and once with libtoe.a, and both must run and say OK.
 # Also: the installed libraries hold the engine's objects, and the public
 # <toe/port_mem.h> has the same layout as the engine's toe/port_mem.h.
-#   test_embed_install.sh BUILD_DIR LIBDIR SOURCE_DIR
+#   test_embed_install.sh BUILD_DIR LIBDIR SOURCE_DIR [CC]
+# CC (default cc) may carry the build's instrumentation (-fsanitize=...).
 set -euo pipefail
-build=${1:?usage: test_embed_install.sh BUILD_DIR LIBDIR SOURCE_DIR}
+build=${1:?usage: test_embed_install.sh BUILD_DIR LIBDIR SOURCE_DIR [CC]}
 libdir=${2:?}
 src=${3:?}
+export CC=${4:-cc}
 command -v pkg-config >/dev/null || { echo "SKIP: pkg-config not installed"; exit 77; }
 tmp=$(mktemp -d /tmp/toe-embed.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
