@@ -33,9 +33,10 @@ void afxdp_config_init(struct afxdp_config *cfg)
     cfg->proto_mask = AFXDP_PROTO_STACK;
     cfg->n_queues = 1;
     cfg->mode = AFXDP_MODE_AUTO;
-    cfg->frame_size_bytes = 4096;
-    cfg->frames = 4096;
+    cfg->frame_size_bytes = 0; /* auto, see afxdp.h */
+    cfg->frames = 16384;
     cfg->ring_size = 2048;
+    cfg->rx_ring_size = 0; /* auto: frames / 2 */
     cfg->need_wakeup = true;
     cfg->busy_poll_us = 20;
     cfg->busy_poll_budget = 64;
@@ -81,12 +82,18 @@ static int check_config(const struct afxdp_config *c, char *err, size_t err_len)
         c->first_queue + c->n_queues > TOE_REDIRECT_MAX_QUEUES)
         return afxdp_err(err, err_len, -EINVAL, "queues %u..%u out of range (max %d)",
                          c->first_queue, c->first_queue + c->n_queues - 1, TOE_REDIRECT_MAX_QUEUES);
-    if (c->frame_size_bytes != 2048 && c->frame_size_bytes != 4096)
+    if (c->frame_size_bytes && c->frame_size_bytes != 2048 && c->frame_size_bytes != 4096)
         return afxdp_err(err, err_len, -EINVAL, "frame size must be 2048 or 4096");
     if (!pow2(c->ring_size) || c->ring_size < 64)
         return afxdp_err(err, err_len, -EINVAL, "ring size must be a power of two >= 64");
-    if (c->frames < 2 * c->ring_size)
-        return afxdp_err(err, err_len, -EINVAL, "need at least 2 x ring size frames per queue");
+    if (c->rx_ring_size && (!pow2(c->rx_ring_size) || c->rx_ring_size < c->ring_size))
+        return afxdp_err(err, err_len, -EINVAL,
+                         "RX ring size must be a power of two >= the TX ring size");
+    if (c->frames < 2 * c->ring_size || c->frames > (1u << 24))
+        return afxdp_err(err, err_len, -EINVAL,
+                         "need 2 x ring size .. 16777216 frames per queue");
+    if (c->rx_ring_size > c->frames / 2)
+        return afxdp_err(err, err_len, -EINVAL, "need at least 2 x RX ring size frames per queue");
     return 0;
 }
 
@@ -113,6 +120,25 @@ static int read_link(struct afxdp *x, uint8_t mac[6], uint32_t *mtu)
 out:
     close(fd);
     return rc;
+}
+
+/* Resolves the automatic frame and RX ring sizes (afxdp.h): 2048-byte frames
+ * when a full-sized frame fits after copy mode's XDP headroom. (A bigger MTU,
+ * e.g. lo's, is not refused: frames larger than a chunk are the kernel's
+ * XdpRxDropped.) */
+static int size_frames(struct afxdp *x, uint32_t mtu)
+{
+    struct afxdp_config *c = &x->cfg;
+    uint32_t need = mtu + AFXDP_L2_BYTES + AFXDP_RX_HEADROOM;
+
+    if (!c->frame_size_bytes)
+        c->frame_size_bytes = need <= 2048 ? 2048 : 4096;
+    if (!c->rx_ring_size) {
+        c->rx_ring_size = c->ring_size;
+        while (c->rx_ring_size * 2 <= c->frames / 2)
+            c->rx_ring_size *= 2;
+    }
+    return 0;
 }
 
 static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -260,6 +286,9 @@ int afxdp_open(const struct afxdp_config *cfg, struct afxdp **out, char *err, si
                        strerror(-rc));
         goto fail;
     }
+    rc = size_frames(x, mtu);
+    if (rc < 0)
+        goto fail;
     rc = afxdp_recover_stale(x, err, err_len);
     if (rc < 0)
         goto fail;
@@ -274,6 +303,11 @@ int afxdp_open(const struct afxdp_config *cfg, struct afxdp **out, char *err, si
     for (uint32_t i = 0; i < x->n_queues; i++) {
         memcpy(x->q[i]->port.mac, mac, 6);
         x->q[i]->port.mtu_bytes = mtu;
+    }
+    if (x->cfg.one_port && x->n_queues > 1) {
+        rc = afxdp_mq_open(x, err, err_len);
+        if (rc < 0)
+            goto fail;
     }
     /* Sockets are in xsks_map: now let the program redirect. */
     rc = afxdp_prog_enable(x, err, err_len);
@@ -291,6 +325,7 @@ void afxdp_close(struct afxdp *x)
     if (!x)
         return;
     afxdp_prog_detach(x);
+    afxdp_mq_close(x);
     close_queues(x);
     afxdp_pcap_close(x->pcap);
     free(x);
@@ -298,11 +333,18 @@ void afxdp_close(struct afxdp *x)
 
 uint32_t afxdp_n_ports(const struct afxdp *x)
 {
+    return x->mq ? 1 : x->n_queues;
+}
+
+uint32_t afxdp_n_queues(const struct afxdp *x)
+{
     return x->n_queues;
 }
 
 struct port *afxdp_port(struct afxdp *x, uint32_t i)
 {
+    if (x->mq)
+        return i == 0 ? afxdp_mq_port(x) : NULL;
     return i < x->n_queues ? &x->q[i]->port : NULL;
 }
 
@@ -323,6 +365,8 @@ const char *afxdp_obj_path(const struct afxdp *x)
 
 int afxdp_port_fd(const struct afxdp *x, uint32_t i)
 {
+    if (x->mq)
+        return i == 0 ? afxdp_mq_fd(x) : -EINVAL;
     return i < x->n_queues ? x->q[i]->fd : -EINVAL;
 }
 
@@ -331,10 +375,10 @@ int afxdp_port_wait(struct afxdp *x, uint32_t i, int timeout_ms)
     struct pollfd pfd;
     int rc;
 
-    if (i >= x->n_queues)
+    if (i >= afxdp_n_ports(x))
         return -EINVAL;
-    afxdp_port_flush(&x->q[i]->port);
-    pfd.fd = x->q[i]->fd;
+    afxdp_port_flush(afxdp_port(x, i));
+    pfd.fd = afxdp_port_fd(x, i);
     pfd.events = POLLIN;
     pfd.revents = 0;
     rc = poll(&pfd, 1, timeout_ms);

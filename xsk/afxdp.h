@@ -60,9 +60,12 @@ struct afxdp_config {
     uint32_t first_queue;      /* first RX queue used (default 0) */
     uint32_t n_queues;         /* sockets/ports, queues first_queue.. (default 1) */
     enum afxdp_mode mode;      /* default AFXDP_MODE_AUTO */
-    uint32_t frame_size_bytes; /* UMEM chunk, 2048 or 4096 (default 4096) */
-    uint32_t frames;           /* UMEM chunks per queue (default 4096) */
-    uint32_t ring_size;        /* each of the four rings (default 2048, power of 2) */
+    uint32_t frame_size_bytes; /* UMEM chunk, 2048 or 4096; default 0 = auto: 2048
+                                  if the MTU fits in it (copy mode puts 256 bytes
+                                  of XDP headroom first), else 4096 */
+    uint32_t frames;           /* UMEM chunks per queue (default 16384: 32 MiB at
+                                  2048 bytes) */
+    uint32_t ring_size;        /* TX and completion rings (default 2048, power of 2) */
     bool need_wakeup;          /* XDP_USE_NEED_WAKEUP (default true) */
     bool busy_poll;            /* SO_PREFER_BUSY_POLL + SO_BUSY_POLL (default false) */
     uint32_t busy_poll_us;     /* SO_BUSY_POLL time (default 20) */
@@ -71,6 +74,15 @@ struct afxdp_config {
     const char *bpf_obj_path;  /* NULL: $TOE_XDP_OBJ, next to the executable,
                                   the build tree, the install dir */
     bool verbose;              /* let libxdp/libbpf print their diagnostics */
+    /* RX and fill rings (power of 2 >= ring_size); default 0 = auto: the
+     * largest power of two <= frames / 2 (8192 by default). A deep RX ring
+     * absorbs the time the polling thread is not running: with the defaults
+     * ~12 MB, ~100 ms at 1 Gbit/s. See afxdp_queue.c. */
+    uint32_t rx_ring_size;
+    /* All queues behind one struct port (afxdp_n_ports() == 1): one thread
+     * and one stack poll every queue, so ARP replies and flows may arrive on
+     * any queue (afxdp_mq.c). Default false: one port per queue. */
+    bool one_port;
 };
 
 /* Counters of one queue, beyond struct port_stats. The xdp_* fields come from
@@ -103,7 +115,10 @@ int afxdp_open(const struct afxdp_config *cfg, struct afxdp **out, char *err, si
 /* Detaches the program, closes the sockets, flushes the pcap, frees all. */
 void afxdp_close(struct afxdp *x);
 
+/* Ports to poll: n_queues, or 1 with cfg.one_port. */
 uint32_t afxdp_n_ports(const struct afxdp *x);
+/* RX queues (sockets) in use, whatever one_port says. */
+uint32_t afxdp_n_queues(const struct afxdp *x);
 struct port *afxdp_port(struct afxdp *x, uint32_t i);
 enum afxdp_bound afxdp_bound_mode(const struct afxdp *x);
 const char *afxdp_bound_name(enum afxdp_bound b);
@@ -114,7 +129,8 @@ const char *afxdp_mode_reason(const struct afxdp *x);
 /* The XDP object that was loaded. */
 const char *afxdp_obj_path(const struct afxdp *x);
 
-/* The socket of port i, for poll/epoll (POLLIN: frames to receive). */
+/* The socket of port i, for poll/epoll (POLLIN: frames to receive); with
+ * one_port and several queues, an epoll fd over every queue's socket. */
 int afxdp_port_fd(const struct afxdp *x, uint32_t i);
 /* Waits up to timeout_ms for frames on port i (poll(2)); also pushes pending
  * copy-mode TX. Returns >0 if frames may be ready, 0 on timeout, -errno. */

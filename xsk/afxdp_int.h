@@ -14,6 +14,9 @@
 #include "xsk/afxdp_pcap.h"
 
 /* One RX/TX queue: its socket, UMEM, rings and the frames it owns. */
+#define AFXDP_L2_BYTES     14  /* Ethernet header on top of the MTU */
+#define AFXDP_RX_HEADROOM  256 /* XDP_PACKET_HEADROOM: where copy mode writes a frame */
+
 struct afxdp_queue {
     struct port port; /* first member: struct port * casts to us */
     struct afxdp *owner;
@@ -31,7 +34,8 @@ struct afxdp_queue {
     int fd;
 
     uint64_t frame_mask; /* ~(frame_size - 1): chunk base of an address */
-    uint32_t ring_size;
+    uint32_t ring_size;    /* TX and completion rings */
+    uint32_t rx_ring_size; /* RX and fill rings */
     uint32_t tx_reserve;  /* free frames kept back from the fill ring for TX */
     uint64_t *free_addrs; /* stack of free chunk addresses */
     uint32_t n_free;
@@ -63,6 +67,7 @@ struct afxdp {
     struct afxdp_pcap *pcap;
     uint32_t n_queues;
     struct afxdp_queue *q[AFXDP_MAX_QUEUES];
+    struct afxdp_mq *mq; /* cfg.one_port with several queues, else NULL */
 };
 
 /* Formats a message into err (may be NULL) and returns rc (a -errno). */
@@ -87,5 +92,17 @@ void afxdp_prog_detach(struct afxdp *x);
 int afxdp_queue_open(struct afxdp *x, uint32_t i, bool zero_copy, char *err, size_t err_len);
 void afxdp_queue_close(struct afxdp_queue *q);
 void afxdp_queue_read_stats(struct afxdp_queue *q, struct afxdp_queue_stats *st);
+
+/* afxdp_mq.c: every queue behind one struct port (cfg.one_port). */
+struct afxdp_mq;
+int afxdp_mq_open(struct afxdp *x, char *err, size_t err_len);
+void afxdp_mq_close(struct afxdp *x);
+struct port *afxdp_mq_port(const struct afxdp *x);
+int afxdp_mq_fd(const struct afxdp *x);
+/* True if p is the one-port wrapper; afxdp_port_flush then flushes all. */
+bool afxdp_is_mq_port(const struct port *p);
+void afxdp_mq_flush(struct port *p);
+/* The per-queue flush (afxdp_queue.c). */
+void afxdp_queue_flush(struct afxdp_queue *q);
 
 #endif

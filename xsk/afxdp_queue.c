@@ -6,7 +6,14 @@
  *   engine --rx_release--> fill ring (or the free stack if the fill ring is full)
  *   free stack --tx_alloc--> engine --tx_submit--> tx ring --kernel--> completion
  *   ring --reap--> free stack;  engine --tx_free--> free stack
- * refill keeps tx_reserve frames back so that RX can never starve TX. */
+ * refill keeps tx_reserve frames back so that RX can never starve TX.
+ *
+ * Ring sizes: the RX ring is the only buffer between the kernel and a thread
+ * that the scheduler may not run for tens of milliseconds; when it is full the
+ * kernel drops (XdpRxRingFull) and TCP pays with retransmissions and, when a
+ * flow's last segments or ACKs go, timeouts. So RX and fill rings are deep
+ * (rx_ring_size, 8192 by default) and TX/completion stay at ring_size: the
+ * engine refills TX every poll. */
 #include <errno.h>
 #include <linux/if_xdp.h>
 #include <stdio.h>
@@ -61,12 +68,12 @@ static void reap_completions(struct afxdp_queue *q)
 /* Tops the fill ring up from the free stack, leaving tx_reserve frames. */
 static void refill(struct afxdp_queue *q)
 {
-    uint32_t room = xsk_prod_nb_free(&q->fill, q->ring_size);
+    uint32_t room = xsk_prod_nb_free(&q->fill, q->rx_ring_size);
     uint32_t movable = q->n_free > q->tx_reserve ? q->n_free - q->tx_reserve : 0;
     uint32_t k = room < movable ? room : movable;
     uint32_t idx;
 
-    if (room == q->ring_size)
+    if (room == q->rx_ring_size)
         q->fill_ring_empty++; /* the kernel had no buffer to receive into */
     if (!k)
         return;
@@ -268,8 +275,14 @@ static const struct port_ops afxdp_port_ops = {
 
 void afxdp_port_flush(struct port *p)
 {
-    struct afxdp_queue *q = to_queue(p);
+    if (afxdp_is_mq_port(p))
+        afxdp_mq_flush(p);
+    else
+        afxdp_queue_flush(to_queue(p));
+}
 
+void afxdp_queue_flush(struct afxdp_queue *q)
+{
     if (q->tx_outstanding)
         kick_tx(q);
     reap_completions(q);
@@ -291,14 +304,14 @@ int afxdp_queue_open(struct afxdp *x, uint32_t i, bool zero_copy, char *err, siz
 {
     const struct afxdp_config *cfg = &x->cfg;
     struct xsk_umem_config ucfg = {
-        .fill_size = cfg->ring_size,
+        .fill_size = cfg->rx_ring_size,
         .comp_size = cfg->ring_size,
         .frame_size = cfg->frame_size_bytes,
         .frame_headroom = 0,
         .flags = 0,
     };
     struct xsk_socket_config scfg = {
-        .rx_size = cfg->ring_size,
+        .rx_size = cfg->rx_ring_size,
         .tx_size = cfg->ring_size,
         .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD, /* our program, not libxdp's */
         .xdp_flags = 0,
@@ -315,6 +328,7 @@ int afxdp_queue_open(struct afxdp *x, uint32_t i, bool zero_copy, char *err, siz
     q->queue_id = cfg->first_queue + i;
     q->n_frames = cfg->frames;
     q->ring_size = cfg->ring_size;
+    q->rx_ring_size = cfg->rx_ring_size;
     q->frame_mask = ~((uint64_t)cfg->frame_size_bytes - 1);
     q->tx_reserve = cfg->frames / 4;
     q->zero_copy = zero_copy;

@@ -1,8 +1,9 @@
 /* toe-echo: a TCP echo server on the userspace stack over AF_XDP. Every byte
- * received on every connection is sent back. One thread per RX queue, each
- * with its own stack on that queue's port (shared nothing; the NIC's RSS keeps
- * a flow on one queue). Each thread polls its stack with CLOCK_MONOTONIC and,
- * when idle, sleeps in poll() on the AF_XDP socket until the next stack timer
+ * received on every connection is sent back. One thread and one stack serve
+ * every RX queue (--queues N: the port presents the N queue sockets as one
+ * struct port, xsk/afxdp_mq.c), so a flow or an ARP reply may arrive on any
+ * queue. The thread polls its stack with CLOCK_MONOTONIC and, when idle,
+ * sleeps in poll() on the AF_XDP socket(s) until the next stack timer
  * (at most 100 ms, so signals are noticed), or spins with --busy-poll; that
  * frame is apps/common/app.c, shared with toe-httpd.
  * SIGUSR1: print the connections and counters. SIGINT/SIGTERM: stop, print
@@ -25,6 +26,9 @@ static int echo_svc_create(struct app_worker *w)
         return -ENOMEM;
     echo_service_init(svc);
     w->svc = svc;
+    if (afxdp_n_queues(w->x) > 1)
+        printf("toe-echo: one stack polls %u RX queues (tx on queue 0)\n",
+               afxdp_n_queues(w->x));
     return 0;
 }
 
@@ -59,6 +63,17 @@ static void echo_counters_all(const struct app_worker *ws, uint32_t n, FILE *out
     }
     fprintf(out, "# echo counters\n");
     echo_counters_print(&sum, out);
+    /* Per RX queue when one stack polls several (the port's totals follow). */
+    if (n && afxdp_n_queues(ws[0].x) > 1) {
+        fprintf(out, "# AF_XDP per-queue counters\n");
+        for (uint32_t q = 0; q < afxdp_n_queues(ws[0].x); q++) {
+            struct afxdp_queue_stats st;
+
+            if (afxdp_queue_stats(ws[0].x, q, &st) == 0)
+                fprintf(out, "Queue%uRxFrames %" PRIu64 "\nQueue%uTxFrames %" PRIu64 "\n", q,
+                        st.port.rx_frames, q, st.port.tx_frames);
+        }
+    }
 }
 
 static const struct app_def echo_def = {
@@ -67,7 +82,8 @@ static const struct app_def echo_def = {
                   "TCP echo server on the toe userspace stack over AF_XDP: every byte received\n"
                   "on every connection is sent back. The stack owns ADDR on IFACE; other\n"
                   "traffic on IFACE still reaches the kernel. Runs until SIGINT/SIGTERM, then\n"
-                  "prints its counters.\n",
+                  "prints its counters. With --queues N, one thread and one stack poll all N\n"
+                  "queues (not N independent stacks as the generic text below says).\n",
     .ops = &echo_ops,
     .svc_create = echo_svc_create,
     .svc_destroy = echo_svc_destroy,
@@ -81,5 +97,6 @@ int main(int argc, char **argv)
 
     if (app_parse_opts(&echo_def, argc, argv, &o) < 0)
         return APP_EXIT_USAGE;
+    o.xdp.one_port = true; /* every queue into one stack: see the top */
     return app_run(&echo_def, &o);
 }

@@ -2,10 +2,15 @@
 """probe.py: small, bounded traffic tools for the toe lab (run inside a lab
 namespace). Every loop is bounded by a count and a timeout.
 
-  probe.py udp --dst IP --port P [--count N] [--size B] [--timeout S] [--burst]
+  probe.py udp --dst IP --port P [--count N] [--size B] [--timeout S]
+              [--burst | --window W]
       Sends N datagrams and checks each comes back from (IP, P) to our port
       with the same payload (a reflector or an echo server). Lockstep by
-      default (one in flight); --burst sends all first, then collects.
+      default (one in flight); --burst sends all first, then collects;
+      --window W keeps at most W in flight (sends more as replies come; gives
+      up after --timeout without any reply). With a window far below every
+      queue on the path, nothing can be dropped for lack of room, however
+      slow the box: 100 % must come back.
   probe.py icmp --dst IP [--count N] [--interval S] [--timeout S]
       ICMP echo (raw socket, root) with its own ids; counts the replies.
   probe.py tcp-mirror --dst IP --port P [--bytes N] [--timeout S]
@@ -81,6 +86,28 @@ def cmd_udp(args):
             if r and drain() and not args.burst:
                 return
 
+    if args.window:
+        # At most args.window outstanding; stop when all came back or no
+        # reply arrived for args.timeout seconds (the rest count as lost).
+        last = time.monotonic()
+        while sent < args.count or want:
+            while sent < args.count and len(want) < args.window:
+                p = payload(sent, args.size)
+                try:
+                    s.sendto(p, dst)
+                except BlockingIOError:
+                    break
+                want[p] = sent
+                sent += 1
+            before = received
+            r, _, _ = select.select([s], [], [], 0.05)
+            if r:
+                drain()
+            if received > before:
+                last = time.monotonic()
+            elif time.monotonic() - last > args.timeout:
+                break
+        return summary("udp", sent, received, bad, time.monotonic() - t0, args)
     for i in range(args.count):
         p = payload(i, args.size)
         want[p] = i
@@ -223,6 +250,8 @@ def main():
     u.add_argument("--size", type=int, default=64)
     u.add_argument("--timeout", type=float, default=1.0)
     u.add_argument("--burst", action="store_true")
+    u.add_argument("--window", type=int, default=0,
+                   help="at most this many datagrams in flight (0: lockstep or --burst)")
     u.add_argument("--pace", type=float, default=0.0,
                    help="burst: at most this many datagrams per second (0: no limit)")
     i = sub.add_parser("icmp")

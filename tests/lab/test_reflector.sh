@@ -6,8 +6,11 @@
 # kernel holds, is still answered (our XDP program passes it on); the --pcap
 # capture reads cleanly in tshark (no malformed frames, no bad checksums); the
 # program is gone after exit and no namespace is left behind.
-# With toe-udp-flood given, a second run (no pcap) floods for 1 s and prints
-# the round-trip rate (the figure; the pass criterion is only >= 10000/s).
+# UDP is checked in lockstep and in a windowed burst (64 in flight): 100 % must
+# come back in both, which no load can prevent. With toe-udp-flood given, a
+# second run (no pcap) floods for 1 s and prints the round-trip rate, a figure
+# only (the pass criterion is that some came back; speed is for
+# bench/reflector/bench-reflector.sh).
 #   usage: test_reflector.sh PATH/TO/toe-reflector [PATH/TO/toe-udp-flood]
 set -euo pipefail
 REFLECTOR=${1:?usage: test_reflector.sh PATH/TO/toe-reflector [PATH/TO/toe-udp-flood]}
@@ -59,9 +62,13 @@ ip -n "$LAB_SERVER_NS" link show "$LAB_SERVER_IF" | grep -q "prog/xdp" || fail "
 step "UDP lockstep: 200 datagrams reflected"
 ipc "$PROBE" udp --dst "$LAB_SERVER_IP" --port 7777 --count 200 --size 100 ||
     fail "UDP lockstep"
-step "UDP burst: 20000 datagrams at up to 20000/s (>= 90% back: a busy CI box may drop some)"
-ipc "$PROBE" udp --dst "$LAB_SERVER_IP" --port 9 --count 20000 --size 64 --burst --pace 20000 \
-    --timeout 2 --min-ratio 0.90 | tee "$TMP/burst.txt" || fail "UDP burst"
+# A correctness check, not a speed one: at most 64 datagrams in flight, far
+# below every queue on the path (socket buffers, veth rings, the AF_XDP RX
+# ring), so none may be lost however loaded the box; every one must come back
+# intact. Throughput is bench/reflector/bench-reflector.sh's business.
+step "UDP windowed burst: 20000 datagrams, at most 64 in flight, 100% back"
+ipc "$PROBE" udp --dst "$LAB_SERVER_IP" --port 9 --count 20000 --size 64 --window 64 \
+    --timeout 10 | tee "$TMP/burst.txt" || fail "UDP windowed burst"
 step "TCP through the reflector: the client's socket talks to itself, 5 MB intact"
 ipc "$PROBE" tcp-mirror --dst "$LAB_SERVER_IP" --port 5555 --bytes 5000000 || fail "TCP mirror"
 step "ICMP echo to $LAB_SERVER_IP answered by the reflector"
@@ -77,7 +84,7 @@ udp=$(sed -n 's/.*reflected: udp \([0-9]*\).*/\1/p' "$TMP/refl.log")
 icmp=$(sed -n 's/.*icmp_echo \([0-9]*\).*/\1/p' "$TMP/refl.log")
 tcp=$(sed -n 's/.* tcp \([0-9]*\) icmp_echo.*/\1/p' "$TMP/refl.log")
 [[ -n $tcp && $tcp -ge 3400 ]] || fail "reflector counted tcp=$tcp (5 MB needs >= 3400 segments)"
-[[ -n $udp && $udp -ge 18200 ]] || fail "reflector counted udp=$udp"
+[[ -n $udp && $udp -ge 20200 ]] || fail "reflector counted udp=$udp, want >= 20200"
 [[ $icmp == 5 ]] || fail "reflector counted icmp_echo=$icmp, want 5 (kernel pings must pass)"
 passed=$(sed -n 's/.*passed_to_kernel \([0-9]*\).*/\1/p' "$TMP/refl.log")
 [[ -n $passed && $passed -ge 5 ]] || fail "XDP program passed ${passed:-?} frames, want >= 5"
@@ -103,7 +110,7 @@ bad=$(tshark -r "$TMP/refl.pcap" -d udp.port==9,data -d udp.port==7777,data \
     2>/dev/null | wc -l)
 echo "pcap: $frames frames, $in UDP in, $out UDP out, $bad bad"
 [[ $frames -gt 0 && $bad -eq 0 ]] || fail "pcap has $bad bad frames of $frames"
-[[ $in -eq $out && $in -ge 18200 ]] || fail "pcap UDP in=$in out=$out"
+[[ $in -eq $out && $in -ge 20200 ]] || fail "pcap UDP in=$in out=$out, want >= 20200 each"
 
 if [[ -n $FLOOD ]]; then
     step "UDP flood for 1 s (window 256, 64-byte datagrams), reflector without pcap"
@@ -117,7 +124,7 @@ if [[ -n $FLOOD ]]; then
     REFL_PID=""
     grep -E "reflected|xdp:" "$TMP/refl2.log"
     got=$(sed -n 's/.* received \([0-9]*\) .*/\1/p' "$TMP/flood.txt")
-    [[ $got -ge 10000 ]] || fail "flood: only $got round trips in 1 s"
+    [[ -n $got && $got -gt 0 ]] || fail "flood: no round trip in 1 s"
 fi
 
 step "lab down, nothing left"
