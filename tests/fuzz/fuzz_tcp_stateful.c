@@ -65,6 +65,12 @@ struct tup {
     uint32_t edge;                 /* largest ACK + scaled window advertised */
     uint32_t syn_wnd;              /* largest window of a SYN without ACK */
     bool have_syn_wnd;
+    /* How far the script's sequence space reaches, relative to the IRS of
+     * the stack's connection (the stack may not acknowledge beyond it). */
+    uint32_t last_end;             /* end of the segment injected last */
+    bool have_last_end;
+    uint32_t rel_irs, max_rel;     /* max (end - IRS) seen for this IRS */
+    bool have_rel;
 };
 
 struct handle {
@@ -220,6 +226,43 @@ static void answer_arp(const struct arp_view *a)
     port_mem_send_raw(g->pb, g->frame, (uint32_t)n);
 }
 
+/* The engine's connection on t, if it has one with a known IRS. */
+static struct tcp_conn *tup_conn(const struct tup *t)
+{
+    struct toe_core *core = g->s->cores[0];
+    struct flow_key key = {.laddr = STACK_IP, .raddr = t->peer_ip, .lport = t->stack_port,
+                           .rport = t->peer_port};
+    uint32_t id = flow_table_lookup(&core->flows, &key);
+    if (id == FLOW_ID_NONE)
+        return NULL;
+    struct toe_conn *c = flow_table_data(&core->flows, id);
+    if (!c->tcp_live)
+        return NULL;
+    struct tcp_conn *tc = toe_conn_tcp(c);
+    enum tcp_state st = tcp_conn_state(tc);
+    if (st == TCP_CLOSED || st == TCP_LISTEN || st == TCP_SYN_SENT)
+        return NULL;
+    return tc;
+}
+
+/* After an injected segment was processed: remember how far it reached. */
+static void tup_note_reach(struct tup *t)
+{
+    struct tcp_conn *tc = t->have_last_end ? tup_conn(t) : NULL;
+    if (!tc)
+        return;
+    uint32_t rel = t->last_end - tc->irs;
+    if (rel >= 0x80000000u)
+        return;
+    if (!t->have_rel || t->rel_irs != tc->irs) {
+        t->have_rel = true;
+        t->rel_irs = tc->irs;
+        t->max_rel = rel;
+    } else if (rel > t->max_rel) {
+        t->max_rel = rel;
+    }
+}
+
 static void check_tcp(const struct frame_view *v)
 {
     const struct tcp_view *h = &v->tcp;
@@ -264,6 +307,24 @@ static void check_tcp(const struct frame_view *v)
     if (f & TCP_FLAG_ACK) {
         t->have_ack = true;
         t->stack_ack = h->ack;
+        /* Never acknowledge sequence space the script did not send. */
+        struct tcp_conn *tc = tup_conn(t);
+        if (tc && !(f & TCP_FLAG_SYN)) {
+            uint32_t reach = 0, rel_ack = h->ack - tc->irs;
+            bool known = false;
+            if (t->have_rel && t->rel_irs == tc->irs) {
+                reach = t->max_rel;
+                known = true;
+            }
+            if (t->have_last_end && t->last_end - tc->irs < 0x80000000u &&
+                (!known || t->last_end - tc->irs > reach)) {
+                reach = t->last_end - tc->irs;
+                known = true;
+            }
+            CHECK(known && rel_ack <= reach,
+                  "ACK %u is IRS + %u, the script's segments reach IRS + %u%s", h->ack, rel_ack,
+                  reach, known ? "" : " (nothing known)");
+        }
     }
     if (h->opts.present & TCP_OPTF_TS)
         t->stack_tsval = h->opts.ts_val;
@@ -678,6 +739,9 @@ static void op_inject(struct rd *r)
     uint32_t end = seq + len + (syn ? 1 : 0) + ((flags & TCP_FLAG_FIN) ? 1 : 0);
     if (syn || (mode & 3) == 0 || seq_gt(end, t->peer_nxt))
         t->peer_nxt = end;
+    tup_note_reach(t); /* under the previous segments' reach */
+    t->last_end = end;
+    t->have_last_end = true;
     t->after_rst = false;
     trace_seg((kind & KIND_CORRUPT) ? "<inj*" : "<inj ", t->peer_ip, t->peer_port, t->stack_port,
               flags, seq, ack, wnd, len, &o);
@@ -894,6 +958,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int ops = 0; ops < MAX_OPS && r.i < r.n; ops++) {
         run_op(&r);
         settle();
+        for (uint32_t i = 0; i < g->ntup; i++)
+            tup_note_reach(&g->tup[i]);
     }
     if (g_verbose) {
         fprintf(stderr, "--- end of program: %u frames checked; connections:\n",
