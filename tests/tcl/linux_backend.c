@@ -26,6 +26,10 @@
 
 #define LX_IF_KERNEL "toek" /* names are private to their namespace */
 #define LX_IF_SCRIPT "toeh"
+/* Shell: wait (up to 5 s) for an interface's operational state UP. */
+#define LX_WAIT_UP(ifname)                                                                         \
+    "i=0; until ip -o link show dev " ifname " | grep -q 'state UP'; do "                          \
+    "i=$((i+1)); [ $i -lt 500 ] || { echo " ifname " not up; exit 1; }; sleep 0.01; done"
 
 static uint64_t clock_us(clockid_t id)
 {
@@ -315,9 +319,14 @@ int linux_stack_create(struct hstack *hs, Tcl_Interp *interp, const struct toe_s
     snprintf(cmd, sizeof(cmd),
              "ip link set " LX_IF_SCRIPT " address %s%s; "
              "ethtool -K " LX_IF_SCRIPT " rx off tx off tso off gso off gro off >/dev/null; "
-             "ip link set " LX_IF_SCRIPT " up",
+             "ip link set " LX_IF_SCRIPT " up; " LX_WAIT_UP(LX_IF_SCRIPT),
              pmac, mtus);
     if (run_sh(interp, cmd, NULL) < 0)
+        goto fail;
+    /* Until linkwatch has activated a device's qdisc (a workqueue item, late
+     * on a busy machine) it drops every frame: wait for both ends. */
+    if (linux_enter(hs) < 0 || run_sh(interp, LX_WAIT_UP(LX_IF_KERNEL), NULL) < 0 ||
+        setns(lx->h_ns, CLONE_NEWNET) < 0)
         goto fail;
     lx->ifindex = (int)if_nametoindex(LX_IF_SCRIPT);
     lx->pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
