@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "toe/event.h"
-#include "toe/port.h"
+#include <toe/port.h>
 
 struct toe_core;
 

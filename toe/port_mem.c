@@ -4,7 +4,7 @@
  * limit, and its own seeded PRNG so one direction's traffic never changes the
  * other's faults. Per frame, in order: queue limit (tail drop), serialization,
  * burst loss, independent loss, corruption, reordering, duplication. */
-#include "toe/port_mem.h"
+#include <toe/port_mem.h>
 
 #include <errno.h>
 #include <stdbool.h>

@@ -18,7 +18,7 @@
 #include "toe/arp.h"
 #include "toe/event.h"
 #include "toe/flow_table.h"
-#include "toe/port.h"
+#include <toe/port.h>
 #include "toe/stats.h"
 #include "toe/tcp/tcp.h"
 

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "toe/port.h"
+#include <toe/port.h>
 
 /* What the caller asks for. */
 enum afxdp_mode {

@@ -1,10 +1,5 @@
-/* toe public API: the in-memory port, a wire joining two endpoints (two
- * stacks in one process) with a virtual clock and seeded fault injection, so
- * an embedder can run and test a client and a server without a network.
- * Declarations identical to the engine's toe/port_mem.h (same include guard,
- * so a file never sees both); installed so programs built against libtoe can
- * create a pair: port_mem_pair_create(&cfg, &a, &b), then one
- * toe_stack_create() per end.
+/* The in-memory port: a wire joining two endpoints (two stacks, or a stack
+ * and a test script), with a virtual clock and seeded fault injection.
  *
  * A frame submitted on one end becomes receivable on the other end once the
  * virtual time reaches its delivery time: now + serialization behind earlier
@@ -17,12 +12,7 @@
 
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/* A frame port (opaque here); pass it to toe_stack_create(). */
-struct port;
+#include <toe/port.h>
 
 /* Impairments of one direction. All zero: a perfect wire with no delay. */
 struct port_mem_dir_config {
@@ -97,9 +87,5 @@ const struct port_mem_dir_stats *port_mem_rx_stats(const struct port *p);
  * (the frame is consumed anyway). */
 int port_mem_send_raw(struct port *p, const void *data, uint32_t len);
 int port_mem_recv_raw(struct port *p, void *buf, uint32_t cap);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif

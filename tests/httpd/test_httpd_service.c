@@ -23,7 +23,7 @@
 
 #include "apps/http/http.h"
 #include "apps/toe-httpd/httpd.h"
-#include "toe/port_mem.h"
+#include <toe/port_mem.h>
 
 #define SERVER_IP  0x0a000002u
 #define CLIENT_IP  0x0a000001u

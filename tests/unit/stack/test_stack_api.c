@@ -14,7 +14,7 @@
 
 #include <toe/toe.h>
 
-#include "toe/port_mem.h"
+#include <toe/port_mem.h>
 #include "toe/stack_internal.h"
 #include "toe/wire/wire.h"
 

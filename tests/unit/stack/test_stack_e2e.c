@@ -15,7 +15,7 @@
 
 #include <toe/toe.h>
 
-#include "toe/port_mem.h"
+#include <toe/port_mem.h>
 #include "toe/stack_internal.h"
 
 #define IP_A 0x0a000001u

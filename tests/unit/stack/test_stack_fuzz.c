@@ -15,7 +15,7 @@
 
 #include <toe/toe.h>
 
-#include "toe/port_mem.h"
+#include <toe/port_mem.h>
 #include "toe/stack_internal.h"
 #include "toe/wire/bytes.h"
 #include "toe/wire/csum.h"

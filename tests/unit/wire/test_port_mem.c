@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "toe/port_mem.h"
+#include <toe/port_mem.h>
 #include "toe/wire/bytes.h"
 #include "toe/wire/wire.h"
 
