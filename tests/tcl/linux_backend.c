@@ -199,12 +199,12 @@ static int map_options(struct hstack *hs, Tcl_Interp *interp, const struct toe_s
             else
                 return linux_not_mappable(interp, "-cc", cfg->cc);
         } else if (!strcmp(n, "-keepalive_idle_ms") || !strcmp(n, "-keepalive_intvl_ms")) {
-            uint32_t ms =
-                n[11] == 'i' && n[12] == 'd' ? cfg->keepalive_idle_ms : cfg->keepalive_intvl_ms;
+            bool idle = !strcmp(n, "-keepalive_idle_ms");
+            uint32_t ms = idle ? cfg->keepalive_idle_ms : cfg->keepalive_intvl_ms;
 
             if (ms % 1000 || !ms)
                 return linux_not_mappable(interp, n, "the kernel counts whole seconds");
-            if (n[11] == 'i' && n[12] == 'd')
+            if (idle)
                 SYSCTL("tcp_keepalive_time", "%u", ms / 1000);
             else
                 SYSCTL("tcp_keepalive_intvl", "%u", ms / 1000);
