@@ -24,11 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <toe/port_mem.h>
 #include <toe/toe.h>
 
 #include "sockmem/pool.h"
 #include "tests/fuzz/fuzz.h"
-#include "toe/port_mem.h"
 #include "toe/stack_internal.h"
 #include "toe/tcp/tcp_conn.h"
 #include "toe/wire/wire.h"

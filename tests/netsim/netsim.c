@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <toe/port_mem.h>
 #include <toe/toe.h>
 
-#include "toe/port_mem.h"
 #include "toe/stack_internal.h"
 #include "toe/wire/wire.h"
 
