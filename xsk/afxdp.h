@@ -1,6 +1,7 @@
 /* The AF_XDP port: one network interface driven through AF_XDP sockets, one
  * socket (with its own UMEM and four rings) per RX queue, each exposed as a
- * struct port (toe/port.h). The XDP program (xsk/bpf/toe_redirect.bpf.c) is
+ * struct port (toe/port.h), or with cfg.one_port all of them behind one port
+ * for a single stack (afxdp_mq.c). The XDP program (xsk/bpf/toe_redirect.bpf.c) is
  * loaded through libxdp and redirects only the stack's own ARP/ICMP/TCP to the
  * sockets; everything else still reaches the kernel.
  *
