@@ -12,6 +12,21 @@
 
 /* ---- app API ---- */
 
+/* False for an address that is not one host: limited broadcast
+ * (255.255.255.255), multicast (224/4) and the rest of class E (240/4,
+ * reserved), and the directed broadcast of our own subnet (host part all
+ * ones; RFC 919 / RFC 922 - not for /31 and /32, RFC 3021). */
+static bool toe_ipv4_unicast(const struct toe_core *core, uint32_t a)
+{
+    uint32_t host = ~core->netmask;
+
+    if ((a & 0xf0000000u) == 0xe0000000u || (a & 0xf0000000u) == 0xf0000000u)
+        return false;
+    if (host > 1 && (a & core->netmask) == (core->ip & core->netmask) && (a & host) == host)
+        return false;
+    return true;
+}
+
 int toe_listen(struct toe_stack *stack, uint16_t port, int backlog,
                const struct toe_app_ops *ops, void *ctx)
 {
@@ -69,6 +84,14 @@ int toe_connect(struct toe_stack *stack, uint32_t raddr, uint16_t rport,
     struct tcp_conn *tc;
 
     if (!ops || !conn || raddr == 0 || rport == 0 || raddr == core->ip)
+        return -EINVAL;
+    /* RFC 9293 3.9.1.1 (MUST-46): an OPEN to a broadcast or multicast
+     * remote address must be rejected as an error: a SYN there would reach
+     * every host of the group or subnet (which must drop it, MUST-57).
+     * Refused before any state or segment exists. EINVAL, since the
+     * address itself is wrong whatever the routes say (Linux's
+     * tcp_v4_connect says ENETUNREACH for RTCF_BROADCAST/MULTICAST). */
+    if (!toe_ipv4_unicast(core, raddr))
         return -EINVAL;
     if (core_next_hop(core, raddr) == 0)
         return -ENETUNREACH;
