@@ -70,7 +70,7 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
 {
     struct tcp_engine *eng = c->eng;
     uint32_t ack = seg->ack, mss = c->snd_mss;
-    uint32_t old_una = c->snd_una, flight_before, wnd;
+    uint32_t flight_before, wnd;
     bool window_changed = false, newly_sacked = false;
 
     /* RFC 5961 5.2 and RFC 9293: an ACK of something never sent, or older
@@ -117,7 +117,7 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
         uint32_t acked = ack - c->snd_una;
         uint32_t data_end = seq_lt(ack, tcp_sndbuf_tail_seq(c)) ? ack : tcp_sndbuf_tail_seq(c);
         uint32_t rtt = ts_rtt_us(c, seg, now_us);
-        uint32_t per_rtt = 1;
+        uint32_t per_rtt = 1, data_acked = 0;
         struct tcp_cc_ack ca;
 
         flight_before = c->snd_max - c->snd_una;
@@ -125,7 +125,8 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
         if (rtt)
             per_rtt = (flight_before + 2 * mss - 1) / (2 * mss);
         if (seq_gt(data_end, c->snd_buf_seq)) {
-            sndbuf_release(&c->snd, data_end - c->snd_buf_seq);
+            data_acked = data_end - c->snd_buf_seq;
+            sndbuf_release(&c->snd, data_acked);
             c->snd_buf_seq = data_end;
         }
         if (!rtt && c->rtt_timing && seq_geq(ack, c->rtt_seq)) {
@@ -199,7 +200,11 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
             c->dupacks = 0;
             c->lt_segs = 0;
         }
-        if (seq_gt(data_end, old_una) || acked)
+        /* TCP_EV_SENT reports acknowledged data (tcp.h): the ACK of our SYN
+         * (simultaneous open: the SYN-ACK reaches SYN-RECEIVED, RFC 9293
+         * figure 7) or of our FIN frees no send buffer and is no event for
+         * the app; CONNECTED / CLOSED say what happened. */
+        if (data_acked)
             tcp_notify(c, TCP_EV_SENT | (sndbuf_free_bytes(&c->snd) && !c->fin_queued
                                              ? TCP_EV_WRITABLE : 0));
         return true;
