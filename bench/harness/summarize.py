@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""bench/harness/summarize.py: results.csv of bench/run-bench.sh -> summary.md
+(markdown tables: medians over the repetitions, ratios toe / twin) and the
+data files the gnuplot charts read (data/*.dat, data/charts.list).
+
+CSV columns: server,test,conns,metric,unit,rep,value,errors,duration_s,load1
+(one row per server x metric x repetition; an empty value = the run failed).
+"""
+import argparse
+import csv
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+SERVERS = ["toe", "twin-epoll", "twin-uring"]
+CEIL = "reflector"
+
+
+class Cell:
+    def __init__(self):
+        self.values = []
+        self.errors = 0
+        self.rows = 0
+
+    @property
+    def median(self):
+        return statistics.median(self.values) if self.values else None
+
+
+def load(path):
+    cells = defaultdict(Cell)
+    loads = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            c = cells[(r["server"], r["test"], int(r["conns"]), r["metric"])]
+            c.rows += 1
+            try:
+                c.errors += int(r["errors"] or 0)
+            except ValueError:
+                c.errors += 1
+            if r["value"] not in ("", "nan"):
+                c.values.append(float(r["value"]))
+            if r["load1"]:
+                loads.append(float(r["load1"]))
+    return cells, loads
+
+
+def fmt(v, scale=1.0):
+    if v is None:
+        return "–"
+    v *= scale
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    if abs(v) >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+class Table:
+    def __init__(self, cells, reps):
+        self.cells = cells
+        self.reps = reps
+        self.marks = set()
+
+    def cell(self, server, test, conns, metric, scale=1.0):
+        c = self.cells.get((server, test, conns, metric))
+        if c is None or c.rows == 0:
+            return "–", None
+        s = fmt(c.median, scale)
+        if c.median is not None and len(c.values) < self.reps:
+            s += "\\*"
+            self.marks.add("*")
+        if c.errors:
+            s += "!"
+            self.marks.add("!")
+        return s, c.median
+
+    @staticmethod
+    def ratio(a, b):
+        if a is None or b is None or b == 0:
+            return "–"
+        return f"{a / b:.2f}"
+
+
+def table_echo(t, out):
+    rows = [("ping-pong RTT p50, 1 conn (µs)", "pingpong", 1, "rtt_p50"),
+            ("ping-pong RTT p99, 1 conn (µs)", "pingpong", 1, "rtt_p99"),
+            ("ping-pong RTT p99.9, 1 conn (µs)", "pingpong", 1, "rtt_p99.9")]
+    rows += [(f"echo requests/s, {c} conn{'s' if c > 1 else ''}", "echo_rr", c, "requests_per_s")
+             for c in (1, 16, 64, 256)]
+    out.append("| measurement | toe | twin-epoll | twin-uring | toe / epoll | toe / uring "
+               "| ceiling: AF_XDP reflector |")
+    out.append("|---|--:|--:|--:|--:|--:|--:|")
+    for label, test, conns, metric in rows:
+        vals = [t.cell(s, test, conns, metric) for s in SERVERS]
+        ceil = t.cell(CEIL, test, conns, metric)
+        if all(v[0] == "–" for v in vals + [ceil]):
+            continue
+        out.append(f"| {label} | {vals[0][0]} | {vals[1][0]} | {vals[2][0]} | "
+                   f"{t.ratio(vals[0][1], vals[1][1])} | {t.ratio(vals[0][1], vals[2][1])} "
+                   f"| {ceil[0]} |")
+    ceil = t.cell(CEIL, "udp_flood", 1, "round_trips_per_s")
+    if ceil[0] != "–":
+        out.append(f"| UDP 64 B round trips/s, window 256 (toe-udp-flood) | | | | | | {ceil[0]} |")
+
+
+def table_http(t, out):
+    rows = []
+    for c in (64, 256):
+        rows.append((f"keep-alive requests/s, {c} conns", "http_keepalive", c,
+                     "requests_per_s", 1.0))
+        for p in ("50", "99", "99.9"):
+            rows.append((f"keep-alive latency p{p}, {c} conns (ms)", "http_keepalive", c,
+                         f"latency_p{p}", 1e-3))
+    rows += [("short connections/s, wrk `Connection: close`, 64 conns", "short_wrk", 64,
+              "connections_per_s", 1.0),
+             ("short connections/s, ab (no -k), 64 conns", "short_ab", 64,
+              "connections_per_s", 1.0),
+             ("bulk one way, 1 conn (Gbit/s; wrk, /bytes/16 MiB)", "bulk", 1, "gbit_s", 1.0)]
+    out.append("| measurement | toe | twin-epoll | twin-uring | toe / epoll | toe / uring |")
+    out.append("|---|--:|--:|--:|--:|--:|")
+    for label, test, conns, metric, scale in rows:
+        vals = [t.cell(s, test, conns, metric, scale) for s in SERVERS]
+        if all(v[0] == "–" for v in vals):
+            continue
+        out.append(f"| {label} | {vals[0][0]} | {vals[1][0]} | {vals[2][0]} | "
+                   f"{t.ratio(vals[0][1], vals[1][1])} | {t.ratio(vals[0][1], vals[2][1])} |")
+
+
+CPU_RUNS = [("echo ping-pong, 1 conn", "pingpong", 1),
+            ("echo rr, 1 conn", "echo_rr", 1), ("echo rr, 16 conns", "echo_rr", 16),
+            ("echo rr, 64 conns", "echo_rr", 64), ("echo rr, 256 conns", "echo_rr", 256),
+            ("HTTP keep-alive, 64 conns", "http_keepalive", 64),
+            ("HTTP keep-alive, 256 conns", "http_keepalive", 256),
+            ("short, wrk close, 64 conns", "short_wrk", 64),
+            ("short, ab, 64 conns", "short_ab", 64)]
+
+
+def table_cpu(t, out):
+    out.append("| run | toe | twin-epoll | twin-uring | toe / epoll | toe / uring |")
+    out.append("|---|--:|--:|--:|--:|--:|")
+    for label, test, conns in CPU_RUNS + [("bulk, 1 conn", "bulk", 1)]:
+        metric, unit = ("server_cpu_per_GB", "ms/GB") if test == "bulk" else \
+            ("server_cpu_per_req", "µs/request")
+        vals = [t.cell(s, test, conns, metric) for s in SERVERS]
+        if all(v[0] == "–" for v in vals):
+            continue
+        out.append(f"| {label} ({unit}) | {vals[0][0]} | {vals[1][0]} | {vals[2][0]} | "
+                   f"{t.ratio(vals[0][1], vals[1][1])} | {t.ratio(vals[0][1], vals[2][1])} |")
+
+
+def table_util(t, out):
+    out.append("| run | toe | twin-epoll | twin-uring | reflector |")
+    out.append("|---|--:|--:|--:|--:|")
+    for label, test, conns in CPU_RUNS + [("bulk, 1 conn", "bulk", 1)]:
+        row = []
+        for s in SERVERS + [CEIL]:
+            a = t.cells.get((s, test, conns, "server_cpu_util"))
+            b = t.cells.get((s, test, conns, "client_cpu_util"))
+            if (a is None or a.median is None) and (b is None or b.median is None):
+                row.append("–")
+            else:
+                row.append(f"{fmt(a.median if a else None)} / {fmt(b.median if b else None)}")
+        if any(x != "–" for x in row):
+            out.append(f"| {label} | " + " | ".join(row) + " |")
+
+
+def error_notes(cells):
+    notes = []
+    for (s, test, conns, metric), c in sorted(cells.items()):
+        if metric in ("requests_per_s", "connections_per_s", "gbit_s", "round_trips_per_s"):
+            failed = c.rows - len(c.values)
+            if c.errors or failed:
+                notes.append(f"{s} {test} ({conns} conns): {c.errors} errors counted by the "
+                             f"client over {c.rows} run(s), {failed} run(s) without a result")
+    return notes
+
+
+# ---- gnuplot data ------------------------------------------------------------
+
+def stat3(cells, key, scale=1.0):
+    c = cells.get(key)
+    if c is None or not c.values:
+        return "? ? ?"
+    return f"{c.median * scale:.6g} {min(c.values) * scale:.6g} {max(c.values) * scale:.6g}"
+
+
+def write_dat(path, header, rows):
+    with open(path, "w") as f:
+        f.write("# " + header + "\n")
+        for r in rows:
+            f.write(r + "\n")
+
+
+def write_charts(cells, datadir):
+    """One .dat per chart with columns only for the servers that have data;
+    charts.list: "chart server,server,..." lines for charts.gp."""
+    charts = []
+
+    def has(server, test, metric):
+        return any(k[0] == server and k[1] == test and k[3] == metric and c.values
+                   for k, c in cells.items())
+
+    def chart(name, header, servers, test, metric, groups, scale=1.0):
+        srv = [s for s in servers if has(s, test, metric)]
+        if not srv:
+            return
+        rows = []
+        for label, g_test, conns, g_metric in groups:
+            rows.append(f"{label} " + " ".join(stat3(cells, (s, g_test, conns, g_metric), scale)
+                                                for s in srv))
+        write_dat(os.path.join(datadir, name + ".dat"),
+                  header + ", then median min max for " + " ".join(srv), rows)
+        charts.append(name + " " + ",".join(srv))
+
+    srv4 = SERVERS + [CEIL]
+    chart("pingpong", "percentile (us)", srv4, "pingpong", "rtt_p50",
+          [(f'"{p}"', "pingpong", 1, m) for p, m in
+           (("p50", "rtt_p50"), ("p99", "rtt_p99"), ("p99.9", "rtt_p99.9"))])
+    chart("echo_rr", "connections (requests/s)", srv4, "echo_rr", "requests_per_s",
+          [(str(c), "echo_rr", c, "requests_per_s") for c in (1, 16, 64, 256)])
+    chart("http_rps", "connections (requests/s)", SERVERS, "http_keepalive", "requests_per_s",
+          [(f'"{c} conns"', "http_keepalive", c, "requests_per_s") for c in (64, 256)])
+    chart("http_latency", "percentile (ms)", SERVERS, "http_keepalive", "latency_p50",
+          [(f'"p{p}, {c} conns"', "http_keepalive", c, f"latency_p{p}")
+           for c in (64, 256) for p in ("50", "90", "99", "99.9")], 1e-3)
+    srv_short = [s for s in SERVERS
+                 if has(s, "short_wrk", "connections_per_s") or has(s, "short_ab", "connections_per_s")]
+    if srv_short:
+        rows = [f'"{lab}" ' + " ".join(stat3(cells, (s, test, 64, "connections_per_s"))
+                                       for s in srv_short)
+                for lab, test in (("wrk, Connection: close", "short_wrk"),
+                                  ("ab, no keep-alive", "short_ab"))]
+        write_dat(os.path.join(datadir, "short.dat"),
+                  "client (connections/s), then median min max for " + " ".join(srv_short), rows)
+        charts.append("short " + ",".join(srv_short))
+    chart("bulk", "x (Gbit/s)", SERVERS, "bulk", "gbit_s",
+          [('"1 connection"', "bulk", 1, "gbit_s")])
+    srv_cpu = [s for s in SERVERS if any(has(s, test, "server_cpu_per_req")
+                                         for _, test, _ in CPU_RUNS)]
+    groups = [(f'"{label}"', test, conns, "server_cpu_per_req") for label, test, conns in CPU_RUNS
+              if any(cells.get((s, test, conns, "server_cpu_per_req")) for s in srv_cpu)]
+    if srv_cpu and groups:
+        rows = [f"{label} " + " ".join(stat3(cells, (s, test, conns, m)) for s in srv_cpu)
+                for label, test, conns, m in groups]
+        write_dat(os.path.join(datadir, "cpu.dat"),
+                  "run (server CPU us/request), then median min max for " + " ".join(srv_cpu),
+                  rows)
+        charts.append("cpu " + ",".join(srv_cpu))
+    with open(os.path.join(datadir, "charts.list"), "w") as f:
+        f.write("\n".join(charts) + "\n")
+    return charts
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--csv", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--reps", type=int, required=True)
+    ap.add_argument("--duration", type=int, required=True)
+    ap.add_argument("--machine")
+    a = ap.parse_args()
+
+    cells, loads = load(a.csv)
+    if not cells:
+        print("summarize.py: no results in " + a.csv, file=sys.stderr)
+        return 1
+    t = Table(cells, a.reps)
+    machine = {}
+    if a.machine and os.path.exists(a.machine):
+        for line in open(a.machine):
+            k, _, v = line.rstrip("\n").partition("  ")
+            if k and v and k.strip() not in machine:
+                machine[k.strip()] = v.strip()
+
+    out = ["# toe vs kernel twins", ""]
+    out.append(f"{machine.get('date (UTC)', '')}, commit {machine.get('git commit', '?')[:12]}, "
+               f"{machine.get('cpu model', '?')}, {machine.get('cpus', '?')}, "
+               f"kernel {machine.get('kernel', '?')}.")
+    load_txt = (f"1-minute load average at the runs' start: median {statistics.median(loads):.2f}, "
+                f"min {min(loads):.2f}, max {max(loads):.2f}" if loads else "load: not recorded")
+    out.append(f"Median of {a.reps} repetition(s) of {a.duration} s per measurement. "
+               f"{load_txt} (the machine is shared: other users' processes ran on both CPUs). "
+               "Servers pinned to CPU 1, clients to CPU 0 (taskset), in network namespaces "
+               "joined by a veth on the same 2-CPU machine: this understates any stack compared "
+               "to separate machines (see machine.txt).")
+    out.append("ratio = toe / twin: for rates higher is better for toe; for latency and CPU "
+               "lower is better.")
+    def section(title, fill, after):
+        body = []
+        fill(t, body)
+        if len(body) > 2:  # more than the header and the alignment line
+            out.extend(["", title, ""] + body + ([""] + after if after else []))
+
+    section("## Echo: toe-echo vs twin-echo-epoll / twin-echo-uring (64-byte messages, "
+            "toe-echo-check)", table_echo,
+            ["The ceiling column is toe-reflector (AF_XDP, swaps addresses) driven by the "
+             "same toe-echo-check runs (the client's socket talks to itself through it): no "
+             "TCP stack on AF_XDP can beat it on this host, up to noise."])
+    section("## HTTP: toe-httpd vs twin-httpd-epoll / twin-httpd-uring (wrk -t1, ab; GET /tiny)",
+            table_http, [])
+    section("## Server CPU per request (utime+stime of the server process from /proc/PID/stat, "
+            "before and after each run, / requests)", table_cpu,
+            ["Tick-based accounting: softirq work is charged to the task it interrupts, so "
+             "this is the server process's share, not the whole cost (machine.txt)."])
+    section("## CPU busy during the runs (% of one core: server / client)", table_util,
+            ["A client near 100 % means the single client core, not the server, set the "
+             "pace of that run."])
+    out.append("")
+    notes = []
+    if "*" in t.marks:
+        notes.append("\\* fewer valid repetitions than asked (a run failed; see progress.log).")
+    if "!" in t.marks:
+        notes.append("! the client counted errors in at least one repetition:")
+    for n in error_notes(cells):
+        notes.append("  - " + n)
+    if notes:
+        out += ["Notes:", ""] + notes + [""]
+    text = "\n".join(out)
+    with open(os.path.join(a.out, "summary.md"), "w") as f:
+        f.write(text)
+    write_charts(cells, os.path.join(a.out, "data"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
