@@ -9,11 +9,18 @@
 static void enter_recovery(struct tcp_conn *c, uint64_t now_us)
 {
     struct tcp_engine *eng = c->eng;
+    /* RFC 5681 3.2 step 2: ssthresh from FlightSize, but "when [RFC3042]
+     * is in use, additional data sent in limited transmit MUST NOT be
+     * included in this calculation": those segments went out beyond cwnd
+     * only because the first two duplicate ACKs each announced a segment
+     * that had left the network. */
     uint32_t flight = c->snd_max - c->snd_una;
     uint32_t mss = c->snd_mss, len;
     uint32_t data_end = tcp_sndbuf_tail_seq(c);
     int sent;
 
+    flight = flight > c->lt_bytes ? flight - c->lt_bytes : 0;
+    c->lt_bytes = 0;
     c->in_recovery = true;
     c->sack_recovery = c->sack_ok;
     c->recover = c->snd_max;
@@ -45,6 +52,7 @@ static void exit_recovery(struct tcp_conn *c, uint64_t now_us)
     c->sack_recovery = false;
     c->dupacks = 0;
     c->lt_segs = 0;
+    c->lt_bytes = 0;
     if (c->cc.ops && c->cc.ops->on_recovery_exit)
         c->cc.ops->on_recovery_exit(&c->cc, now_us);
 }
@@ -199,6 +207,7 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
                 c->cc.ops->on_ack(&c->cc, &ca);
             c->dupacks = 0;
             c->lt_segs = 0;
+            c->lt_bytes = 0;
         }
         /* TCP_EV_SENT reports acknowledged data (tcp.h): the ACK of our SYN
          * (simultaneous open: the SYN-ACK reaches SYN-RECEIVED, RFC 9293

@@ -105,6 +105,8 @@ struct tcp_conn {
     struct tcp_cc cc;
     uint32_t dupacks;
     uint32_t lt_segs;            /* RFC 3042 limited transmit: 0, 1 or 2 */
+    uint32_t lt_bytes;           /* sent beyond cwnd by limited transmit: not
+                                    FlightSize for ssthresh (RFC 5681 3.2) */
     uint64_t last_data_us;       /* when data was last sent (RFC 5681 4.1) */
     bool in_recovery;            /* fast recovery (NewReno or SACK) */
     bool sack_recovery;

@@ -462,6 +462,13 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
         sent = xmit_data(c, c->snd_nxt, len, XMIT_NEW, now_us);
         if (sent <= 0)
             break; /* TX full, or the FIN (alone) went */
+        if (!c->in_recovery && c->lt_segs && flight + (uint32_t)sent > c->cc.cwnd_bytes) {
+            /* The part beyond cwnd went by limited transmit (RFC 3042):
+             * remembered so that RFC 5681 3.2 step 2 leaves it out. */
+            uint32_t over = flight + (uint32_t)sent - c->cc.cwnd_bytes;
+
+            c->lt_bytes += over < (uint32_t)sent ? over : (uint32_t)sent;
+        }
     }
     /* RFC 9293 3.8.6.1: data waiting, nothing in flight, window too small:
      * probe (persist) rather than wait for an update that may be lost. */

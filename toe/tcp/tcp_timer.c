@@ -210,6 +210,7 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
     c->sack_recovery = false;
     c->dupacks = 0;
     c->lt_segs = 0;
+    c->lt_bytes = 0;
     sack_board_clear(&c->sb);
     c->rtt_timing = false;
     /* RFC 6298 5.5: back off; 5.6: restart the timer; go back N. */
