@@ -93,9 +93,15 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
         tcp_send_challenge_ack(c, now_us);
         return false;
     }
-    /* RFC 9293 3.10.7.4: update the send window (SND.WL1/WL2 rule). */
-    if (seq_leq(c->snd_una, ack) &&
-        (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_leq(c->snd_wl2, ack)))) {
+    /* RFC 9293 3.10.7.4: update the send window (SND.WL1/WL2 rule), and
+     * also from any ACK that advances SND.UNA (Linux tcp_may_update_window):
+     * the usable window counts from SND.UNA, so taking a reordered
+     * segment's newer ACK but not its window would move the right edge
+     * past anything the peer advertised (RFC 9293 3.8.6: the window is
+     * relative to SEG.ACK; netsim/fuzz finding window-from-reordered-ack). */
+    if (seq_gt(ack, c->snd_una) ||
+        (seq_leq(c->snd_una, ack) &&
+         (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_leq(c->snd_wl2, ack))))) {
         wnd = (uint32_t)seg->wnd << c->snd_wscale;
         window_changed = wnd != c->snd_wnd;
         if (wnd > c->snd_wnd)

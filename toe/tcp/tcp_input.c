@@ -278,6 +278,10 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
     const uint8_t *p = seg->payload;
     bool fin = f & TCP_FLAG_FIN;
     bool has_ts = c->ts_ok && (seg->opts.present & TCP_OPTF_TS);
+    /* An ACK owed before this segment: the window trimming below may set
+     * ack_now for a segment that ends up dropped with another answer (or
+     * none), and that must not send an ACK of its own. */
+    bool ack_owed = c->ack_now;
 
     if ((f & TCP_FLAG_SYN) && (f & (TCP_FLAG_FIN | TCP_FLAG_RST))) {
         eng->stats.in_errs++;
@@ -390,6 +394,9 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
     if (f & TCP_FLAG_RST) {
         eng->stats.in_rsts++;
         if (seg->seq != c->rcv_nxt) {
+            /* RFC 5961 3.2: the challenge ACK is the only answer; when
+             * section 7's rate limit suppresses it, nothing is sent. */
+            c->ack_now = ack_owed;
             tcp_drop(eng, TCP_DROP_RST_CHALLENGED);
             tcp_send_challenge_ack(c, now_us);
             return 0;
@@ -418,6 +425,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
             tcp_conn_closed(c, TCP_CLOSE_RESET);
             return 0;
         }
+        c->ack_now = ack_owed; /* RFC 5961 4.2 + 7, as for the RST above */
         eng->stats.syn_challenges++;
         tcp_drop(eng, TCP_DROP_SYN_CHALLENGED);
         tcp_send_challenge_ack(c, now_us);
@@ -430,6 +438,10 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
     }
     if (c->state == TCP_SYN_RECEIVED) {
         if (!(seq_gt(seg->ack, c->snd_una) && seq_leq(seg->ack, c->snd_max))) {
+            /* RFC 9293 3.10.7.4 fifth: <SEQ=SEG.ACK><CTL=RST> and drop the
+             * segment; an ACK after it (trimming set ack_now) would be a
+             * second, contradictory answer (Linux sends only the RST). */
+            c->ack_now = ack_owed;
             tcp_drop(eng, TCP_DROP_ACK_UNSENT);
             tcp_send_rst_reply(eng, &c->tuple, seg);
             return 0;
@@ -438,8 +450,10 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
         if (c->fin_queued && c->state == TCP_ESTABLISHED)
             tcp_set_state(c, TCP_FIN_WAIT_1);
     }
-    if (!tcp_ack_process(c, seg, now_us))
+    if (!tcp_ack_process(c, seg, now_us)) {
+        c->ack_now = ack_owed; /* dropped; the (rate-limited) challenge answered */
         return 0;
+    }
     c->last_rcv_us = now_us;
     c->ka_probes = 0;
     if (c->fin_queued && seq_gt(c->snd_una, tcp_sndbuf_tail_seq(c))) {
