@@ -33,6 +33,11 @@
  *  - A non-RST segment without timestamps on a timestamp connection is
  *    accepted (Linux), not dropped (RFC 7323 3.2 SHOULD).
  *  - RST in TIME_WAIT closes it (RFC 9293; no RFC 1337 protection).
+ *  - TIME_WAIT is cut short when room is needed (Linux tw bucket overflow):
+ *    a new connection finding no memory (ops->conn_alloc NULL: a full flow
+ *    table), or more than max_time_wait in TIME_WAIT, ends the oldest one
+ *    early (TCPTimeWaitOverflow). RFC 9293 3.6 wants 2MSL; the ISN clock
+ *    and timestamps (RFC 6191) protect the next incarnation.
  *  - A new SYN in TIME_WAIT (higher ISN, or newer timestamp) reopens, per
  *    RFC 6191, only if the app released the old connection.
  *  - ACK-only segments and RSTs carry SND.MAX (BSD), clamped to the peer's
@@ -183,6 +188,9 @@ struct tcp_config {
     uint32_t syn_retries;          /* SYN retransmissions before giving up: 7 (255 s) */
     uint32_t synack_retries;       /* SYN-ACK retransmissions: 7 */
     uint32_t time_wait_us;         /* 2MSL: 60 s */
+    uint32_t max_time_wait;        /* TIME_WAIT connections kept per engine; one
+                                      more recycles the oldest (Linux
+                                      tcp_max_tw_buckets; 0 = no bound) */
     uint32_t fin_wait2_us;         /* orphaned FIN_WAIT_2 timeout: 60 s (0 = none) */
     bool keepalive;                /* RFC 9293 3.8.4 / RFC 1122 4.2.3.6: off by default */
     uint64_t keepalive_idle_us;    /* 2 h */
@@ -238,6 +246,7 @@ void tcp_config_default(struct tcp_config *cfg);
     X(keepalive_probes, "TCPKeepAlive")                  \
     X(time_waits, "TW")                                  \
     X(time_wait_recycled, "TWRecycled")                  \
+    X(time_wait_overflow, "TCPTimeWaitOverflow")         \
     X(dsack_sent, "TCPDSACKOldSent")                     \
     X(dsack_ofo_sent, "TCPDSACKOfoSent")                 \
     X(dsack_recv, "TCPDSACKRecv")                        \
@@ -309,7 +318,10 @@ struct tcp_engine_ops {
     int (*emit)(void *owner, const struct tcp_tuple *t, const struct tcp_hdr_out *h,
                 const struct iovec *payload, int iovcnt);
     /* Zeroed memory of tcp_conn_size() bytes for a new connection with tuple
-     * t, or NULL (the engine counts and drops). */
+     * t, or NULL: no room. The engine then ends its oldest TIME_WAIT
+     * connection the app no longer holds (conn_free, counted
+     * TCPTimeWaitOverflow) and asks once more; if that fails too it counts
+     * and drops. */
     struct tcp_conn *(*conn_alloc)(void *owner, const struct tcp_tuple *t);
     /* The engine is done with c (see ownership rules above). */
     void (*conn_free)(void *owner, struct tcp_conn *c);
@@ -329,6 +341,10 @@ struct tcp_engine {
     struct syncookie_key cookie_key;  /* RFC 4987 */
     uint32_t nconns;          /* connections allocated and not yet freed */
     struct tcp_conn *blocked; /* connections whose emit failed (-ENOBUFS) */
+    /* TIME_WAIT connections, oldest first: 2MSL is the same for all, so
+     * entry order is expiry order and the head is the one to recycle. */
+    struct tcp_conn *tw_head, *tw_tail;
+    uint32_t tw_count;
 };
 
 /* 0 or -EINVAL (bad config, unknown cc) / -ENOMEM. */

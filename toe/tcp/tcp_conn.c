@@ -133,6 +133,8 @@ int tcp_engine_init(struct tcp_engine *eng, const struct tcp_config *cfg,
 void tcp_engine_destroy(struct tcp_engine *eng)
 {
     eng->blocked = NULL;
+    eng->tw_head = eng->tw_tail = NULL;
+    eng->tw_count = 0;
     eng->ops = NULL;
 }
 
@@ -185,6 +187,12 @@ struct tcp_conn *tcp_conn_new(struct tcp_engine *eng, const struct tcp_tuple *t,
     struct tcp_conn *c = eng->ops->conn_alloc(eng->owner, t);
     size_t rwish, swish;
 
+    /* No room (a full flow table): TIME_WAIT connections of the past must
+     * not lock out new ones. Recycle the oldest and ask again, as Linux's
+     * tw bucket overflow does (RFC 9293 3.6 allows a shorter TIME_WAIT
+     * when the ISN and timestamps protect the next incarnation, RFC 6191). */
+    if (!c && tcp_time_wait_recycle(eng, NULL))
+        c = eng->ops->conn_alloc(eng->owner, t);
     if (!c) {
         eng->stats.conn_alloc_fails++;
         tcp_drop(eng, TCP_DROP_NO_MEMORY);
@@ -270,6 +278,7 @@ void tcp_conn_closed(struct tcp_conn *c, enum tcp_close_reason why)
         st->estab_resets++;
     if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED)
         st->attempt_fails++;
+    tcp_time_wait_unlink(c);
     tcp_set_state(c, TCP_CLOSED);
     if (!c->close_reason)
         c->close_reason = why;
@@ -293,6 +302,7 @@ bool tcp_conn_maybe_free(struct tcp_conn *c)
         return false;
     tcp_timers_stop(c);
     tcp_blocked_del(c);
+    tcp_time_wait_unlink(c);
     if (c->listener)
         tcp_listener_unlink(c);
     if (c->bufs_ready) {

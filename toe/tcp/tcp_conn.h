@@ -47,6 +47,8 @@ struct tcp_conn {
     struct tcp_listener *listener;
     struct tcp_conn *lnext, *lprev;  /* listener syn list or accept queue */
     struct tcp_conn *bnext, *bprev;  /* eng->blocked */
+    struct tcp_conn *twnext, *twprev; /* eng->tw_head list (TIME_WAIT) */
+    bool on_tw_list;
 
     /* Options negotiated. */
     bool wscale_ok, sack_ok, ts_ok;
@@ -206,6 +208,11 @@ void tcp_delack_arm(struct tcp_conn *c, uint64_t now_us);
 void tcp_delack_stop(struct tcp_conn *c);
 void tcp_keepalive_arm(struct tcp_conn *c, uint64_t now_us);
 void tcp_time_wait_enter(struct tcp_conn *c, uint64_t now_us);
+/* Takes c off the engine's TIME_WAIT list (if on it). */
+void tcp_time_wait_unlink(struct tcp_conn *c);
+/* Ends the oldest TIME_WAIT connection the app does not hold, other than
+ * keep, to make room. True if one was freed. */
+bool tcp_time_wait_recycle(struct tcp_engine *eng, const struct tcp_conn *keep);
 void tcp_fin_wait2_arm(struct tcp_conn *c, uint64_t now_us);
 
 /* ----- tcp_input.c */

@@ -114,8 +114,63 @@ void tcp_keepalive_arm(struct tcp_conn *c, uint64_t now_us)
     timer_wheel_mod(c->eng->wheel, &c->ka_timer, c->last_rcv_us + cfg->keepalive_idle_us);
 }
 
+void tcp_time_wait_unlink(struct tcp_conn *c)
+{
+    struct tcp_engine *eng = c->eng;
+
+    if (!c->on_tw_list)
+        return;
+    if (c->twprev)
+        c->twprev->twnext = c->twnext;
+    else
+        eng->tw_head = c->twnext;
+    if (c->twnext)
+        c->twnext->twprev = c->twprev;
+    else
+        eng->tw_tail = c->twprev;
+    c->twnext = c->twprev = NULL;
+    c->on_tw_list = false;
+    eng->tw_count--;
+}
+
+/* Appends c: the list stays in order of 2MSL expiry. */
+static void tw_list_append(struct tcp_conn *c)
+{
+    struct tcp_engine *eng = c->eng;
+
+    c->twnext = NULL;
+    c->twprev = eng->tw_tail;
+    if (eng->tw_tail)
+        eng->tw_tail->twnext = c;
+    else
+        eng->tw_head = c;
+    eng->tw_tail = c;
+    c->on_tw_list = true;
+    eng->tw_count++;
+}
+
+bool tcp_time_wait_recycle(struct tcp_engine *eng, const struct tcp_conn *keep)
+{
+    struct tcp_conn *c = eng->tw_head;
+
+    /* Connections the app still holds (CLOSED not yet delivered) cannot
+     * be freed; they are few and leave the list soon: look a little way. */
+    for (int i = 0; c && i < 16; i++, c = c->twnext) {
+        if (c == keep || c->app_owned)
+            continue;
+        eng->stats.time_wait_overflow++;
+        tcp_conn_closed(c, TCP_CLOSE_NORMAL); /* unlinks it */
+        tcp_conn_maybe_free(c);
+        return true;
+    }
+    return false;
+}
+
 void tcp_time_wait_enter(struct tcp_conn *c, uint64_t now_us)
 {
+    /* A restarted 2MSL (retransmitted FIN) moves c to the young end. */
+    tcp_time_wait_unlink(c);
+    tw_list_append(c);
     if (c->state != TCP_TIME_WAIT) {
         c->eng->stats.time_waits++;
         tcp_set_state(c, TCP_TIME_WAIT);
@@ -135,6 +190,10 @@ void tcp_time_wait_enter(struct tcp_conn *c, uint64_t now_us)
     }
     c->ka_mode = TCP_KA_TIME_WAIT;
     timer_wheel_mod(c->eng->wheel, &c->ka_timer, now_us + c->eng->cfg.time_wait_us);
+    /* Linux tcp_max_tw_buckets: bounded TIME_WAIT; the oldest gives way
+     * (RFC 9293 3.6's 2MSL is cut short; see tcp.h). */
+    if (c->eng->cfg.max_time_wait && c->eng->tw_count > c->eng->cfg.max_time_wait)
+        tcp_time_wait_recycle(c->eng, c);
 }
 
 void tcp_fin_wait2_arm(struct tcp_conn *c, uint64_t now_us)
