@@ -199,7 +199,7 @@ for ((REP = 1; REP <= REPS; REP++)); do
             # itself (simultaneous open), the same client and loop as the echo.
             run_echo reflector pingpong 1 || true
             for c in 1 16 64 256; do run_echo reflector echo_rr $c || true; done
-            run_udp_flood 1 256 || true
+            for w in 1 16 64 256; do run_udp_flood $w || true; done
             server_stop
         else
             warn "skipping the reflector in rep $REP"

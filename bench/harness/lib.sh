@@ -330,21 +330,25 @@ run_ab() { # SERVER CONNS
     csv_cpu_rows "$srv" short_ab "$conns" "$done_n" req "$failed"
 }
 
-# The reflector's packet-rate ceiling: UDP datagrams, a window in flight.
-run_udp_flood() { # CONNS(=1 socket) WINDOW
-    local raw rc=0 v d=$DUR
+# The reflector's packet-rate ceiling: UDP request/response datagrams of 64 B,
+# WINDOW in flight (the UDP analogue of WINDOW connections with one request
+# each), from one socket with sendmmsg/recvmmsg: a lighter client than TCP.
+run_udp_flood() { # WINDOW
+    local w=$1 raw rc=0 v n d=$DUR
     ((d > 60)) && d=60
     server_ensure || return 1
-    raw=$(raw_file reflector udp_flood 1)
+    raw=$(raw_file reflector udp_flood "$w")
     measure_begin
     client timeout $((d + 30)) "$BUILD/bench/toe-udp-flood" --dst "$IP" --port 9 --size 64 \
-        --window "$2" --duration "$d" >"$raw" 2>&1 || rc=$?
+        --window "$w" --duration "$d" >"$raw" 2>&1 || rc=$?
     measure_end
     v=$(sed -n 's/.*: \([0-9.]*\) round trips\/s.*/\1/p' "$raw")
+    n=$(sed -n 's/.* received \([0-9]*\) .*/\1/p' "$raw")
     if [[ $rc != 0 || -z $v ]]; then
-        warn "reflector udp_flood: exit $rc (see $raw)"
-        csv_row reflector udp_flood 1 round_trips_per_s rt_per_s "" 1
+        warn "reflector udp_flood window $w: exit $rc (see $raw)"
+        csv_row reflector udp_flood "$w" round_trips_per_s rt_per_s "" 1
         return 0
     fi
-    csv_row reflector udp_flood 1 round_trips_per_s rt_per_s "$v" 0
+    csv_row reflector udp_flood "$w" round_trips_per_s rt_per_s "$v" 0
+    csv_cpu_rows reflector udp_flood "$w" "${n:-0}" req 0
 }

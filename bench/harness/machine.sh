@@ -108,7 +108,7 @@ bulk             wrk -t1 -c 1 -d ${DUR}s --timeout 30s /bytes/$BULK_BYTES (keep-
                  connection; Gbit/s = bytes received incl. headers x 8 / duration)
 ceiling          the same toe-echo-check pingpong and rr runs against toe-reflector (the
                  client's socket talks to itself through it), and toe-udp-flood --size 64
-                 --window 256 (UDP round trips/s)
+                 --window W, W = 1 16 64 256 (UDP round trips/s, W datagrams in flight)
 repetitions      $REPS x ${DUR} s per measurement, median reported
 EOF
 }

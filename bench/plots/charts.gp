@@ -20,9 +20,10 @@ if (!exists("servers")) servers = "toe twin-epoll twin-uring"
 n = words(servers)
 name(i) = word(servers, i)
 color(i) = name(i) eq "toe" ? "#1b9e77" : name(i) eq "twin-epoll" ? "#d95f02" : \
-           name(i) eq "twin-uring" ? "#7570b3" : "#888888"
+           name(i) eq "twin-uring" ? "#7570b3" : name(i) eq "reflector" ? "#888888" : "#333333"
 what(i) = name(i) eq "toe" ? "toe".suffix." (AF_XDP)" : \
-          name(i) eq "reflector" ? "toe-reflector (AF_XDP ceiling)" : \
+          name(i) eq "reflector" ? "toe-reflector, same TCP client (AF_XDP ceiling)" : \
+          name(i) eq "reflector-udp" ? "toe-reflector, UDP, window = connections" : \
           "twin".suffix."-".substr(name(i), 6, strlen(name(i)))." (kernel)"
 suffix = ""
 m(i, k) = column(1 + 3 * (i - 1) + k)  # k = 1 median, 2 min, 3 max
@@ -42,15 +43,15 @@ if (chart eq "pingpong") {
 if (chart eq "echo_rr") {
     suffix = "-echo"
     set output outdir."/echo_rr.png"
-    set title "Echo request/response rate, 64-byte messages, one in flight per connection\n".note
-    set ylabel "requests/s"
-    set xlabel "connections (log scale)"
+    set title "Echo request/response rate, 64-byte messages, one in flight per connection (UDP: per window slot)\n".note
+    set ylabel "requests/s (UDP: round trips/s)"
+    set xlabel "connections (UDP: datagrams in flight), log scale"
     set logscale x 2
     set xtics ("1" 1, "16" 16, "64" 64, "256" 256)
     set xrange [0.7:360]
     set yrange [0:*]
     plot for [i = 1:n] datadir."/echo_rr.dat" using 1:(m(i, 1)):(m(i, 2)):(m(i, 3)) \
-        with yerrorlines lw 2 pt (name(i) eq "reflector" ? 6 : 7) ps 1.3 \
+        with yerrorlines lw 2 pt (name(i)[1:9] eq "reflector" ? 6 : 7) ps 1.3 \
         lc rgb color(i) title what(i)
 }
 
