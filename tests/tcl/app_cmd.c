@@ -1,6 +1,9 @@
 /* The app API methods of the Tcl harness (listen, connect, accept, send,
- * recv, shutdown, close, abort, state, info, events, use) and the callbacks
- * that record what the stack told the app. */
+ * recv, shutdown, close, abort, state, info, events, use): argument checks,
+ * connection names and results, once for both backends, which do the calls
+ * through a struct happ_backend (the Linux one in linux_app.c). Also the toe
+ * backend: its calls and the callbacks that record what the stack told the
+ * app. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +28,7 @@ static void add_event(struct hconn *hc, const char *ev, int status)
     Tcl_ListObjAppendElement(NULL, hc->events, o);
 }
 
-static struct hconn *hconn_new(struct hstack *hs)
+struct hconn *harness_conn_new(struct hstack *hs)
 {
     struct hconn *hc = (struct hconn *)ckalloc(sizeof(*hc));
     Tcl_HashEntry *e;
@@ -34,6 +37,7 @@ static struct hconn *hconn_new(struct hstack *hs)
     memset(hc, 0, sizeof(*hc));
     hc->magic = HCONN_MAGIC;
     hc->hs = hs;
+    hc->fd = -1;
     snprintf(hc->name, sizeof(hc->name), "c%d", ++hs->conn_seq);
     hc->events = Tcl_NewListObj(0, NULL);
     Tcl_IncrRefCount(hc->events);
@@ -70,7 +74,7 @@ static int cb_accept(struct toe_conn *conn, void *listen_ctx)
         return -EINVAL;
     if (hl->reject)
         return -ECONNREFUSED;
-    hc = hconn_new(hl->hs);
+    hc = harness_conn_new(hl->hs);
     hc->conn = conn;
     toe_conn_set_ctx(conn, hc);
     hconn_fill_tuple(hc);
@@ -172,7 +176,162 @@ void harness_app_free(struct hstack *hs)
     }
 }
 
+/* ---- the toe backend ---- */
+
+static bool toe_live(const struct hconn *hc)
+{
+    return hc->conn != NULL;
+}
+
+static int toe_listen_call(struct hstack *hs, Tcl_Interp *interp, struct hlisten *hl, int backlog)
+{
+    int rc = toe_listen(hs->stack, hl->port, backlog, &harness_app_ops, hl);
+
+    return rc < 0 ? harness_errno_error(interp, rc, "toe_listen") : TCL_OK;
+}
+
+static int toe_unlisten_call(struct hstack *hs, Tcl_Interp *interp, uint16_t port)
+{
+    int rc = toe_unlisten(hs->stack, port);
+
+    return rc < 0 ? harness_errno_error(interp, rc, "toe_unlisten") : TCL_OK;
+}
+
+/* The connections on_accept queued, oldest first. */
+static struct hconn *toe_accept_call(struct hstack *hs, uint16_t port, bool *listening)
+{
+    struct hlisten *hl;
+    struct hconn *hc;
+
+    *listening = false;
+    for (hl = hs->listens; hl; hl = hl->next)
+        *listening |= hl->port == port;
+    for (hl = hs->listens; hl && !(hl->port == port && hl->head); hl = hl->next)
+        ;
+    if (!hl)
+        return NULL;
+    hc = hl->head;
+    hl->head = hc->next_accept;
+    if (!hl->head)
+        hl->tail = NULL;
+    hc->next_accept = NULL;
+    return hc;
+}
+
+static int toe_connect_call(struct hstack *hs, Tcl_Interp *interp, uint32_t ip, uint16_t port,
+                            struct hconn **out)
+{
+    struct hconn *hc = harness_conn_new(hs);
+    int rc = toe_connect(hs->stack, ip, port, &harness_app_ops, hc, &hc->conn);
+
+    if (rc < 0) {
+        hc->conn = NULL;
+        hc->dead = true;
+        return harness_errno_error(interp, rc, "toe_connect");
+    }
+    hconn_fill_tuple(hc);
+    *out = hc;
+    return TCL_OK;
+}
+
+static int toe_send_call(struct hconn *hc, Tcl_Interp *interp, const uint8_t *data, size_t len,
+                         size_t *taken)
+{
+    ssize_t n = toe_send(hc->conn, data, len);
+
+    if (n < 0)
+        return harness_errno_error(interp, (int)n, "toe_send");
+    *taken = (size_t)n;
+    return TCL_OK;
+}
+
+static int toe_recv_call(struct hconn *hc, Tcl_Interp *interp, uint8_t *buf, size_t max, ssize_t *n)
+{
+    *n = toe_recv(hc->conn, buf, max);
+    if (*n < 0 && *n != -EAGAIN)
+        return harness_errno_error(interp, (int)*n, "toe_recv");
+    return TCL_OK;
+}
+
+static int toe_shutdown_call(struct hconn *hc, Tcl_Interp *interp)
+{
+    int rc = toe_shutdown(hc->conn);
+
+    return rc < 0 ? harness_errno_error(interp, rc, "toe_shutdown") : TCL_OK;
+}
+
+static int toe_close_call(struct hconn *hc, Tcl_Interp *interp, bool abort)
+{
+    int rc = abort ? toe_abort(hc->conn) : toe_close(hc->conn);
+
+    hc->conn = NULL; /* given back in every case */
+    return rc < 0 ? harness_errno_error(interp, rc, abort ? "toe_abort" : "toe_close") : TCL_OK;
+}
+
+static const char *toe_state(struct hconn *hc)
+{
+    return hc->conn ? toe_conn_state_name(hc->conn) : "CLOSED";
+}
+
+static int toe_info_call(struct hstack *hs, struct hconn *hc, Tcl_Interp *interp,
+                         struct happ_info *out)
+{
+    struct toe_conn_info info;
+    int rc = toe_conn_info(hc->conn, &info);
+
+    if (rc < 0)
+        return harness_errno_error(interp, rc, "toe_conn_info");
+    out->state = info.state ? info.state : "?";
+    out->local_addr = info.local_addr;
+    out->local_port = info.local_port;
+    out->remote_addr = info.remote_addr;
+    out->remote_port = info.remote_port;
+    out->has_flow_id = true;
+    out->flow_id = info.flow_id;
+    return TCL_OK;
+}
+
+static int toe_readable(struct hconn *hc, Tcl_Interp *interp, size_t *n)
+{
+    *n = toe_conn_readable(hc->conn);
+    return TCL_OK;
+}
+
+static size_t toe_writable(struct hconn *hc)
+{
+    return toe_conn_writable(hc->conn);
+}
+
+static int toe_nodelay(struct hconn *hc, Tcl_Interp *interp, bool on)
+{
+    int rc = toe_conn_set_nodelay(hc->conn, on);
+
+    return rc < 0 ? harness_errno_error(interp, rc, "toe_conn_set_nodelay") : TCL_OK;
+}
+
+static const struct happ_backend toe_app_backend = {
+    .live = toe_live,
+    .listen = toe_listen_call,
+    .unlisten = toe_unlisten_call,
+    .accept = toe_accept_call,
+    .connect = toe_connect_call,
+    .send = toe_send_call,
+    .recv = toe_recv_call,
+    .shutdown = toe_shutdown_call,
+    .close = toe_close_call,
+    .state = toe_state,
+    .info = toe_info_call,
+    .readable = toe_readable,
+    .writable = toe_writable,
+    .nodelay = toe_nodelay,
+};
+
 /* ---- helpers ---- */
+
+static const struct happ_backend *backend(const struct hstack *hs)
+{
+    return hs->lx ? &linux_app_backend : &toe_app_backend;
+}
 
 static int get_port(Tcl_Interp *interp, Tcl_Obj *o, uint16_t *port)
 {
@@ -200,7 +359,7 @@ static int get_conn(struct hstack *hs, Tcl_Interp *interp, Tcl_Obj *o, bool live
         return TCL_ERROR;
     }
     hc = (struct hconn *)Tcl_GetHashValue(e);
-    if (live && !hc->conn) {
+    if (live && !backend(hs)->live(hc)) {
         Tcl_SetObjResult(interp, Tcl_ObjPrintf("connection %s is %s", hc->name,
                                                hc->given_back ? "closed by the script"
                                                               : "gone (see its events)"));
@@ -230,7 +389,7 @@ static int m_listen(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *co
 {
     struct hlisten *hl;
     uint16_t port;
-    int backlog = 0, reject = 0, rc;
+    int backlog = 0, reject = 0;
 
     if (objc < 3 || objc % 2 == 0)
         return usage(interp, objv, "PORT ?-backlog N? ?-reject BOOL?");
@@ -258,10 +417,10 @@ static int m_listen(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *co
     hl->hs = hs;
     hl->port = port;
     hl->reject = reject;
-    rc = toe_listen(hs->stack, port, backlog, &harness_app_ops, hl);
-    if (rc < 0) {
+    hl->fd = -1;
+    if (backend(hs)->listen(hs, interp, hl, backlog) != TCL_OK) {
         ckfree(hl);
-        return harness_errno_error(interp, rc, "toe_listen");
+        return TCL_ERROR;
     }
     hl->next = hs->listens;
     hs->listens = hl;
@@ -269,56 +428,39 @@ static int m_listen(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *co
     return TCL_OK;
 }
 
-static struct hlisten *find_listen(struct hstack *hs, uint16_t port)
-{
-    for (struct hlisten *hl = hs->listens; hl; hl = hl->next)
-        if (hl->port == port)
-            return hl;
-    return NULL;
-}
-
 static int m_unlisten(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
     uint16_t port;
-    int rc;
 
     if (objc != 3)
         return usage(interp, objv, "PORT");
     if (get_port(interp, objv[2], &port) != TCL_OK)
         return TCL_ERROR;
-    rc = toe_unlisten(hs->stack, port);
-    if (rc < 0)
-        return harness_errno_error(interp, rc, "toe_unlisten");
+    if (backend(hs)->unlisten(hs, interp, port) != TCL_OK)
+        return TCL_ERROR;
     after_call(hs);
     return TCL_OK;
 }
 
 static int m_accept(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
-    struct hlisten *hl;
     struct hconn *hc;
     uint16_t port;
+    bool listening;
 
     if (objc != 3)
         return usage(interp, objv, "PORT");
     if (get_port(interp, objv[2], &port) != TCL_OK)
         return TCL_ERROR;
     hs_run(hs);
-    for (hl = hs->listens; hl && !(hl->port == port && hl->head); hl = hl->next)
-        ;
-    if (!hl) {
+    hc = backend(hs)->accept(hs, port, &listening);
+    if (!hc) {
         Tcl_SetObjResult(interp, Tcl_ObjPrintf("accept %u: no connection was accepted on port %u"
                                                "%s",
-                                               port, port,
-                                               find_listen(hs, port) ? "" : " (not listening)"));
+                                               port, port, listening ? "" : " (not listening)"));
         Tcl_SetErrorCode(interp, "TOE", "EAGAIN", NULL);
         return TCL_ERROR;
     }
-    hc = hl->head;
-    hl->head = hc->next_accept;
-    if (!hl->head)
-        hl->tail = NULL;
-    hc->next_accept = NULL;
     Tcl_SetObjResult(interp, Tcl_NewStringObj(hc->name, -1));
     return TCL_OK;
 }
@@ -328,7 +470,6 @@ static int m_connect(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *c
     struct hconn *hc;
     uint32_t ip;
     uint16_t port;
-    int rc;
 
     if (objc != 4)
         return usage(interp, objv, "IP PORT");
@@ -339,14 +480,8 @@ static int m_connect(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *c
     }
     if (get_port(interp, objv[3], &port) != TCL_OK)
         return TCL_ERROR;
-    hc = hconn_new(hs);
-    rc = toe_connect(hs->stack, ip, port, &harness_app_ops, hc, &hc->conn);
-    if (rc < 0) {
-        hc->conn = NULL;
-        hc->dead = true;
-        return harness_errno_error(interp, rc, "toe_connect");
-    }
-    hconn_fill_tuple(hc);
+    if (backend(hs)->connect(hs, interp, ip, port, &hc) != TCL_OK)
+        return TCL_ERROR;
     hs->def_raddr = ip;
     hs->def_lport = hc->lport;
     hs->def_rport = port;
@@ -382,8 +517,8 @@ static int m_send(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *cons
     struct hconn *hc;
     const uint8_t *data;
     uint8_t *heap = NULL;
-    int len;
-    ssize_t n;
+    int len, rc;
+    size_t n = 0;
 
     if (objc != 4 && !(objc == 5 && !strcmp(Tcl_GetString(objv[3]), "-bytes")))
         return usage(interp, objv, "CONN DATA | CONN -bytes N");
@@ -402,11 +537,11 @@ static int m_send(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *cons
     } else {
         data = Tcl_GetByteArrayFromObj(objv[3], &len);
     }
-    n = toe_send(hc->conn, data, (size_t)len);
+    rc = backend(hs)->send(hc, interp, data, (size_t)len, &n);
     if (heap)
         ckfree(heap);
-    if (n < 0)
-        return harness_errno_error(interp, (int)n, "toe_send");
+    if (rc != TCL_OK)
+        return TCL_ERROR;
     hc->send_off += (uint64_t)n;
     after_call(hs);
     Tcl_SetObjResult(interp, Tcl_NewWideIntObj((Tcl_WideInt)n));
@@ -440,10 +575,10 @@ static int m_recv(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *cons
         return usage(interp, objv, "CONN ?MAX? ?-eof VAR?");
     hs_run(hs);
     res = Tcl_NewByteArrayObj(NULL, 0);
-    n = toe_recv(hc->conn, Tcl_SetByteArrayLength(res, max), (size_t)max);
-    if (n < 0 && n != -EAGAIN) {
+    if (backend(hs)->recv(hc, interp, Tcl_SetByteArrayLength(res, max), (size_t)max, &n) !=
+        TCL_OK) {
         Tcl_DecrRefCount(res);
-        return harness_errno_error(interp, (int)n, "toe_recv");
+        return TCL_ERROR;
     }
     Tcl_SetByteArrayLength(res, n > 0 ? (int)n : 0);
     if (eofvar && !Tcl_ObjSetVar2(interp, eofvar, NULL, Tcl_NewBooleanObj(n == 0 && max > 0),
@@ -467,17 +602,13 @@ static int m_close_like(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj
     if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK)
         return TCL_ERROR;
     if (!strcmp(m, "shutdown")) {
-        rc = toe_shutdown(hc->conn);
+        rc = backend(hs)->shutdown(hc, interp);
     } else {
-        rc = m[0] == 'c' ? toe_close(hc->conn) : toe_abort(hc->conn);
-        hc->conn = NULL; /* given back in every case */
+        rc = backend(hs)->close(hc, interp, m[0] == 'a');
         hc->given_back = true;
     }
-    if (rc < 0)
-        return harness_errno_error(interp, rc,
-                                   m[0] == 's'   ? "toe_shutdown"
-                                   : m[0] == 'c' ? "toe_close"
-                                                 : "toe_abort");
+    if (rc != TCL_OK)
+        return TCL_ERROR;
     after_call(hs);
     return TCL_OK;
 }
@@ -491,36 +622,34 @@ static int m_state(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *con
     if (get_conn(hs, interp, objv[2], false, &hc) != TCL_OK)
         return TCL_ERROR;
     hs_run(hs);
-    Tcl_SetObjResult(interp,
-                     Tcl_NewStringObj(hc->conn ? toe_conn_state_name(hc->conn) : "CLOSED", -1));
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(backend(hs)->state(hc), -1));
     return TCL_OK;
 }
 
 static int m_info(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
-    struct toe_conn_info info;
+    struct happ_info info;
     struct hconn *hc;
     Tcl_Obj *d;
     char a[20], b[20];
-    int rc;
 
     if (objc != 3)
         return usage(interp, objv, "CONN");
     if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK)
         return TCL_ERROR;
-    rc = toe_conn_info(hc->conn, &info);
-    if (rc < 0)
-        return harness_errno_error(interp, rc, "toe_conn_info");
+    memset(&info, 0, sizeof(info));
+    if (backend(hs)->info(hs, hc, interp, &info) != TCL_OK)
+        return TCL_ERROR;
     script_ip_format(info.local_addr, a, sizeof(a));
     script_ip_format(info.remote_addr, b, sizeof(b));
     d = Tcl_NewDictObj();
-    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("state", -1),
-                   Tcl_NewStringObj(info.state ? info.state : "?", -1));
+    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("state", -1), Tcl_NewStringObj(info.state, -1));
     Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("local_addr", -1), Tcl_NewStringObj(a, -1));
     Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("local_port", -1), Tcl_NewIntObj(info.local_port));
     Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("remote_addr", -1), Tcl_NewStringObj(b, -1));
     Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("remote_port", -1), Tcl_NewIntObj(info.remote_port));
-    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("flow_id", -1), Tcl_NewWideIntObj(info.flow_id));
+    if (info.has_flow_id)
+        Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("flow_id", -1), Tcl_NewWideIntObj(info.flow_id));
     Tcl_SetObjResult(interp, d);
     return TCL_OK;
 }
@@ -555,8 +684,12 @@ static int m_rw(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
     if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK)
         return TCL_ERROR;
     hs_run(hs);
-    n = Tcl_GetString(objv[1])[0] == 'r' ? toe_conn_readable(hc->conn)
-                                         : toe_conn_writable(hc->conn);
+    if (Tcl_GetString(objv[1])[0] == 'r') {
+        if (backend(hs)->readable(hc, interp, &n) != TCL_OK)
+            return TCL_ERROR;
+    } else {
+        n = backend(hs)->writable(hc);
+    }
     Tcl_SetObjResult(interp, Tcl_NewWideIntObj((Tcl_WideInt)n));
     return TCL_OK;
 }
@@ -564,16 +697,15 @@ static int m_rw(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
 static int m_nodelay(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
     struct hconn *hc;
-    int on, rc;
+    int on;
 
     if (objc != 4)
         return usage(interp, objv, "CONN BOOL");
     if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK ||
         Tcl_GetBooleanFromObj(interp, objv[3], &on) != TCL_OK)
         return TCL_ERROR;
-    rc = toe_conn_set_nodelay(hc->conn, on != 0);
-    if (rc < 0)
-        return harness_errno_error(interp, rc, "toe_conn_set_nodelay");
+    if (backend(hs)->nodelay(hc, interp, on != 0) != TCL_OK)
+        return TCL_ERROR;
     after_call(hs);
     return TCL_OK;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <tcl.h>
 
 #define TOE_TCL_VERSION "0.1"
@@ -168,12 +169,51 @@ hmethod_fn hs_m_inject, hs_m_expect, hs_m_expect_none, hs_m_drain, hs_m_pending;
 /* Inspection methods (info_cmd.c). */
 hmethod_fn hs_m_flow, hs_m_counter, hs_m_counters, hs_m_flows, hs_m_pcap, hs_m_ss;
 
-/* App API methods (app_cmd.c), NULL-terminated. */
+/* App API methods (app_cmd.c), NULL-terminated: argument checks, option
+ * parsing, connection names and results, on either backend below. */
 extern const struct hmethod harness_app_methods[];
 /* Callbacks given to toe_listen / toe_connect. */
 extern const struct toe_app_ops harness_app_ops;
 /* Frees connection and listener records (the stack is already destroyed). */
 void harness_app_free(struct hstack *hs);
+/* A new connection record, named "c<N>" (fd -1). */
+struct hconn *harness_conn_new(struct hstack *hs);
+
+/* What "info CONN" reports. */
+struct happ_info {
+    const char *state;
+    uint32_t local_addr, remote_addr;
+    uint16_t local_port, remote_port;
+    bool has_flow_id;
+    uint64_t flow_id;
+};
+
+/* The app calls of one backend (toe: app_cmd.c, Linux: linux_app.c). The int
+ * ones return TCL_OK, or TCL_ERROR with the error set in interp. */
+struct happ_backend {
+    /* The app still holds hc (not given back, not ended by the stack). */
+    bool (*live)(const struct hconn *hc);
+    /* hl (port, reject) becomes the listener; freed by the caller on error. */
+    int (*listen)(struct hstack *hs, Tcl_Interp *interp, struct hlisten *hl, int backlog);
+    int (*unlisten)(struct hstack *hs, Tcl_Interp *interp, uint16_t port);
+    /* The next connection accepted on port, or NULL; *listening: whether
+     * port has a listener (for the error message). */
+    struct hconn *(*accept)(struct hstack *hs, uint16_t port, bool *listening);
+    int (*connect)(struct hstack *hs, Tcl_Interp *interp, uint32_t ip, uint16_t port,
+                   struct hconn **out);
+    int (*send)(struct hconn *hc, Tcl_Interp *interp, const uint8_t *data, size_t len,
+                size_t *taken);
+    /* *n: bytes (> 0), 0 at the end of the stream, < 0 when nothing is there. */
+    int (*recv)(struct hconn *hc, Tcl_Interp *interp, uint8_t *buf, size_t max, ssize_t *n);
+    int (*shutdown)(struct hconn *hc, Tcl_Interp *interp);
+    /* Gives hc back (close, or with abort a reset) even when it fails. */
+    int (*close)(struct hconn *hc, Tcl_Interp *interp, bool abort);
+    const char *(*state)(struct hconn *hc); /* "CLOSED" once not live */
+    int (*info)(struct hstack *hs, struct hconn *hc, Tcl_Interp *interp, struct happ_info *info);
+    int (*readable)(struct hconn *hc, Tcl_Interp *interp, size_t *n);
+    size_t (*writable)(struct hconn *hc); /* NULL: the backend overrides the method */
+    int (*nodelay)(struct hconn *hc, Tcl_Interp *interp, bool on);
+};
 
 #include "linux_backend.h"
 

@@ -14,6 +14,7 @@
 
 struct hstack;
 struct hmethod;
+struct happ_backend;
 struct toe_stack_config;
 
 /* Default timing slack of expect with real time (ms). */
@@ -62,7 +63,10 @@ int linux_m_counter(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *co
 int linux_m_counters(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[]);
 int linux_m_flows(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[]);
 int linux_m_ss(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[]);
-/* The app API on kernel sockets, NULL-terminated. */
+/* The app calls on kernel sockets (linux_app.c), for app_cmd.c's methods. */
+extern const struct happ_backend linux_app_backend;
+/* App methods without a kernel meaning (events, writable), NULL-terminated:
+ * they replace app_cmd.c's. */
 extern const struct hmethod linux_app_methods[];
 /* Closes the sockets of hs's connections and listeners. */
 void linux_app_close_all(struct hstack *hs);

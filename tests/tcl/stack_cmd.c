@@ -565,7 +565,10 @@ static int stack_obj_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *c
     for (const struct hmethod *t = core_methods; t->name; t++)
         if (!strcmp(t->name, m))
             return t->fn(hs, interp, objc, objv);
-    for (const struct hmethod *t = hs->lx ? linux_app_methods : harness_app_methods; t->name; t++)
+    for (const struct hmethod *t = linux_app_methods; hs->lx && t->name; t++)
+        if (!strcmp(t->name, m))
+            return t->fn(hs, interp, objc, objv);
+    for (const struct hmethod *t = harness_app_methods; t->name; t++)
         if (!strcmp(t->name, m))
             return t->fn(hs, interp, objc, objv);
     names = Tcl_NewObj();
