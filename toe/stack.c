@@ -451,8 +451,12 @@ static int core_poll(struct toe_core *core, uint64_t now_us)
         core->stats.rx_bursts++;
         core->evq_len = 0;
         input_burst(core, core->rx, n);
+        /* RFC 9293 3.10.7.4 (MUST-59): the whole burst is processed
+         * before the ACKs of in-order data go out, one per connection. */
+        tcp_engine_rx_begin(&core->eng);
         for (uint32_t i = 0; i < core->evq_len; i++)
             core_process_event(core, &core->evq[i]);
+        tcp_engine_rx_end(&core->eng, now_us);
         core->evq_len = 0;
         port_rx_release(core->port, core->rx, n);
         work += (int)n;

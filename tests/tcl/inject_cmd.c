@@ -404,30 +404,93 @@ static int hex_frame(Tcl_Interp *interp, const char *hex, uint8_t *buf, size_t c
     return (int)n;
 }
 
-/* $s inject TIME SEGMENT ?options? */
+/* Builds the frame of one segment (or -raw) and hands it to the stack's
+ * port; the stack is not polled. */
+static int inject_frame(struct hstack *hs, Tcl_Interp *interp, const char *text,
+                        struct injopt *o, uint8_t *buf, size_t cap)
+{
+    struct script_seg *s = (struct script_seg *)ckalloc(sizeof(*s));
+    char err[SCRIPT_ERR_LEN];
+    int n = -1;
+
+    if (!o->raw && script_seg_parse(text, s, err, sizeof(err)) < 0) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("inject: bad segment \"%s\": %s", text, err));
+        goto out;
+    }
+    if (o->raw)
+        n = hex_frame(interp, Tcl_GetString(o->raw), buf, cap);
+    else if (s->kind == SEG_TCP)
+        n = build_tcp(hs, interp, s, o, buf, cap);
+    else if (s->kind == SEG_ICMP)
+        n = build_icmp(hs, interp, s, o, buf, cap);
+    else
+        n = build_arp(hs, s, o, buf, cap);
+    if (n < 0)
+        goto out;
+    if (o->truncate >= 0 && o->truncate < n)
+        n = o->truncate;
+    hpcap_write(hs->pcap, hs->now_us, buf, (uint32_t)n);
+    n = hs->lx ? linux_send_frame(hs, buf, (uint32_t)n)
+               : port_mem_send_raw(hs->pb, buf, (uint32_t)n);
+    if (n < 0) {
+        harness_errno_error(interp, n, hs->lx ? "AF_PACKET send" : "port_mem_send_raw");
+        goto out;
+    }
+out:
+    ckfree(s);
+    return n < 0 ? TCL_ERROR : TCL_OK;
+}
+
+/* $s inject TIME SEGMENT ?options?
+ * $s inject TIME -burst {SEGMENT SEGMENT ...} ?options?: all frames reach
+ * the stack before it is polled, so one toe_stack_poll takes them as one RX
+ * burst (the options apply to each). */
 int hs_m_inject(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
-    struct script_seg *s = NULL;
     struct injopt o;
-    char err[SCRIPT_ERR_LEN];
     uint8_t *buf = NULL;
     size_t cap = 70000;
     uint64_t t;
-    bool any;
-    int n, rc = TCL_ERROR;
+    bool any, burst;
+    int rc = TCL_ERROR, nsegs = 1;
+    Tcl_Obj **segs, *one[1];
 
     if (objc < 4) {
-        Tcl_WrongNumArgs(interp, 2, objv, "TIME SEGMENT ?-option value ...?");
+        Tcl_WrongNumArgs(interp, 2, objv, "TIME SEGMENT|-burst LIST ?-option value ...?");
         return TCL_ERROR;
     }
-    if (parse_injopts(hs, interp, objc, objv, 4, &o) != TCL_OK ||
+    burst = strcmp(Tcl_GetString(objv[3]), "-burst") == 0;
+    if (burst && objc < 5) {
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("inject: -burst needs a list of segments", -1));
+        return TCL_ERROR;
+    }
+    if (parse_injopts(hs, interp, objc, objv, burst ? 5 : 4, &o) != TCL_OK ||
         hs_time_arg(hs, interp, objv[2], &any, &t) != TCL_OK)
         return TCL_ERROR;
-    s = (struct script_seg *)ckalloc(sizeof(*s));
-    if (!o.raw && script_seg_parse(Tcl_GetString(objv[3]), s, err, sizeof(err)) < 0) {
-        Tcl_SetObjResult(
-            interp, Tcl_ObjPrintf("inject: bad segment \"%s\": %s", Tcl_GetString(objv[3]), err));
-        goto out;
+    if (burst) {
+        if (Tcl_ListObjGetElements(interp, objv[4], &nsegs, &segs) != TCL_OK)
+            return TCL_ERROR;
+        if (nsegs == 0 || o.raw) {
+            Tcl_SetObjResult(interp, Tcl_NewStringObj("inject: -burst takes one or more "
+                                                      "segments (not -raw)", -1));
+            return TCL_ERROR;
+        }
+    } else {
+        one[0] = objv[3];
+        segs = one;
+    }
+    /* A bad segment is an error before time moves. */
+    for (int i = 0; i < nsegs && !o.raw; i++) {
+        struct script_seg *s = (struct script_seg *)ckalloc(sizeof(*s));
+        char err[SCRIPT_ERR_LEN];
+        int bad = script_seg_parse(Tcl_GetString(segs[i]), s, err, sizeof(err)) < 0;
+
+        ckfree(s);
+        if (bad) {
+            Tcl_SetObjResult(interp, Tcl_ObjPrintf("inject: bad segment \"%s\": %s",
+                                                   Tcl_GetString(segs[i]), err));
+            return TCL_ERROR;
+        }
     }
     if (t < hs->now_us) {
         /* Real time (Linux backend) may have run past t: inject now. */
@@ -445,31 +508,14 @@ int hs_m_inject(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
     if (hs_check_unexpected(hs, interp, "inject") != TCL_OK)
         goto out;
     buf = (uint8_t *)ckalloc(cap);
-    if (o.raw)
-        n = hex_frame(interp, Tcl_GetString(o.raw), buf, cap);
-    else if (s->kind == SEG_TCP)
-        n = build_tcp(hs, interp, s, &o, buf, cap);
-    else if (s->kind == SEG_ICMP)
-        n = build_icmp(hs, interp, s, &o, buf, cap);
-    else
-        n = build_arp(hs, s, &o, buf, cap);
-    if (n < 0)
-        goto out;
-    if (o.truncate >= 0 && o.truncate < n)
-        n = o.truncate;
-    hpcap_write(hs->pcap, hs->now_us, buf, (uint32_t)n);
-    n = hs->lx ? linux_send_frame(hs, buf, (uint32_t)n)
-               : port_mem_send_raw(hs->pb, buf, (uint32_t)n);
-    if (n < 0) {
-        harness_errno_error(interp, n, hs->lx ? "AF_PACKET send" : "port_mem_send_raw");
-        goto out;
-    }
+    for (int i = 0; i < nsegs; i++)
+        if (inject_frame(hs, interp, Tcl_GetString(segs[i]), &o, buf, cap) != TCL_OK)
+            goto out;
     /* The event is the send (real time moves on while the kernel answers). */
     hs_mark_event(hs);
     hs_run(hs);
     rc = TCL_OK;
 out:
-    ckfree(s);
     if (buf)
         ckfree(buf);
     return rc;

@@ -59,6 +59,9 @@
  *  - SYN+FIN and SYN+RST are dropped as illegal flag mixes (counted) before
  *    the RFC 5961 4.2 SYN challenge; Linux challenges SYN+FIN.
  *  - Timestamp RTT samples follow Karn's rule during a run of timeouts.
+ *  - In an RX burst (tcp_engine_rx_begin/_end) the ACK of in-order data is
+ *    sent once at the end (MUST-59); out-of-order segments, hole fills and
+ *    duplicates get their (duplicate) ACK at once, one each (RFC 5681 4.2).
  *  - No quick-ACK mode at connection start (RFC delayed ACK from the first
  *    segment); no ECN; no TCP Fast Open; no URG.
  */
@@ -345,6 +348,10 @@ struct tcp_engine {
      * entry order is expiry order and the head is the one to recycle. */
     struct tcp_conn *tw_head, *tw_tail;
     uint32_t tw_count;
+    /* Between tcp_engine_rx_begin() and _end(): connections owing an ACK
+     * for segments of this burst (RFC 9293 3.10.7.4, MUST-59). */
+    bool rx_burst;
+    struct tcp_conn *ack_head;
 };
 
 /* 0 or -EINVAL (bad config, unknown cc) / -ENOMEM. */
@@ -354,6 +361,12 @@ int tcp_engine_init(struct tcp_engine *eng, const struct tcp_config *cfg,
 /* TX ring has room again: retry output of connections whose emit failed.
  * The stack calls it after a TX completion / before the next RX burst. */
 void tcp_engine_tx_ready(struct tcp_engine *eng, uint64_t now_us);
+/* An RX burst: between these calls tcp_input() holds back the ACKs of
+ * in-order data (the last segment's ACK covers the others: RFC 9293
+ * 3.10.7.4, MUST-59); rx_end sends one per connection that still owes one.
+ * Without them every tcp_input() sends its own ACK. */
+void tcp_engine_rx_begin(struct tcp_engine *eng);
+void tcp_engine_rx_end(struct tcp_engine *eng, uint64_t now_us);
 /* Connections must have been freed (tcp_abort + timers) before; listeners closed. */
 void tcp_engine_destroy(struct tcp_engine *eng);
 

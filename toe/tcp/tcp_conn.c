@@ -135,6 +135,7 @@ void tcp_engine_destroy(struct tcp_engine *eng)
     eng->blocked = NULL;
     eng->tw_head = eng->tw_tail = NULL;
     eng->tw_count = 0;
+    eng->ack_head = NULL;
     eng->ops = NULL;
 }
 
@@ -279,6 +280,7 @@ void tcp_conn_closed(struct tcp_conn *c, enum tcp_close_reason why)
     if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED)
         st->attempt_fails++;
     tcp_time_wait_unlink(c);
+    tcp_ack_undefer(c);
     tcp_set_state(c, TCP_CLOSED);
     if (!c->close_reason)
         c->close_reason = why;
@@ -303,6 +305,7 @@ bool tcp_conn_maybe_free(struct tcp_conn *c)
     tcp_timers_stop(c);
     tcp_blocked_del(c);
     tcp_time_wait_unlink(c);
+    tcp_ack_undefer(c);
     if (c->listener)
         tcp_listener_unlink(c);
     if (c->bufs_ready) {

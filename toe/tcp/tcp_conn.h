@@ -83,7 +83,12 @@ struct tcp_conn {
     uint32_t ooo_fin_seq;
 
     /* ACK policy. */
-    bool ack_now;                /* an ACK must go out at the end of this event */
+    bool ack_now;                /* an ACK must go out at the end of this event
+                                    (or of the RX burst: on eng->ack_head) */
+    bool ack_urgent;             /* ... at the end of this segment even in a
+                                    burst (RFC 5681 4.2 duplicate ACK) */
+    bool on_ack_list;
+    struct tcp_conn *acknext, *ackprev; /* eng->ack_head: ACK owed after the burst */
     uint32_t ack_pending_bytes;  /* in-order bytes received and not yet ACKed */
 
     /* Timestamps (RFC 7323). */
@@ -185,6 +190,9 @@ void tcp_blocked_add(struct tcp_conn *c);
 void tcp_blocked_del(struct tcp_conn *c);
 /* Send the ACK now if one is owed (ack_now) and nothing carried it. */
 void tcp_ack_flush(struct tcp_conn *c, uint64_t now_us);
+/* The owed ACK goes out at tcp_engine_rx_end() (MUST-59). */
+void tcp_ack_defer(struct tcp_conn *c);
+void tcp_ack_undefer(struct tcp_conn *c);
 uint32_t tcp_flight_bytes(const struct tcp_conn *c);
 
 /* ----- tcp_ack.c (ACK processing and loss recovery) */

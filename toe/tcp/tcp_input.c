@@ -164,6 +164,7 @@ static void deliver_text(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uin
         }
         *fin = false;
         c->ack_now = true;
+        c->ack_urgent = true; /* a duplicate ACK, as for any out-of-order segment */
         return;
     }
     /* The peer's segment size, as seen (Linux tcp_measure_rcv_mss): it may
@@ -174,8 +175,11 @@ static void deliver_text(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uin
         c->rcv_nxt += (uint32_t)r;
         c->ack_pending_bytes += (uint32_t)r;
         tcp_notify(c, TCP_EV_READABLE);
-        if (had_holes)
-            c->ack_now = true; /* RFC 5681 4.2: filled (part of) a hole */
+        if (had_holes) {
+            /* RFC 5681 4.2: filled (part of) a hole: immediately */
+            c->ack_now = true;
+            c->ack_urgent = true;
+        }
         if (*fin && seq + len != c->rcv_nxt)
             *fin = false;
         if (c->ack_pending_bytes >= 2 * c->rcv_mss || !eng->cfg.delack_max_us)
@@ -186,6 +190,7 @@ static void deliver_text(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uin
     }
     /* Out of order or duplicate: immediate (duplicate) ACK, RFC 5681 4.2. */
     c->ack_now = true;
+    c->ack_urgent = true;
     if (seq == c->rcv_nxt) {
         /* in order but nothing stored: beyond the buffer */
         tcp_drop(eng, TCP_DROP_RCVBUF_FULL);
@@ -237,6 +242,14 @@ static void fin_received(struct tcp_conn *c, uint64_t now_us)
     default:
         break;
     }
+}
+
+/* A segment dropped after the trimming: whatever ACK it asked for is not
+ * owed (it got another answer, or none); what earlier ones owe stays. */
+static void ack_restore(struct tcp_conn *c, bool owed)
+{
+    c->ack_now = owed;
+    c->ack_urgent = false;
 }
 
 /* RFC 9293 3.10.7.4 "first": is the segment acceptable? */
@@ -381,6 +394,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
         }
         seq = c->rcv_nxt;
         c->ack_now = true;
+        c->ack_urgent = true; /* duplicate data: D-SACK now (RFC 2883) */
     }
     /* ... and the part beyond RCV.NXT + RCV.WND. */
     if (len && seq_gt(seq + len, c->rcv_nxt + wnd)) {
@@ -396,7 +410,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
         if (seg->seq != c->rcv_nxt) {
             /* RFC 5961 3.2: the challenge ACK is the only answer; when
              * section 7's rate limit suppresses it, nothing is sent. */
-            c->ack_now = ack_owed;
+            ack_restore(c, ack_owed);
             tcp_drop(eng, TCP_DROP_RST_CHALLENGED);
             tcp_send_challenge_ack(c, now_us);
             return 0;
@@ -425,7 +439,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
             tcp_conn_closed(c, TCP_CLOSE_RESET);
             return 0;
         }
-        c->ack_now = ack_owed; /* RFC 5961 4.2 + 7, as for the RST above */
+        ack_restore(c, ack_owed); /* RFC 5961 4.2 + 7, as for the RST above */
         eng->stats.syn_challenges++;
         tcp_drop(eng, TCP_DROP_SYN_CHALLENGED);
         tcp_send_challenge_ack(c, now_us);
@@ -441,7 +455,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
             /* RFC 9293 3.10.7.4 fifth: <SEQ=SEG.ACK><CTL=RST> and drop the
              * segment; an ACK after it (trimming set ack_now) would be a
              * second, contradictory answer (Linux sends only the RST). */
-            c->ack_now = ack_owed;
+            ack_restore(c, ack_owed);
             tcp_drop(eng, TCP_DROP_ACK_UNSENT);
             tcp_send_rst_reply(eng, &c->tuple, seg);
             return 0;
@@ -451,7 +465,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
             tcp_set_state(c, TCP_FIN_WAIT_1);
     }
     if (!tcp_ack_process(c, seg, now_us)) {
-        c->ack_now = ack_owed; /* dropped; the (rate-limited) challenge answered */
+        ack_restore(c, ack_owed); /* dropped; the (rate-limited) challenge answered */
         return 0;
     }
     c->last_rcv_us = now_us;
@@ -536,8 +550,21 @@ int tcp_input(struct tcp_engine *eng, struct tcp_conn *c, const struct tcp_seg *
     }
     if (ret == 0 && c->state != TCP_CLOSED) {
         tcp_output(c, now_us);
-        tcp_ack_flush(c, now_us);
+        /* RFC 9293 3.10.7.4 (MUST-59): with segments queued, process them
+         * all before sending an ACK. Inside an RX burst the ACK this
+         * segment owes waits for tcp_engine_rx_end(), which sends one
+         * covering the whole burst (delayed-ACK rules included: "every
+         * second full-sized segment" means one ACK is due, sent once).
+         * Not for out-of-order data, hole fills and duplicates: RFC 5681
+         * 4.2 wants those ACKed at once, and each duplicate ACK counts at
+         * the sender (fast retransmit on the third, RFC 5681 3.2; the SACK
+         * blocks change per segment, RFC 2018 4) - as Linux, per segment. */
+        if (eng->rx_burst && c->ack_now && !c->ack_urgent)
+            tcp_ack_defer(c);
+        else
+            tcp_ack_flush(c, now_us);
     }
+    c->ack_urgent = false;
     if (ret == TCP_INPUT_TO_LISTENER) {
         c->app_owned = false;
         tcp_conn_maybe_free(c);

@@ -513,6 +513,53 @@ void tcp_ack_flush(struct tcp_conn *c, uint64_t now_us)
         tcp_send_ack(c, now_us);
 }
 
+void tcp_ack_defer(struct tcp_conn *c)
+{
+    struct tcp_engine *eng = c->eng;
+
+    if (c->on_ack_list)
+        return;
+    c->on_ack_list = true;
+    c->ackprev = NULL;
+    c->acknext = eng->ack_head;
+    if (eng->ack_head)
+        eng->ack_head->ackprev = c;
+    eng->ack_head = c;
+}
+
+void tcp_ack_undefer(struct tcp_conn *c)
+{
+    if (!c->on_ack_list)
+        return;
+    if (c->ackprev)
+        c->ackprev->acknext = c->acknext;
+    else
+        c->eng->ack_head = c->acknext;
+    if (c->acknext)
+        c->acknext->ackprev = c->ackprev;
+    c->acknext = c->ackprev = NULL;
+    c->on_ack_list = false;
+}
+
+void tcp_engine_rx_begin(struct tcp_engine *eng)
+{
+    eng->rx_burst = true;
+}
+
+void tcp_engine_rx_end(struct tcp_engine *eng, uint64_t now_us)
+{
+    struct tcp_conn *c;
+
+    eng->rx_burst = false;
+    /* Each connection leaves the list first; a data segment or an urgent
+     * ACK may have carried the owed ACK already (ack_now cleared). */
+    while ((c = eng->ack_head)) {
+        tcp_ack_undefer(c);
+        if (c->state != TCP_CLOSED)
+            tcp_ack_flush(c, now_us);
+    }
+}
+
 void tcp_send_challenge_ack(struct tcp_conn *c, uint64_t now_us)
 {
     struct tcp_engine *eng = c->eng;
