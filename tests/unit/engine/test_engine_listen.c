@@ -258,6 +258,58 @@ static void test_time_wait_new_syn(void **state)
     assert_int_equal(h->lst.syn_recv, 1);
 }
 
+/* One TIME_WAIT connection in the server's active close on the harness
+ * tuple with peer ISN irs; returns it. */
+static struct tcp_conn *to_time_wait(struct harness *h, uint32_t irs)
+{
+    struct tcp_conn *c;
+
+    h->iss_known = false;
+    h->conn = NULL; /* a new tuple: the SYN goes to the listener */
+    h_passive_open(h, irs, NULL);
+    c = h->app;
+    tcp_close(&h->eng, c, h->now_us);
+    h->app = NULL;
+    h_expect(h, "FA", 1, irs + 1);
+    h_inject(h, "FA", irs + 1, 2, 65535, NULL, NULL, 0);
+    h_expect(h, "A", 2, irs + 2);
+    assert_int_equal(tcp_conn_state(c), TCP_TIME_WAIT);
+    return c;
+}
+
+/* max_time_wait (Linux tcp_max_tw_buckets): one more TIME_WAIT than the
+ * bound ends the oldest (TCPTimeWaitOverflow), the new one stays. */
+static void test_time_wait_cap(void **state)
+{
+    struct harness *h = *state;
+    struct tcp_config cfg;
+    struct tcp_conn *b, *c;
+
+    h_fini(h);
+    tcp_config_default(&cfg);
+    cfg.max_time_wait = 2;
+    h_init(h, &cfg);
+    to_time_wait(h, 10000);
+    h->tuple.rport++;
+    b = to_time_wait(h, 20000);
+    assert_int_equal(h->eng.tw_count, 2);
+    assert_int_equal(h->nfree, 0);
+    h->tuple.rport++;
+    c = to_time_wait(h, 30000);
+    /* the first is gone, b and c wait, oldest first */
+    assert_int_equal(h->nfree, 1);
+    assert_int_equal(h->eng.stats.time_wait_overflow, 1);
+    assert_int_equal(h->eng.tw_count, 2);
+    assert_ptr_equal(h->eng.tw_head, b);
+    assert_ptr_equal(h->eng.tw_tail, c);
+    assert_int_equal(tcp_conn_state(b), TCP_TIME_WAIT);
+    /* 2MSL ends the rest as usual */
+    h_advance_ms(h, cfg.time_wait_us / 1000 + 10);
+    assert_int_equal(h->nfree, 3);
+    assert_int_equal(h->eng.tw_count, 0);
+    assert_null(h->eng.tw_head);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +322,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listener_close_resets_children, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syn_received_rst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_wait_new_syn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_wait_cap, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
