@@ -5,23 +5,17 @@
  * -> freed. DEAD: the stack's handle is gone but a file read still targets
  * the connection's buffer; freed when it completes.
  *
- * Files are opened synchronously with openat2(RESOLVE_BENEATH |
- * RESOLVE_NO_MAGICLINKS) below the root, like the kernel twins, so neither
- * ".." nor symlinks leave it; their data is read with IORING_OP_READ and the
- * completions are picked up by httpd_service_poll in the stack's loop. */
+ * Files are opened synchronously below the root by apps/http/server.c (the
+ * kernel twins use it too), so neither ".." nor symlinks leave it; their data
+ * is read with IORING_OP_READ and the completions are picked up by
+ * httpd_service_poll in the stack's loop. */
 #include "apps/toe-httpd/httpd.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
-#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #define ROUNDS_PER_TURN      64   /* then other connections get a turn (run queue) */
 #define SWEEP_MS             100  /* timeout checks */
@@ -46,7 +40,6 @@ struct httpd_conn {
     uint64_t req_start_ms;     /* a request is arriving since then; 0: none */
     uint64_t active_ms;        /* last progress */
     uint64_t deadline_ms;      /* LINGER */
-    uint64_t acct_requests, acct_errors;
     struct http_session s;
     uint8_t in[HTTPD_IN_BYTES];
     uint8_t out[HTTPD_OUT_BYTES];
@@ -65,50 +58,6 @@ void httpd_config_init(struct httpd_config *cfg)
     cfg->fixed_date_s = -1;
 }
 
-/* ------------------------------------------------------------------ files */
-
-static int file_open(void *ctx, const char *relpath, struct http_file *f)
-{
-    const struct httpd_global *g = ctx;
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, /* NONBLOCK: FIFOs */
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    struct stat st;
-    int fd;
-
-    if (g->rootfd < 0)
-        return -ENOENT;
-    if (!g->no_openat2)
-        fd = (int)syscall(SYS_openat2, g->rootfd, relpath, &how, sizeof(how));
-    else
-        fd = openat(g->rootfd, relpath, (int)how.flags | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0) {
-        int err = -errno;
-        close(fd);
-        return err;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return S_ISDIR(st.st_mode) ? -EISDIR : -ENOENT;
-    }
-    f->fd = fd;
-    f->size_bytes = (uint64_t)st.st_size;
-    f->data = NULL;
-    return 0;
-}
-
-static void file_close(void *ctx, struct http_file *f)
-{
-    if (f->fd >= 0)
-        close(f->fd);
-    f->fd = -1;
-}
-
-static const struct http_file_ops file_ops = {file_open, file_close};
-
 int httpd_global_init(struct httpd_global *g, const struct httpd_config *cfg, const char *prog)
 {
     struct http_config hc;
@@ -117,35 +66,12 @@ int httpd_global_init(struct httpd_global *g, const struct httpd_config *cfg, co
     g->cfg = *cfg;
     http_config_init(&hc);
     http_service_init(&g->http, &hc);
-    g->rootfd = -1;
-    if (!cfg->root)
-        return 0;
-    g->rootfd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (g->rootfd < 0) {
-        int err = -errno;
-        fprintf(stderr, "%s: --root %s: %s\n", prog, cfg->root, strerror(errno));
-        return err;
-    }
-    /* Probe once: workers only read the flag afterwards. */
-    struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
-    int fd = (int)syscall(SYS_openat2, g->rootfd, ".", &how, sizeof(how));
-    if (fd >= 0) {
-        close(fd);
-    } else if (errno == ENOSYS) {
-        g->no_openat2 = true;
-        fprintf(stderr,
-                "%s: no openat2 on this kernel: O_NOFOLLOW only on the last path "
-                "component\n",
-                prog);
-    }
-    return 0;
+    return http_root_open(&g->root, cfg->root, prog);
 }
 
 void httpd_global_fini(struct httpd_global *g)
 {
-    if (g->rootfd >= 0)
-        close(g->rootfd);
-    g->rootfd = -1;
+    http_root_close(&g->root);
 }
 
 /* ------------------------------------------------------------ connections */
@@ -201,16 +127,6 @@ static void conn_kill(struct httpd_conn *hc)
     conn_release(hc);
 }
 
-static void account(struct httpd_conn *hc)
-{
-    struct httpd_service *svc = hc->svc;
-
-    svc->c.requests += hc->s.requests - hc->acct_requests;
-    svc->c.errors += hc->s.errors - hc->acct_errors;
-    hc->acct_requests = hc->s.requests;
-    hc->acct_errors = hc->s.errors;
-}
-
 static void submit_read(struct httpd_conn *hc)
 {
     struct httpd_service *svc = hc->svc;
@@ -252,13 +168,10 @@ static bool conn_step(struct httpd_conn *hc)
     out.len = hc->out_len;
     out.cap = HTTPD_OUT_BYTES;
     before = out.len;
-    if (hc->s.cache)
-        http_cache_set_now(hc->s.cache, svc->now_ms);
-    hc->want = http_session_step(&hc->s, hc->in + hc->in_off, hc->in_len - hc->in_off, &used, &out,
-                                 svc->date);
+    hc->want = http_server_step(&hc->s, hc->in + hc->in_off, hc->in_len - hc->in_off, &used, &out,
+                                svc->now_ms, svc->date, &svc->c.requests, &svc->c.errors);
     hc->in_off += (uint32_t)used;
     hc->out_len = (uint32_t)out.len;
-    account(hc);
     if (hc->want == HTTP_STEP_READ)
         submit_read(hc);
     else if (hc->want == HTTP_STEP_CLOSE)
@@ -425,9 +338,7 @@ static int httpd_on_accept(struct toe_conn *conn, void *listen_ctx)
     hc->want = HTTP_STEP_INPUT;
     hc->active_ms = svc->now_ms;
     hc->sndbuf_bytes = toe_conn_writable(conn);
-    http_session_init(&hc->s, &svc->g->http, &file_ops, (void *)svc->g);
-    if (svc->cache.cfg.entries)
-        http_session_set_cache(&hc->s, &svc->cache);
+    http_server_session_init(&hc->s, &svc->g->http, &svc->g->root, &svc->cache);
     hc->next = svc->conns;
     if (svc->conns)
         svc->conns->prev = hc;
@@ -508,20 +419,8 @@ int httpd_service_init(struct httpd_service *svc, const struct httpd_global *g)
 
 static void tick(struct httpd_service *svc, uint64_t now_us)
 {
-    int64_t s;
-
     svc->now_ms = now_us / 1000;
-    if (svc->g->cfg.fixed_date_s >= 0) {
-        s = svc->g->cfg.fixed_date_s;
-    } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-        s = ts.tv_sec;
-    }
-    if (s != svc->date_s) {
-        svc->date_s = s;
-        http_date_format(s, svc->date);
-    }
+    http_server_date_update(svc->g->cfg.fixed_date_s, &svc->date_s, svc->date);
 }
 
 static void read_complete(struct httpd_service *svc, struct httpd_conn *hc, int res)

@@ -20,6 +20,7 @@
 #include <toe/toe.h>
 
 #include "apps/http/cache.h"
+#include "apps/http/server.h"
 #include "apps/http/session.h"
 
 #define HTTPD_IN_BYTES  (16u << 10)
@@ -45,8 +46,7 @@ void httpd_config_init(struct httpd_config *cfg);
 struct httpd_global {
     struct httpd_config cfg;
     struct http_service http;
-    int rootfd; /* O_PATH directory, -1 without --root */
-    bool no_openat2;
+    struct http_root root; /* fd -1 without --root */
 };
 
 /* 0, or -errno after a message on stderr naming prog (e.g. a bad root). */

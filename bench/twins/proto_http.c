@@ -1,69 +1,20 @@
 /* HTTP protocol of the twins: apps/http's session (the code toe-httpd uses)
  * over the twin connection buffers, so both serve byte-identical responses.
- * Files are opened synchronously with openat2(RESOLVE_BENEATH |
- * RESOLVE_NO_MAGICLINKS) below --root, so neither ".." nor symlinks leave it;
- * reads are done by the engine (pread, or IORING_OP_READ). */
+ * Files are opened synchronously below --root by apps/http/server.c, so
+ * neither ".." nor symlinks leave it; reads are done by the engine (pread, or
+ * IORING_OP_READ). */
 #include "bench/twins/twin.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/openat2.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
+#include "apps/http/server.h"
 #include "apps/http/session.h"
 
 struct http_twin {
     struct http_service svc;
-    int rootfd; /* -1: no --root */
-    bool no_openat2;
+    struct http_root root; /* fd -1: no --root */
 };
-
-static int twin_open(void *ctx, const char *relpath, struct http_file *f)
-{
-    struct http_twin *t = ctx;
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, /* NONBLOCK: FIFOs */
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    struct stat st;
-    int fd;
-
-    if (t->rootfd < 0)
-        return -ENOENT;
-    if (!t->no_openat2)
-        fd = (int)syscall(SYS_openat2, t->rootfd, relpath, &how, sizeof(how));
-    else
-        fd = openat(t->rootfd, relpath, (int)how.flags | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0) {
-        int err = -errno;
-        close(fd);
-        return err;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return S_ISDIR(st.st_mode) ? -EISDIR : -ENOENT;
-    }
-    f->fd = fd;
-    f->size_bytes = (uint64_t)st.st_size;
-    f->data = NULL;
-    return 0;
-}
-
-static void twin_close(void *ctx, struct http_file *f)
-{
-    if (f->fd >= 0)
-        close(f->fd);
-    f->fd = -1;
-}
-
-static const struct http_file_ops twin_file_ops = {twin_open, twin_close};
 
 static int http_global_init(const struct twin_opts *o, void **global)
 {
@@ -74,27 +25,9 @@ static int http_global_init(const struct twin_opts *o, void **global)
         return -ENOMEM;
     http_config_init(&cfg);
     http_service_init(&t->svc, &cfg);
-    t->rootfd = -1;
-    if (o->root) {
-        t->rootfd = open(o->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (t->rootfd < 0) {
-            fprintf(stderr, "%s: --root %s: %s\n", o->prog, o->root, strerror(errno));
-            free(t);
-            return -ENOENT;
-        }
-        /* Probe once: workers only read the flag afterwards. */
-        struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                               .resolve = RESOLVE_BENEATH};
-        int fd = (int)syscall(SYS_openat2, t->rootfd, ".", &how, sizeof(how));
-        if (fd >= 0)
-            close(fd);
-        else if (errno == ENOSYS) {
-            t->no_openat2 = true;
-            fprintf(stderr,
-                    "%s: no openat2 on this kernel: O_NOFOLLOW only on the last "
-                    "path component\n",
-                    o->prog);
-        }
+    if (http_root_open(&t->root, o->root, o->prog) < 0) {
+        free(t);
+        return -ENOENT;
     }
     *global = t;
     return 0;
@@ -105,8 +38,7 @@ static void http_global_fini(void *global)
     struct http_twin *t = global;
     if (!t)
         return;
-    if (t->rootfd >= 0)
-        close(t->rootfd);
+    http_root_close(&t->root);
     free(t);
 }
 
@@ -145,23 +77,12 @@ static void http_worker_fini(struct twin_worker *w)
 static void http_conn_init(struct twin_worker *w, struct twin_conn *c)
 {
     struct http_twin *t = w->global;
-    struct http_cache *cache = w->wstate;
-    http_session_init(c->state, &t->svc, &twin_file_ops, t);
-    if (cache && cache->cfg.entries)
-        http_session_set_cache(c->state, cache);
+    http_server_session_init(c->state, &t->svc, &t->root, w->wstate);
 }
 
 static bool http_mid_request(struct twin_worker *w, struct twin_conn *c)
 {
     return http_session_mid_request(c->state);
-}
-
-static void account(struct twin_worker *w, struct twin_conn *c, const struct http_session *s)
-{
-    w->cnt.requests += s->requests - c->acct_requests;
-    w->cnt.errors += s->errors - c->acct_errors;
-    c->acct_requests = s->requests;
-    c->acct_errors = s->errors;
 }
 
 static enum twin_want http_step(struct twin_worker *w, struct twin_conn *c)
@@ -171,13 +92,10 @@ static enum twin_want http_step(struct twin_worker *w, struct twin_conn *c)
     size_t used = 0;
     enum http_step st;
 
-    if (s->cache)
-        http_cache_set_now(s->cache, w->now_ms);
-    st = http_session_step(s, c->in + c->in_off, c->in_len - c->in_off, &used, &out, w->date);
-
+    st = http_server_step(s, c->in + c->in_off, c->in_len - c->in_off, &used, &out, w->now_ms,
+                          w->date, &w->cnt.requests, &w->cnt.errors);
     c->in_off += (uint32_t)used;
     c->out_len = (uint32_t)out.len;
-    account(w, c, s);
     switch (st) {
     case HTTP_STEP_INPUT:
         return TWIN_WANT_INPUT;

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apps/http/http.h"
+#include "apps/http/server.h"
 
 volatile sig_atomic_t twin_stop;
 
@@ -48,19 +48,8 @@ static uint64_t mono_ms(void)
 
 void twin_worker_tick(struct twin_worker *w)
 {
-    int64_t s;
     w->now_ms = mono_ms();
-    if (w->opts->fixed_date_s >= 0) {
-        s = w->opts->fixed_date_s;
-    } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-        s = ts.tv_sec;
-    }
-    if (s != w->date_s) {
-        w->date_s = s;
-        http_date_format(s, w->date);
-    }
+    http_server_date_update(w->opts->fixed_date_s, &w->date_s, w->date);
 }
 
 bool twin_worker_sweep_due(struct twin_worker *w)

@@ -77,8 +77,7 @@ struct twin_conn {
     uint64_t req_start_ms; /* a request is arriving since then; 0: none */
     uint64_t active_ms;    /* last progress */
     uint64_t deadline_ms;  /* TWIN_LINGER */
-    uint64_t acct_requests, acct_errors;
-    void *state; /* protocol's per-connection state */
+    void *state;           /* protocol's per-connection state */
 };
 
 struct twin_worker;
