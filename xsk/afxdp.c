@@ -90,8 +90,7 @@ static int check_config(const struct afxdp_config *c, char *err, size_t err_len)
         return afxdp_err(err, err_len, -EINVAL,
                          "RX ring size must be a power of two >= the TX ring size");
     if (c->frames < 2 * c->ring_size || c->frames > (1u << 24))
-        return afxdp_err(err, err_len, -EINVAL,
-                         "need 2 x ring size .. 16777216 frames per queue");
+        return afxdp_err(err, err_len, -EINVAL, "need 2 x ring size .. 16777216 frames per queue");
     if (c->rx_ring_size > c->frames / 2)
         return afxdp_err(err, err_len, -EINVAL, "need at least 2 x RX ring size frames per queue");
     return 0;

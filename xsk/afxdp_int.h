@@ -14,8 +14,8 @@
 #include "xsk/afxdp_pcap.h"
 
 /* One RX/TX queue: its socket, UMEM, rings and the frames it owns. */
-#define AFXDP_L2_BYTES     14  /* Ethernet header on top of the MTU */
-#define AFXDP_RX_HEADROOM  256 /* XDP_PACKET_HEADROOM: where copy mode writes a frame */
+#define AFXDP_L2_BYTES    14  /* Ethernet header on top of the MTU */
+#define AFXDP_RX_HEADROOM 256 /* XDP_PACKET_HEADROOM: where copy mode writes a frame */
 
 struct afxdp_queue {
     struct port port; /* first member: struct port * casts to us */
@@ -33,11 +33,11 @@ struct afxdp_queue {
     struct xsk_ring_prod tx;
     int fd;
 
-    uint64_t frame_mask; /* ~(frame_size - 1): chunk base of an address */
+    uint64_t frame_mask;   /* ~(frame_size - 1): chunk base of an address */
     uint32_t ring_size;    /* TX and completion rings */
     uint32_t rx_ring_size; /* RX and fill rings */
-    uint32_t tx_reserve;  /* free frames kept back from the fill ring for TX */
-    uint64_t *free_addrs; /* stack of free chunk addresses */
+    uint32_t tx_reserve;   /* free frames kept back from the fill ring for TX */
+    uint64_t *free_addrs;  /* stack of free chunk addresses */
     uint32_t n_free;
     uint32_t n_frames;
     uint32_t tx_outstanding; /* submitted, not yet completed */

@@ -21,9 +21,9 @@
 
 #include "xsk/afxdp_int.h"
 
-#define MQ_SHIFT   56 /* queue index in a handle's top byte */
-#define MQ_ADDR    ((1ull << MQ_SHIFT) - 1)
-#define MQ_CHUNK   64 /* frames given back per sub-port call */
+#define MQ_SHIFT 56 /* queue index in a handle's top byte */
+#define MQ_ADDR  ((1ull << MQ_SHIFT) - 1)
+#define MQ_CHUNK 64 /* frames given back per sub-port call */
 
 struct afxdp_mq {
     struct port port; /* first member */
@@ -170,8 +170,7 @@ int afxdp_mq_open(struct afxdp *x, char *err, size_t err_len)
             return afxdp_err(err, err_len, rc, "epoll_ctl: %s", strerror(-rc));
         }
     }
-    snprintf(m->name, sizeof(m->name), "afxdp:%s:q0-%u", x->cfg.ifname,
-             x->q[m->n - 1]->queue_id);
+    snprintf(m->name, sizeof(m->name), "afxdp:%s:q0-%u", x->cfg.ifname, x->q[m->n - 1]->queue_id);
     m->port.ops = &afxdp_mq_ops;
     m->port.name = m->name;
     memcpy(m->port.mac, q0->mac, sizeof(m->port.mac));

@@ -27,8 +27,7 @@ static int echo_svc_create(struct app_worker *w)
     echo_service_init(svc);
     w->svc = svc;
     if (afxdp_n_queues(w->x) > 1)
-        printf("toe-echo: one stack polls %u RX queues (tx on queue 0)\n",
-               afxdp_n_queues(w->x));
+        printf("toe-echo: one stack polls %u RX queues (tx on queue 0)\n", afxdp_n_queues(w->x));
     return 0;
 }
 

@@ -22,7 +22,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.mode, AFXDP_MODE_AUTO);
     assert_int_equal(c.proto_mask, AFXDP_PROTO_STACK);
     assert_int_equal(c.frame_size_bytes, 0); /* auto */
-    assert_int_equal(c.rx_ring_size, 0);    /* auto */
+    assert_int_equal(c.rx_ring_size, 0);     /* auto */
     assert_false(c.one_port);
     assert_true(c.need_wakeup);
     assert_false(c.busy_poll);
