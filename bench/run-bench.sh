@@ -110,6 +110,12 @@ done
 
 # --- results folder, lab ----------------------------------------------------
 [[ -z $OUT ]] && OUT=$ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)
+# A reused --out DIR: remove what an earlier run wrote there (only our own
+# names), so no stale chart or raw file is mixed with this run's.
+if [[ -d $OUT ]]; then
+    rm -rf "$OUT/raw" "$OUT/logs" "$OUT/data"
+    rm -f "$OUT"/{results.csv,summary.md,machine.txt,progress.log,.times} "$OUT"/*.png
+fi
 mkdir -p "$OUT/raw" "$OUT/logs" "$OUT/data"
 OUT=$(cd "$OUT" && pwd)
 CSV=$OUT/results.csv
@@ -217,6 +223,7 @@ while read -r chart servers; do
     gnuplot -e "datadir='$OUT/data'; outdir='$OUT'; chart='$chart'; servers='${servers//,/ }'" \
         "$ROOT/bench/plots/charts.gp" 2>>"$OUT/progress.log" || warn "gnuplot failed for $chart"
 done <"$OUT/data/charts.list"
+rm -f "$OUT/.times"
 cat "$OUT/summary.md"
 echo
 echo "results: $OUT (results.csv, summary.md, machine.txt, charts: $(cd "$OUT" && echo *.png))"

@@ -153,6 +153,30 @@ server_start() {
         return 1
     fi
     server_probe || { warn "$srv ($proto) does not answer"; server_stop; return 1; }
+    BLK_CLI_RETX0=$(netns_counter "$CNS" TcpRetransSegs)
+    BLK_SRV_RETX0=$(netns_counter "$SNS" TcpRetransSegs)
+}
+
+# A kernel counter of a namespace, absolute (nstat -a; -s leaves the history).
+netns_counter() { # NS NAME
+    ip netns exec "$1" nstat -asz "$2" 2>/dev/null | awk -v n="$2" '$1 == n { v = $2 } END { print v + 0 }'
+}
+
+# Retransmitted TCP segments during a server's block (its runs, pilots and
+# probes): the client's kernel, and the server's stack: toe's own counter
+# (printed at exit) or the server namespace's kernel for a twin.
+block_counters() {
+    local cli srv
+    cli=$(($(netns_counter "$CNS" TcpRetransSegs) - ${BLK_CLI_RETX0:-0}))
+    if [[ $SRV_NAME == toe ]]; then
+        srv=$(awk '$1 == "TcpRetransSegs" { v += $2 } END { print v + 0 }' "$SRV_LOG")
+    elif [[ $SRV_NAME == reflector ]]; then
+        srv=0
+    else
+        srv=$(($(netns_counter "$SNS" TcpRetransSegs) - ${BLK_SRV_RETX0:-0}))
+    fi
+    echo "$SRV_NAME,${SRV_PROTO}_block,0,client_retrans_segs,segs,$REP,$cli,0,," >>"$CSV"
+    echo "$SRV_NAME,${SRV_PROTO}_block,0,server_retrans_segs,segs,$REP,$srv,0,," >>"$CSV"
 }
 
 # The server answers the client (bounded retries): also warms up ARP/caches.
@@ -178,6 +202,7 @@ server_stop() {
     [[ -n $SRV_PID ]] || return 0
     lab_stop "$SRV_PID" TERM >/dev/null 2>&1 || rc=$?
     [[ $rc == 0 ]] || warn "$SRV_NAME ($SRV_PROTO) exited with status $rc (log: $SRV_LOG)"
+    block_counters || true
     SRV_PID=
     # Let the veth settle: wait (bounded) for XDP to be gone after an AF_XDP server.
     local i
@@ -201,10 +226,13 @@ client() { ip netns exec "$CNS" taskset -c "$CLI_CPUSET" "$@"; }
 
 raw_file() { echo "$OUT/raw/$1-$2-c$3-r$REP.txt"; } # SERVER TEST CONNS
 
-declare -A RATE # "server/test/conns" -> last measured requests/s (sizes echo runs)
+declare -A REAL # the same keys: a real run (not only the pilot) has set RATE
+declare -A RATE # "server/test/conns" -> slowest requests/s seen (sizes echo runs)
 
 # toe-echo-check takes a message count, not a duration: the count is sized
-# from a short pilot run (not recorded) and then from the previous repetition.
+# from a short pilot run (not recorded), then from the slowest real run so
+# far, so that a run after a quiet spell does not last several times --duration
+# when the machine is busy again (duration_s in the CSV says how long each took).
 echo_count() { # SERVER TEST CONNS -> messages per connection
     local key="$1/$2/$3" conns=$3 rate mode pilot
     mode=--rr
@@ -244,7 +272,11 @@ run_echo() { # SERVER TEST(pingpong|echo_rr) CONNS
     if [[ -n $msgs && $msgs != 0 ]]; then
         v=$(field "$raw" requests_per_s)
         csv_row "$srv" "$test" "$conns" requests_per_s req_per_s "$v" "$failed"
-        RATE["$srv/$test/$conns"]=$v
+        if [[ -z ${REAL["$srv/$test/$conns"]:-} ]] ||
+            awk -v a="$v" -v b="${RATE["$srv/$test/$conns"]}" 'BEGIN { exit !(a < b) }'; then
+            RATE["$srv/$test/$conns"]=$v
+        fi
+        REAL["$srv/$test/$conns"]=1
         if [[ $test == pingpong ]]; then
             csv_row "$srv" "$test" "$conns" rtt_p50 us "$(field "$raw" rtt_us_p50)" "$failed"
             csv_row "$srv" "$test" "$conns" rtt_p99 us "$(field "$raw" rtt_us_p99)" "$failed"

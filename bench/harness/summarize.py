@@ -80,6 +80,17 @@ class Table:
             self.marks.add("!")
         return s, c.median
 
+    def spread(self, test, conns, metric):
+        """max/min over the repetitions for toe, twin-epoll, twin-uring."""
+        parts = []
+        for srv in SERVERS:
+            c = self.cells.get((srv, test, conns, metric))
+            if c is None or len(c.values) < 2 or min(c.values) <= 0:
+                parts.append("–")
+            else:
+                parts.append(f"{max(c.values) / min(c.values):.1f}")
+        return " · ".join(parts)
+
     @staticmethod
     def ratio(a, b):
         if a is None or b is None or b == 0:
@@ -94,8 +105,9 @@ def table_echo(t, out):
     rows += [(f"echo requests/s, {c} conn{'s' if c > 1 else ''}", "echo_rr", c, "requests_per_s")
              for c in (1, 16, 64, 256)]
     out.append("| measurement | toe | twin-epoll | twin-uring | toe / epoll | toe / uring "
-               "| ceiling: reflector, same TCP client | ceiling: reflector, UDP, window = conns |")
-    out.append("|---|--:|--:|--:|--:|--:|--:|--:|")
+               "| ceiling: reflector, same TCP client | ceiling: reflector, UDP, window = conns "
+               "| spread max/min (toe · epoll · uring) |")
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for label, test, conns, metric in rows:
         vals = [t.cell(s, test, conns, metric) for s in SERVERS]
         ceil = t.cell(CEIL, test, conns, metric)
@@ -105,7 +117,7 @@ def table_echo(t, out):
             continue
         out.append(f"| {label} | {vals[0][0]} | {vals[1][0]} | {vals[2][0]} | "
                    f"{t.ratio(vals[0][1], vals[1][1])} | {t.ratio(vals[0][1], vals[2][1])} "
-                   f"| {ceil[0]} | {udp[0]} |")
+                   f"| {ceil[0]} | {udp[0]} | {t.spread(test, conns, metric)} |")
 
 
 def table_http(t, out):
@@ -121,14 +133,16 @@ def table_http(t, out):
              ("short connections/s, ab (no -k), 64 conns", "short_ab", 64,
               "connections_per_s", 1.0),
              ("bulk one way, 1 conn (Gbit/s; wrk, /bytes/16 MiB)", "bulk", 1, "gbit_s", 1.0)]
-    out.append("| measurement | toe | twin-epoll | twin-uring | toe / epoll | toe / uring |")
-    out.append("|---|--:|--:|--:|--:|--:|")
+    out.append("| measurement | toe | twin-epoll | twin-uring | toe / epoll | toe / uring "
+               "| spread max/min (toe · epoll · uring) |")
+    out.append("|---|--:|--:|--:|--:|--:|--:|")
     for label, test, conns, metric, scale in rows:
         vals = [t.cell(s, test, conns, metric, scale) for s in SERVERS]
         if all(v[0] == "–" for v in vals):
             continue
         out.append(f"| {label} | {vals[0][0]} | {vals[1][0]} | {vals[2][0]} | "
-                   f"{t.ratio(vals[0][1], vals[1][1])} | {t.ratio(vals[0][1], vals[2][1])} |")
+                   f"{t.ratio(vals[0][1], vals[1][1])} | {t.ratio(vals[0][1], vals[2][1])} "
+                   f"| {t.spread(test, conns, metric)} |")
 
 
 CPU_RUNS = [("echo ping-pong, 1 conn", "pingpong", 1),
@@ -141,16 +155,19 @@ CPU_RUNS = [("echo ping-pong, 1 conn", "pingpong", 1),
 
 
 def table_cpu(t, out):
-    out.append("| run | toe | twin-epoll | twin-uring | toe / epoll | toe / uring |")
-    out.append("|---|--:|--:|--:|--:|--:|")
+    out.append("| run | toe | twin-epoll | twin-uring | toe / epoll | toe / uring "
+               "| reflector (ceiling) | spread max/min (toe · epoll · uring) |")
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|")
     for label, test, conns in CPU_RUNS + [("bulk, 1 conn", "bulk", 1)]:
         metric, unit = ("server_cpu_per_GB", "ms/GB") if test == "bulk" else \
             ("server_cpu_per_req", "µs/request")
         vals = [t.cell(s, test, conns, metric) for s in SERVERS]
-        if all(v[0] == "–" for v in vals):
+        ceil = t.cell(CEIL, test, conns, metric)
+        if all(v[0] == "–" for v in vals + [ceil]):
             continue
         out.append(f"| {label} ({unit}) | {vals[0][0]} | {vals[1][0]} | {vals[2][0]} | "
-                   f"{t.ratio(vals[0][1], vals[1][1])} | {t.ratio(vals[0][1], vals[2][1])} |")
+                   f"{t.ratio(vals[0][1], vals[1][1])} | {t.ratio(vals[0][1], vals[2][1])} "
+                   f"| {ceil[0]} | {t.spread(test, conns, metric)} |")
 
 
 def table_util(t, out):
@@ -165,6 +182,24 @@ def table_util(t, out):
                 row.append("–")
             else:
                 row.append(f"{fmt(a.median if a else None)} / {fmt(b.median if b else None)}")
+        if any(x != "–" for x in row):
+            out.append(f"| {label} | " + " | ".join(row) + " |")
+
+
+def table_retrans(t, out):
+    out.append("| server's block of runs | toe | twin-epoll | twin-uring | reflector |")
+    out.append("|---|--:|--:|--:|--:|")
+    for label, test in (("echo (toe-echo / twin-echo-*)", "echo_block"),
+                        ("HTTP (toe-httpd / twin-httpd-*)", "http_block"),
+                        ("reflector", "refl_block")):
+        row = []
+        for srv in SERVERS + [CEIL]:
+            a = t.cells.get((srv, test, 0, "server_retrans_segs"))
+            b = t.cells.get((srv, test, 0, "client_retrans_segs"))
+            if not a or not b or not a.values or not b.values:
+                row.append("–")
+            else:
+                row.append(f"{sum(a.values):.0f} / {sum(b.values):.0f}")
         if any(x != "–" for x in row):
             out.append(f"| {label} | " + " | ".join(row) + " |")
 
@@ -299,7 +334,9 @@ def main():
                "joined by a veth on the same 2-CPU machine: this understates any stack compared "
                "to separate machines (see machine.txt).")
     out.append("ratio = toe / twin: for rates higher is better for toe; for latency and CPU "
-               "lower is better.")
+               "lower is better. spread = max/min of a server's repetitions: a ratio between "
+               "servers that is smaller than their spreads is not a difference this run can "
+               "show.")
     def section(title, fill, after):
         body = []
         fill(t, body)
@@ -321,6 +358,13 @@ def main():
             "before and after each run, / requests)", table_cpu,
             ["Tick-based accounting: softirq work is charged to the task it interrupts, so "
              "this is the server process's share, not the whole cost (machine.txt)."])
+    section("## TCP segments retransmitted (server / client, sum over the repetitions)",
+            table_retrans,
+            ["Counted over each server's whole block (pilot runs and probes included): the "
+             "server's stack (toe's own counters, the server namespace's kernel for a twin) "
+             "and the client namespace's kernel. Retransmissions mean losses on the veth "
+             "(a starved receiver's backlog or ring) and show up as tail latency. Through "
+             "the reflector both ends are the client's own socket."])
     section("## CPU busy during the runs (% of one core: server / client)", table_util,
             ["A client near 100 % means the single client core, not the server, set the "
              "pace of that run."])
@@ -337,6 +381,7 @@ def main():
     text = "\n".join(out)
     with open(os.path.join(a.out, "summary.md"), "w") as f:
         f.write(text)
+    os.makedirs(os.path.join(a.out, "data"), exist_ok=True)
     write_charts(cells, os.path.join(a.out, "data"))
     return 0
 

@@ -7,7 +7,7 @@
 
 set terminal pngcairo size 1000,600 font "DejaVu Sans,11" noenhanced
 set datafile missing "?"
-set key top left box opaque
+set key below horizontal box maxrows 2 width 1
 set grid ytics lc rgb "#dddddd"
 set border 3
 set xtics nomirror
@@ -50,6 +50,7 @@ if (chart eq "echo_rr") {
     set xtics ("1" 1, "16" 16, "64" 64, "256" 256)
     set xrange [0.7:360]
     set yrange [0:*]
+    set key inside top left vertical maxrows auto width 0 box opaque
     plot for [i = 1:n] datadir."/echo_rr.dat" using 1:(m(i, 1)):(m(i, 2)):(m(i, 3)) \
         with yerrorlines lw 2 pt (name(i)[1:9] eq "reflector" ? 6 : 7) ps 1.3 \
         lc rgb color(i) title what(i)
@@ -74,7 +75,7 @@ if (chart eq "http_latency") {
     set xlabel "percentile, wrk connections"
     set logscale y
     set xtics rotate by -25
-    set bmargin 6
+    set bmargin 9
     set rmargin 6
     plot for [i = 1:n] datadir."/http_latency.dat" using (m(i, 1)):(m(i, 2)):(m(i, 3)):xtic(1) \
         title what(i) lc rgb color(i)
@@ -109,7 +110,7 @@ if (chart eq "cpu") {
     set xlabel ""
     set logscale y
     set xtics rotate by -25
-    set bmargin 7
+    set bmargin 10
     set rmargin 9
     plot for [i = 1:n] datadir."/cpu.dat" using (m(i, 1)):(m(i, 2)):(m(i, 3)):xtic(1) \
         title what(i) lc rgb color(i)
