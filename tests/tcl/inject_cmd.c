@@ -406,8 +406,8 @@ static int hex_frame(Tcl_Interp *interp, const char *hex, uint8_t *buf, size_t c
 
 /* Builds the frame of one segment (or -raw) and hands it to the stack's
  * port; the stack is not polled. */
-static int inject_frame(struct hstack *hs, Tcl_Interp *interp, const char *text,
-                        struct injopt *o, uint8_t *buf, size_t cap)
+static int inject_frame(struct hstack *hs, Tcl_Interp *interp, const char *text, struct injopt *o,
+                        uint8_t *buf, size_t cap)
 {
     struct script_seg *s = (struct script_seg *)ckalloc(sizeof(*s));
     char err[SCRIPT_ERR_LEN];
@@ -472,7 +472,8 @@ int hs_m_inject(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const 
             return TCL_ERROR;
         if (nsegs == 0 || o.raw) {
             Tcl_SetObjResult(interp, Tcl_NewStringObj("inject: -burst takes one or more "
-                                                      "segments (not -raw)", -1));
+                                                      "segments (not -raw)",
+                                                      -1));
             return TCL_ERROR;
         }
     } else {
