@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of toe: installs what is missing, then configures, builds and
 # runs the fuzz targets (clang libFuzzer, bounded time), then the whole ctest
-# suite in the ASan+UBSan build and in the release build.
+# suite in the ASan+UBSan build and in the release build (tests labelled
+# release_only, the minutes-long hostile-wire matrix, run in release only).
 # Exits non-zero if anything fails. The last lines are ctest's summary.
 set -uo pipefail
 cd "$(dirname "$0")"
