@@ -7,7 +7,8 @@
 
 set terminal pngcairo size 1000,600 font "DejaVu Sans,11" noenhanced
 set datafile missing "?"
-set key below horizontal box maxrows 2 width 1
+set key below horizontal box maxcols 2 width 1
+set bmargin 8
 set grid ytics lc rgb "#dddddd"
 set border 3
 set xtics nomirror
