@@ -221,8 +221,15 @@ server_ensure() {
 }
 
 # --- clients ----------------------------------------------------------------
-# Every client: in the client namespace, pinned to $CLI_CPUSET, foreground.
-client() { ip netns exec "$CNS" taskset -c "$CLI_CPUSET" "$@"; }
+# Every client: in the client namespace, pinned to $CLI_CPUSET. Started in the
+# background and waited for, so that a SIGTERM/SIGINT trap runs at once (bash
+# runs traps only after a foreground child ends, but interrupts `wait`); the
+# cleanup then ends the client with the lab. `wait` reaps it, so `times`
+# still counts its CPU.
+client() {
+    ip netns exec "$CNS" taskset -c "$CLI_CPUSET" "$@" &
+    wait $!
+}
 
 raw_file() { echo "$OUT/raw/$1-$2-c$3-r$REP.txt"; } # SERVER TEST CONNS
 
