@@ -1,6 +1,8 @@
 /* The common frame of the demo servers on AF_XDP (see app.h): command line,
- * one thread per RX queue with its own stack (shared nothing; the NIC's RSS
- * keeps a flow on one queue), the poll loop, signals and the exit counters. */
+ * one thread and one stack polling every RX queue (--queues N: the port shows
+ * the N queue sockets as one struct port, xsk/afxdp_mq.c, so a flow or an ARP
+ * reply may arrive on any queue), the poll loop, signals and the exit
+ * counters. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -42,8 +44,9 @@ static void usage(const struct app_def *def, FILE *out)
                  "  --ip ADDR/PREFIX       the stack's IPv4 address and subnet (required)\n"
                  "  --port PORT            TCP port to listen on (required)\n"
                  "  --gateway ADDR         next hop for off-subnet peers (default: none)\n"
-                 "  --queues N             RX queues from queue 0, one thread and independent\n"
-                 "                         stack each (default 1; see the warning it prints)\n"
+                 "  --queues N             RX queues from queue 0, all polled by one thread and\n"
+                 "                         one stack, so a flow may arrive on any of them; TX\n"
+                 "                         on queue 0 (default 1)\n"
                  "  --xdp-mode MODE        native | generic | auto (default auto: native; on veth\n"
                  "                         native copy mode)\n"
                  "  --busy-poll            SO_PREFER_BUSY_POLL/SO_BUSY_POLL, and spin instead of\n"
@@ -264,6 +267,7 @@ int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_
     memset(o, 0, sizeof(*o));
     o->backlog = 1024;
     afxdp_config_init(&o->xdp);
+    o->xdp.one_port = true; /* every queue into one stack: see the top */
     toe_stack_config_init(&o->stack);
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -442,6 +446,15 @@ static void print_final(const struct app_def *def, struct app_worker *ws, uint32
                st.port.tx_ring_full, st.port.tx_alloc_fail, st.port.drops, st.fill_ring_empty,
                st.xdp_rx_dropped, st.xdp_rx_ring_full, st.xdp_rx_fill_ring_empty_descs);
     }
+    /* Per RX queue when one stack polls several (the port's totals are above). */
+    if (afxdp_n_queues(x) > 1) {
+        printf("# AF_XDP per-queue counters\n");
+        for (uint32_t q = 0; q < afxdp_n_queues(x); q++) {
+            if (afxdp_queue_stats(x, q, &st) == 0)
+                printf("Queue%uRxFrames %" PRIu64 "\nQueue%uTxFrames %" PRIu64 "\n", q,
+                       st.port.rx_frames, q, st.port.tx_frames);
+        }
+    }
     fflush(stdout);
 }
 
@@ -484,16 +497,11 @@ int app_run(const struct app_def *def, const struct app_opts *o)
     snprintf(ip, sizeof(ip), "%u.%u.%u.%u", o->stack.ipv4_addr >> 24,
              (o->stack.ipv4_addr >> 16) & 0xff, (o->stack.ipv4_addr >> 8) & 0xff,
              o->stack.ipv4_addr & 0xff);
-    printf("%s: listening on %s:%u (/%u) on %s, %u queue(s), XDP %s (%s)\n", def->name, ip, o->port,
-           o->stack.ipv4_prefix_len, o->xdp.ifname, n, afxdp_bound_name(afxdp_bound_mode(x)),
-           afxdp_mode_reason(x));
-    if (n > 1)
-        printf("%s: warning: %u queues = %u independent stacks (v1 has no cross-queue\n"
-               "  dispatcher): every frame of a flow, and the ARP replies a queue waits for,\n"
-               "  must arrive on that queue. NIC RSS keeps TCP flows on one queue but not ARP\n"
-               "  replies; on veth the queue is the sender's TX queue, which Linux may change\n"
-               "  after a timeout. Expect ARP and SYN retries; use 1 queue on veth.\n",
-               def->name, n, n);
+    printf("%s: listening on %s:%u (/%u) on %s, %u queue(s) polled by one stack, XDP %s (%s)\n",
+           def->name, ip, o->port, o->stack.ipv4_prefix_len, o->xdp.ifname, afxdp_n_queues(x),
+           afxdp_bound_name(afxdp_bound_mode(x)), afxdp_mode_reason(x));
+    if (afxdp_n_queues(x) > 1)
+        printf("%s: one stack polls %u RX queues (tx on queue 0)\n", def->name, afxdp_n_queues(x));
     fflush(stdout);
 
     t0 = app_mono_us();

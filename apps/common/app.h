@@ -1,10 +1,11 @@
 /* What the demo servers on the userspace stack over AF_XDP (toe-echo,
  * toe-httpd) share: the command line of the port and the stack, one worker
- * thread per RX queue each with its own stack, the poll loop (CLOCK_MONOTONIC,
- * poll() until the next stack timer or app deadline, at most 100 ms so
- * signals are noticed; or spinning with --busy-poll), SIGUSR1 dumps, and the
- * counters printed at exit. A server describes itself with a struct app_def:
- * its listener callbacks, its per-worker service and its extra options. */
+ * thread and one stack over every RX queue (--queues N, cfg.one_port), the
+ * poll loop (CLOCK_MONOTONIC, poll() until the next stack timer or app
+ * deadline, at most 100 ms so signals are noticed; or spinning with
+ * --busy-poll), SIGUSR1 dumps, and the counters printed at exit. A server
+ * describes itself with a struct app_def: its listener callbacks, its
+ * per-worker service and its extra options. */
 #ifndef TOE_APPS_COMMON_APP_H
 #define TOE_APPS_COMMON_APP_H
 
@@ -32,7 +33,8 @@ struct app_opts {
 
 struct app_def;
 
-/* One RX queue: its thread, port, stack and the app's service. */
+/* The worker: its thread, port (every RX queue behind it), stack and the
+ * app's service. There is one (afxdp_n_ports() with cfg.one_port). */
 struct app_worker {
     pthread_t tid;
     uint32_t index;
@@ -71,7 +73,7 @@ struct app_def {
 /* Parses argv into *o (defaults first). --help prints the usage and exits 0.
  * Returns 0, or -EINVAL after a message on stderr (exit APP_EXIT_USAGE). */
 int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_opts *o);
-/* Opens the port, runs one worker per queue until SIGINT/SIGTERM, prints the
+/* Opens the port, runs the worker until SIGINT/SIGTERM, prints the
  * counters. Returns the exit status: 0 after a signal, 1 on setup failure. */
 int app_run(const struct app_def *def, const struct app_opts *o);
 

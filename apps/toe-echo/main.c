@@ -26,8 +26,6 @@ static int echo_svc_create(struct app_worker *w)
         return -ENOMEM;
     echo_service_init(svc);
     w->svc = svc;
-    if (afxdp_n_queues(w->x) > 1)
-        printf("toe-echo: one stack polls %u RX queues (tx on queue 0)\n", afxdp_n_queues(w->x));
     return 0;
 }
 
@@ -62,17 +60,6 @@ static void echo_counters_all(const struct app_worker *ws, uint32_t n, FILE *out
     }
     fprintf(out, "# echo counters\n");
     echo_counters_print(&sum, out);
-    /* Per RX queue when one stack polls several (the port's totals follow). */
-    if (n && afxdp_n_queues(ws[0].x) > 1) {
-        fprintf(out, "# AF_XDP per-queue counters\n");
-        for (uint32_t q = 0; q < afxdp_n_queues(ws[0].x); q++) {
-            struct afxdp_queue_stats st;
-
-            if (afxdp_queue_stats(ws[0].x, q, &st) == 0)
-                fprintf(out, "Queue%uRxFrames %" PRIu64 "\nQueue%uTxFrames %" PRIu64 "\n", q,
-                        st.port.rx_frames, q, st.port.tx_frames);
-        }
-    }
 }
 
 static const struct app_def echo_def = {
@@ -81,8 +68,7 @@ static const struct app_def echo_def = {
                   "TCP echo server on the toe userspace stack over AF_XDP: every byte received\n"
                   "on every connection is sent back. The stack owns ADDR on IFACE; other\n"
                   "traffic on IFACE still reaches the kernel. Runs until SIGINT/SIGTERM, then\n"
-                  "prints its counters. With --queues N, one thread and one stack poll all N\n"
-                  "queues (not N independent stacks as the generic text below says).\n",
+                  "prints its counters.\n",
     .ops = &echo_ops,
     .svc_create = echo_svc_create,
     .svc_destroy = echo_svc_destroy,
@@ -96,6 +82,5 @@ int main(int argc, char **argv)
 
     if (app_parse_opts(&echo_def, argc, argv, &o) < 0)
         return APP_EXIT_USAGE;
-    o.xdp.one_port = true; /* every queue into one stack: see the top */
     return app_run(&echo_def, &o);
 }

@@ -2,8 +2,9 @@
  * AF_XDP. The HTTP logic is apps/http (the same session code as the kernel
  * twins in bench/twins, so responses are byte-identical); the service
  * (httpd.c) drives it on the stack's callbacks and reads files with io_uring;
- * the frame (flags, one worker per RX queue, poll loop, counters at exit) is
- * apps/common/app.c, shared with toe-echo. */
+ * the frame (flags, one thread and one stack over every RX queue with
+ * --queues N, poll loop, counters at exit) is apps/common/app.c, shared with
+ * toe-echo. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,8 +189,8 @@ static const struct app_def httpd_def = {
         "                         that long after it began (slowloris), 0 = never (10000)\n"
         "  --idle-timeout-ms N    close connections without progress that long,\n"
         "                         0 = never (60000)\n"
-        "  --max-conns N          connections per queue; more get RST (10000)\n"
-        "  --cache-entries N      small-file cache slots per queue, 0 = off (64)\n"
+        "  --max-conns N          connections; more get RST (10000)\n"
+        "  --cache-entries N      small-file cache slots, 0 = off (64)\n"
         "  --cache-max-bytes N    largest file cached (65536)\n",
     .extra_opts = httpd_opts,
     .parse_extra = httpd_parse,
