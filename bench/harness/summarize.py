@@ -367,7 +367,10 @@ def main():
              "the reflector both ends are the client's own socket."])
     section("## CPU busy during the runs (% of one core: server / client)", table_util,
             ["A client near 100 % means the single client core, not the server, set the "
-             "pace of that run."])
+             "pace of that run. When server and client are both well below 100 %, other "
+             "processes held the cores (or the loop waited on wakeups): the rate then says "
+             "more about the machine than about the stack, while CPU per request depends "
+             "much less on it (compare the spreads)."])
     out.append("")
     notes = []
     if "*" in t.marks:
