@@ -42,7 +42,9 @@ memory           $mem
 kernel           $(uname -srm)
 os               $(. /etc/os-release && echo "$PRETTY_NAME")
 clock ticks      $CLK_TCK per second (resolution of utime/stime in /proc/PID/stat)
-git commit       $commit$([[ $dirty != 0 ]] && echo " (+$dirty modified tracked files)")
+git commit       $commit$([[ $dirty != 0 ]] && echo " (+$dirty modified tracked files, built as they were:" &&
+    git -C "$ROOT" status --porcelain --untracked-files=no | awk '{ print "                   " $0 }' &&
+    echo "                 )")
 build tree       $BUILD
 load average     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, at start)
 
