@@ -15,6 +15,13 @@ void sack_board_init(struct sack_board *sb)
 void sack_board_clear(struct sack_board *sb)
 {
     sb->n = 0;
+    sb->lost_end_set = false;
+}
+
+void sack_board_mark_lost(struct sack_board *sb, uint32_t end)
+{
+    sb->lost_end_set = true;
+    sb->lost_end = end;
 }
 
 static uint32_t ranges_bytes(const struct tcp_sack_block *r, uint32_t n)
@@ -149,39 +156,63 @@ bool sack_board_is_lost(const struct sack_board *sb, uint32_t seq, uint32_t smss
  * ends where range i starts (or at snd_nxt for i == n). */
 struct hole {
     uint32_t start, end;
-    bool lost; /* IsLost for every byte of the hole */
+    bool lost;     /* IsLost (or below lost_end) for every byte of the hole */
+    bool eligible; /* below HighSACK, or below lost_end: rules 1 and 3 */
 };
 
-/* Fill holes[0..n] (n + 1 entries) from the top down so that the
- * "SACKed above" totals are running sums. */
-static void board_holes(const struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
-                        uint32_t smss, struct hole *holes)
+#define HOLES_MAX (SACK_BOARD_MAX_RANGES + 2)
+
+/* Fill the holes between SND.UNA, the SACKed ranges and SND.NXT, lowest
+ * first, from the top down so that the "SACKed above" totals are running
+ * sums; the hole holding lost_end is split there. Returns the count. */
+static uint32_t board_holes(const struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
+                            uint32_t smss, struct hole *holes)
 {
-    uint32_t bytes_above = 0, ranges_above = 0;
+    struct hole tmp[SACK_BOARD_MAX_RANGES + 1];
+    uint32_t bytes_above = 0, ranges_above = 0, k = 0;
 
     for (uint32_t i = sb->n + 1; i-- > 0;) {
-        struct hole *h = &holes[i];
+        struct hole *h = &tmp[i];
 
         h->start = i == 0 ? snd_una : seq_max(sb->r[i - 1].end, snd_una);
         h->end = i == sb->n ? snd_nxt : sb->r[i].start;
         if (seq_lt(h->end, h->start))
             h->end = h->start;
         h->lost = bytes_above > (SACK_DUPTHRESH - 1) * smss || ranges_above >= SACK_DUPTHRESH;
+        h->eligible = i < sb->n;
         if (i > 0) {
             bytes_above += sb->r[i - 1].end - sb->r[i - 1].start;
             ranges_above++;
         }
     }
+    for (uint32_t i = 0; i <= sb->n; i++) {
+        struct hole h = tmp[i];
+
+        if (sb->lost_end_set && seq_lt(h.start, sb->lost_end)) {
+            if (seq_gt(h.end, sb->lost_end)) {
+                struct hole lo = h;
+
+                lo.end = sb->lost_end;
+                lo.lost = lo.eligible = true;
+                holes[k++] = lo;
+                h.start = sb->lost_end;
+            } else {
+                h.lost = h.eligible = true;
+            }
+        }
+        holes[k++] = h;
+    }
+    return k;
 }
 
 uint32_t sack_board_pipe(const struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
                          uint32_t high_rxt, uint32_t smss)
 {
-    struct hole holes[SACK_BOARD_MAX_RANGES + 1];
-    uint32_t pipe = 0;
+    struct hole holes[HOLES_MAX];
+    uint32_t pipe = 0, nh;
 
-    board_holes(sb, snd_una, snd_nxt, smss, holes);
-    for (uint32_t i = 0; i <= sb->n; i++) {
+    nh = board_holes(sb, snd_una, snd_nxt, smss, holes);
+    for (uint32_t i = 0; i < nh; i++) {
         const struct hole *h = &holes[i];
 
         if (!h->lost)
@@ -196,17 +227,19 @@ enum sack_next_kind sack_board_next_seg(const struct sack_board *sb, uint32_t sn
                                         uint32_t snd_nxt, uint32_t high_rxt, uint32_t smss,
                                         bool new_data_ok, uint32_t *seq, uint32_t *len)
 {
-    struct hole holes[SACK_BOARD_MAX_RANGES + 1];
+    struct hole holes[HOLES_MAX];
     int rescue = -1;
+    uint32_t nh;
 
-    board_holes(sb, snd_una, snd_nxt, smss, holes);
-    /* Only holes below HighSACK (i < n) qualify for rules 1 and 3. */
-    for (uint32_t i = 0; i < sb->n; i++) {
+    nh = board_holes(sb, snd_una, snd_nxt, smss, holes);
+    /* Only holes below HighSACK (or below lost_end) qualify for rules 1
+     * and 3. */
+    for (uint32_t i = 0; i < nh; i++) {
         const struct hole *h = &holes[i];
         uint32_t s = seq_max(h->start, high_rxt);
 
-        if (!seq_lt(s, h->end))
-            continue; /* empty or already retransmitted */
+        if (!h->eligible || !seq_lt(s, h->end))
+            continue; /* above HighSACK, empty or already retransmitted */
         if (h->lost) {
             *seq = s;
             *len = seq_min(h->end, s + smss) - s;

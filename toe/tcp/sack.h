@@ -30,6 +30,11 @@ struct sack_board {
     uint32_t n; /* ranges in use */
     /* Sorted ascending, disjoint and non-adjacent, all above SND.UNA. */
     struct tcp_sack_block r[SACK_BOARD_MAX_RANGES];
+    /* Every unSACKed byte below lost_end counts as lost whatever IsLost
+     * says, above HighSACK too (set by the engine: after an RTO, RFC 6675
+     * 5.1; below a SACKed loss probe, RFC 8985 6.2). */
+    bool lost_end_set;
+    uint32_t lost_end;
 };
 
 struct sack_update_result {
@@ -57,6 +62,9 @@ void sack_board_clear(struct sack_board *sb);
 struct sack_update_result sack_board_update(struct sack_board *sb, uint32_t snd_una,
                                             uint32_t snd_nxt,
                                             const struct tcp_sack_block *blocks, size_t n);
+
+/* Marks every unSACKed byte below end lost (see lost_end). */
+void sack_board_mark_lost(struct sack_board *sb, uint32_t end);
 
 /* Cumulative ACK moved SND.UNA: drop and trim ranges at or below it. */
 void sack_board_ack(struct sack_board *sb, uint32_t snd_una);
@@ -96,7 +104,8 @@ enum sack_next_kind {
 };
 
 /* RFC 6675 section 4 NextSeg. Rule 1: the lowest unSACKed byte S2 >=
- * high_rxt, below HighSACK, with IsLost(S2). Rule 2 applies when
+ * high_rxt, below HighSACK (or below lost_end), with IsLost(S2) (or below
+ * lost_end). Rule 2 applies when
  * new_data_ok (the engine has unsent data and the peer's window allows it).
  * Rule 3: as rule 1 without IsLost. seq and len get the segment (len <= smss,
  * never crossing into SACKed data). Rule 4 (rescue retransmission) is left

@@ -51,6 +51,17 @@
  *    scoreboard is cleared on RTO. Spurious timeouts are detected with
  *    timestamps (Eifel, RFC 3522) and undone (RFC 4015, simplified: cwnd
  *    and ssthresh restored, no go-back-N); no D-SACK based undo.
+ *  - Tail loss probes (RFC 8985 section 7, with SACK; cfg.tlp): PTO =
+ *    2 SRTT (+200 ms WCDelAckT for a one-segment flight), at least 10 ms
+ *    (Linux), at most the RTO interval (the RTO is restarted rather than
+ *    tracked from the oldest segment). No full RACK (no per-segment send
+ *    times): its time rule is applied only where the order is known: when
+ *    the PTO finds SACKed data above a hole, or the probe is SACKed, the
+ *    holes below are lost and fast recovery starts at once (no DupThresh);
+ *    a retransmission is lost again when data sent after it (above the
+ *    SND.NXT of its time, or a later retransmission) is SACKed or ACKed,
+ *    and is resent in the same recovery (TCPLostRetransmit). TLP loss
+ *    detection (7.4) reduces cwnd once, from cwnd (Linux CWR).
  *  - RTO fallback is go-back-N from SND.UNA (BSD), skipping SACKed bytes.
  *  - Orphaned FIN_WAIT_2 is closed after fin_wait2_us (Linux tcp_fin_timeout).
  *  - Keepalive and zero-window probing give up after keepalive_probes /
@@ -209,6 +220,7 @@ struct tcp_config {
     uint32_t persist_max_us;       /* zero-window probe interval cap (= rto_max) */
     uint32_t mem_pressure_pct;     /* page pool use (% of its limit) above which
                                       windows stop growing (90) */
+    bool tlp;                      /* RFC 8985 section 7 tail loss probes (on) */
 };
 
 void tcp_config_default(struct tcp_config *cfg);
@@ -267,6 +279,9 @@ void tcp_config_default(struct tcp_config *cfg);
     X(data_segs_in, "DataSegsIn")                        \
     X(data_segs_out, "DataSegsOut")                      \
     X(spurious_rto, "TCPSpuriousRTOs")                   \
+    X(loss_probes, "TCPLossProbes")                      \
+    X(loss_probe_recovery, "TCPLossProbeRecovery")       \
+    X(lost_retransmit, "TCPLostRetransmit")              \
     X(window_updates, "TCPWinUpdates")
 
 /* Why a segment was dropped (one counter each, tcp_stats.drop[]). */

@@ -2,11 +2,14 @@
  * the ACK field"), with RFC 5961 section 5 ACK validation, the send window
  * update, RTT sampling, and loss recovery: fast retransmit on the third
  * duplicate ACK (RFC 5681 3.2), NewReno partial ACKs (RFC 6582) without SACK,
- * the RFC 6675 scoreboard with SACK. cwnd and ssthresh move only through the
+ * the RFC 6675 scoreboard with SACK, and the tail loss probe's loss
+ * detection (RFC 8985 7.4). cwnd and ssthresh move only through the
  * congestion-control ops. */
 #include "toe/tcp/tcp_conn.h"
 
-static void enter_recovery(struct tcp_conn *c, uint64_t now_us)
+/* lost_end: when not snd_una, every unSACKed byte below it is lost (a
+ * SACKed loss probe, RFC 8985 6.2), not only what IsLost says. */
+void tcp_enter_recovery(struct tcp_conn *c, uint32_t lost_end, uint64_t now_us)
 {
     struct tcp_engine *eng = c->eng;
     /* RFC 5681 3.2 step 2: ssthresh from FlightSize, but "when [RFC3042]
@@ -26,6 +29,13 @@ static void enter_recovery(struct tcp_conn *c, uint64_t now_us)
     c->recover = c->snd_max;
     c->high_rxt = c->snd_una;
     c->rescue_done = false;
+    if (lost_end != c->snd_una)
+        sack_board_mark_lost(&c->sb, lost_end);
+    else
+        c->sb.lost_end_set = false;
+    /* The recovery's own reduction covers what a probe found (Linux
+     * tcp_init_cwnd_reduction ends the TLP episode). */
+    c->tlp_active = false;
     eng->stats.fast_retrans++;
     if (c->sack_recovery)
         eng->stats.sack_recovery++;
@@ -41,8 +51,11 @@ static void enter_recovery(struct tcp_conn *c, uint64_t now_us)
         len = mss;
     if (!c->sack_recovery)
         c->cc.cwnd_bytes += 3 * mss;
+    c->rtx_log_n = 0;
     sent = tcp_xmit(c, c->snd_una, len, true, now_us);
     c->high_rxt = c->snd_una + (sent > 0 ? (uint32_t)sent : 1);
+    if (c->sack_recovery && sent > 0)
+        tcp_rtx_log_add(c, c->snd_una, (uint32_t)sent);
     tcp_rto_arm(c, now_us);
 }
 
@@ -50,11 +63,101 @@ static void exit_recovery(struct tcp_conn *c, uint64_t now_us)
 {
     c->in_recovery = false;
     c->sack_recovery = false;
+    c->sb.lost_end_set = false;
+    c->rtx_log_n = 0;
     c->dupacks = 0;
     c->lt_segs = 0;
     c->lt_bytes = 0;
     if (c->cc.ops && c->cc.ops->on_recovery_exit)
         c->cc.ops->on_recovery_exit(&c->cc, now_us);
+}
+
+/* RFC 8985 7.4.2: has the TLP episode ended, and did the probe repair a
+ * loss? A retransmitted probe whose original also arrived draws a D-SACK
+ * (or, from a receiver without D-SACK, a pure duplicate ACK); an ACK
+ * beyond TLP.end_seq without either means the original was lost and only
+ * the probe got through: the loss went without fast recovery, so cwnd is
+ * reduced once here (Linux tcp_process_tlp_ack: CWR). An ACK of exactly
+ * TLP.end_seq leaves the question open until one of those arrives. */
+static void tlp_ack(struct tcp_conn *c, uint32_t ack, bool una_advanced, bool pure_dup,
+                    const struct sack_update_result *r, uint64_t now_us)
+{
+    if (!c->tlp_active || seq_lt(ack, c->tlp_end_seq))
+        return;
+    if (!c->tlp_retrans) {
+        c->tlp_active = false; /* new data probed: nothing to tell */
+    } else if (r && r->dsack && seq_lt(r->dsack_block.start, c->tlp_end_seq) &&
+               seq_gt(r->dsack_block.end, c->tlp_seq)) {
+        c->tlp_active = false; /* original and probe both arrived */
+    } else if (seq_gt(ack, c->tlp_end_seq)) {
+        c->tlp_active = false;
+        c->eng->stats.loss_probe_recovery++;
+        /* From cwnd, as Linux's CWR (the flight left when the verdict
+         * comes is what the probe's ACK did not cover: nothing). */
+        if (c->cc.ops && c->cc.ops->on_loss)
+            c->cc.ops->on_loss(&c->cc, c->cc.cwnd_bytes, now_us);
+        if (c->cc.ops && c->cc.ops->on_recovery_exit)
+            c->cc.ops->on_recovery_exit(&c->cc, now_us);
+    } else if (!una_advanced && pure_dup) {
+        c->tlp_active = false; /* duplicate of the probe: no loss */
+    }
+}
+
+/* RFC 8985 6.2 applied to the probe: data sent before the probe and still
+ * unSACKed below a SACKed probe was sent at least a PTO (2 SRTT) earlier,
+ * beyond any reordering window (RACK's reo_wnd is min_RTT / 4): it is lost,
+ * and fast recovery starts from the one SACK the probe drew (the tail loss
+ * case RFC 8985 7 is for) instead of waiting for DupThresh SACKs. */
+static bool tlp_probe_sacked(const struct tcp_conn *c)
+{
+    return c->tlp_active && c->sack_ok && seq_lt(c->snd_una, c->tlp_seq) &&
+           sack_board_is_sacked(&c->sb, c->tlp_seq);
+}
+
+/* Lost retransmissions in SACK recovery. RFC 6675 cannot see them: a hole
+ * is retransmitted once (HighRxt only moves up) and a lost retransmission
+ * waits for the RTO. Rules used (RACK's, RFC 8985 6.2, with the order of
+ * transmission standing in for transmit times, without the reordering
+ * window; Linux's tcp_mark_lost_retrans before RACK), a retransmission is
+ * lost when
+ *  - the peer SACKs data first sent after it, at or above the SND.NXT of
+ *    the moment it was retransmitted, or
+ *  - a retransmission sent after it has arrived (acknowledged or SACKed):
+ *    it left later and got there, this one did not.
+ * It is then sent again in the same recovery, before NextSeg (cwnd is not
+ * reduced again, as in Linux). Arrived retransmissions are forgotten. */
+static void rtx_log_scan(struct tcp_conn *c)
+{
+    uint32_t high, k = 0, delivered = 0;
+    bool have_high = sack_board_highest_sacked(&c->sb, &high);
+
+    for (uint32_t i = 0; i < c->rtx_log_n; i++) {
+        const struct tcp_rtx_rec *r = &c->rtx_log[i];
+        uint32_t st = seq_lt(r->start, c->snd_una) ? c->snd_una : r->start;
+
+        if (!seq_lt(st, r->end) ||
+            (sack_board_is_sacked(&c->sb, st) && sack_board_is_sacked(&c->sb, r->end - 1))) {
+            if (r->stamp - delivered < 0x80000000u)
+                delivered = r->stamp; /* the latest arrived (stamps wrap) */
+        }
+    }
+    for (uint32_t i = 0; i < c->rtx_log_n; i++) {
+        struct tcp_rtx_rec r = c->rtx_log[i];
+
+        if (seq_lt(r.start, c->snd_una))
+            r.start = c->snd_una;
+        if (!seq_lt(r.start, r.end))
+            continue; /* acknowledged */
+        if (sack_board_is_sacked(&c->sb, r.start) && sack_board_is_sacked(&c->sb, r.end - 1))
+            continue; /* arrived */
+        if (!r.lost && ((have_high && seq_gt(high, r.nxt)) ||
+                        (delivered && (int32_t)(delivered - r.stamp) > 0))) {
+            r.lost = true;
+            c->eng->stats.lost_retransmit++;
+        }
+        c->rtx_log[k++] = r;
+    }
+    c->rtx_log_n = k;
 }
 
 static uint32_t ts_rtt_us(const struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now_us)
@@ -79,7 +182,9 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
     struct tcp_engine *eng = c->eng;
     uint32_t ack = seg->ack, mss = c->snd_mss;
     uint32_t flight_before, wnd;
-    bool window_changed = false, newly_sacked = false;
+    bool window_changed = false, newly_sacked = false, una_advanced;
+    struct sack_update_result sr;
+    bool have_sr = false;
 
     /* RFC 5961 5.2 and RFC 9293: an ACK of something never sent, or older
      * than the largest window could explain, is answered and dropped. */
@@ -125,7 +230,22 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
         if (r.dsack)
             eng->stats.dsack_recv++;
         newly_sacked = r.newly_sacked_bytes > 0;
+        sr = r;
+        have_sr = true;
     }
+    una_advanced = seq_gt(ack, c->snd_una);
+    if (c->in_recovery && c->sack_recovery && c->rtx_log_n) {
+        uint32_t una = c->snd_una;
+
+        if (una_advanced)
+            c->snd_una = ack; /* the scan trims against the new SND.UNA */
+        rtx_log_scan(c);
+        c->snd_una = una;
+    }
+    tlp_ack(c, ack, una_advanced,
+            seg->len == 0 && !window_changed && !newly_sacked &&
+                !(seg->flags & (TCP_FLAG_SYN | TCP_FLAG_FIN)),
+            have_sr ? &sr : NULL, now_us);
 
     if (seq_gt(ack, c->snd_una)) {
         uint32_t acked = ack - c->snd_una;
@@ -214,6 +334,8 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
             c->dupacks = 0;
             c->lt_segs = 0;
             c->lt_bytes = 0;
+            if (!c->in_recovery && tlp_probe_sacked(c))
+                tcp_enter_recovery(c, c->tlp_seq, now_us);
         }
         /* TCP_EV_SENT reports acknowledged data (tcp.h): the ACK of our SYN
          * (simultaneous open: the SYN-ACK reaches SYN-RECEIVED, RFC 9293
@@ -239,10 +361,10 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
         if (c->dupacks <= 2)
             c->lt_segs = c->dupacks; /* RFC 3042 */
         /* RFC 6582 section 4.1: only if the ACK covers more than recover. */
-        if ((c->dupacks >= 3 ||
+        if ((c->dupacks >= 3 || tlp_probe_sacked(c) ||
              (c->sack_ok && sack_board_is_lost(&c->sb, c->snd_una, mss))) &&
             (seq_gt(ack, c->recover) || c->recover == c->iss))
-            enter_recovery(c, now_us);
+            tcp_enter_recovery(c, tlp_probe_sacked(c) ? c->tlp_seq : c->snd_una, now_us);
     }
     return true;
 }

@@ -42,6 +42,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->tick_us = 1000;
     cfg->persist_max_us = 60000000;
     cfg->mem_pressure_pct = 90;
+    cfg->tlp = true;
 }
 
 static const char *const state_names[TCP_STATE_COUNT] = {

@@ -16,6 +16,9 @@ enum tcp_rtx_mode {
     TCP_RTX_NONE = 0,
     TCP_RTX_RTO,      /* data, SYN or FIN outstanding (RFC 6298) */
     TCP_RTX_PERSIST,  /* zero window, data waiting (RFC 9293 3.8.6.1) */
+    TCP_RTX_PTO,      /* tail loss probe timeout (RFC 8985 7.2; Linux's
+                         ICSK_TIME_LOSS_PROBE): data outstanding, no
+                         recovery, no probe in flight */
 };
 
 /* What the keepalive timer is armed for (it doubles as the state timer). */
@@ -24,6 +27,18 @@ enum tcp_ka_mode {
     TCP_KA_KEEPALIVE,
     TCP_KA_TIME_WAIT,
     TCP_KA_FIN_WAIT_2,
+};
+
+/* Retransmissions of one SACK recovery remembered for lost-retransmission
+ * detection (tcp_ack.c); the oldest is forgotten when full (its loss then
+ * waits for the RTO, as before). */
+#define TCP_RTX_LOG_MAX 16
+
+struct tcp_rtx_rec {
+    uint32_t start, end;         /* the range retransmitted */
+    uint32_t nxt;                /* SND.NXT when it was retransmitted */
+    uint32_t stamp;              /* order of transmission (rtx_stamp) */
+    bool lost;                   /* deemed lost again, not yet resent */
 };
 
 struct tcp_conn {
@@ -127,6 +142,17 @@ struct tcp_conn {
     struct sack_board sb;
     struct sack_rx_history sack_rx;
 
+    struct tcp_rtx_rec rtx_log[TCP_RTX_LOG_MAX];
+    uint32_t rtx_log_n;
+    uint32_t rtx_stamp;          /* counts retransmissions (rtx_log order) */
+
+    /* Tail loss probe (RFC 8985 section 7). An episode runs from the probe
+     * until 7.4.2 decides whether it repaired a loss. */
+    bool tlp_active;             /* probe sent, episode not ended */
+    bool tlp_retrans;            /* the probe was a retransmission */
+    uint32_t tlp_seq;            /* first sequence number of the probe */
+    uint32_t tlp_end_seq;        /* TLP.end_seq: SND.NXT after the probe */
+
     /* Challenge ACK rate limit (RFC 5961 section 7). */
     uint64_t chall_start_us;
     uint32_t chall_count;
@@ -173,6 +199,9 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us);
  * if it reaches the end and the app shut down); the payload shrinks when
  * SACK blocks need option space. Bytes sent, or -ENOBUFS. */
 int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rtx, uint64_t now_us);
+/* Retransmits the segment ending at end, starting at *seq or later when
+ * options leave less room (*seq is updated): the tail loss probe. */
+int tcp_xmit_tail(struct tcp_conn *c, uint32_t *seq, uint32_t end, uint64_t now_us);
 int tcp_send_syn(struct tcp_conn *c, uint64_t now_us);
 void tcp_send_ack(struct tcp_conn *c, uint64_t now_us);
 /* Challenge ACK, rate limited (RFC 5961 section 7). */
@@ -194,11 +223,17 @@ void tcp_ack_flush(struct tcp_conn *c, uint64_t now_us);
 void tcp_ack_defer(struct tcp_conn *c);
 void tcp_ack_undefer(struct tcp_conn *c);
 uint32_t tcp_flight_bytes(const struct tcp_conn *c);
+/* Remembers a retransmission of [seq, seq + len) made in SACK recovery. */
+void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len);
 
 /* ----- tcp_ack.c (ACK processing and loss recovery) */
 /* Processes SEG.ACK and the window in a synchronized state. Returns false
  * when the segment must be dropped (answer already sent). */
 bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now_us);
+/* Fast recovery starts (RFC 5681 3.2 / RFC 6675 5): ssthresh, the first
+ * retransmission. With lost_end != SND.UNA every unSACKed byte below
+ * lost_end counts as lost (RACK's time rule, RFC 8985 6.2). */
+void tcp_enter_recovery(struct tcp_conn *c, uint32_t lost_end, uint64_t now_us);
 
 /* ----- tcp_rtt.c */
 void tcp_rtt_init(struct tcp_conn *c);
@@ -210,7 +245,10 @@ uint32_t tcp_rto_current_us(const struct tcp_conn *c);
 void tcp_timers_init(struct tcp_conn *c);
 void tcp_timers_stop(struct tcp_conn *c);
 void tcp_rto_arm(struct tcp_conn *c, uint64_t now_us);      /* (re)start RTO */
+/* Stops the RTO or the PTO (whichever is armed). */
 void tcp_rto_stop(struct tcp_conn *c);
+/* Arms the RTO, never the PTO (RFC 8985 7.3: after a probe). */
+void tcp_rto_arm_only(struct tcp_conn *c, uint64_t now_us);
 void tcp_persist_arm(struct tcp_conn *c, uint64_t now_us);  /* if not armed */
 void tcp_delack_arm(struct tcp_conn *c, uint64_t now_us);
 void tcp_delack_stop(struct tcp_conn *c);

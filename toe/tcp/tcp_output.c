@@ -236,7 +236,7 @@ int tcp_send_syn(struct tcp_conn *c, uint64_t now_us)
 
 /* Sends [seq, seq + len) of the send buffer, with FIN when the segment
  * reaches the end of the stream and the app shut down. */
-enum xmit_kind { XMIT_NEW, XMIT_RTX, XMIT_PROBE };
+enum xmit_kind { XMIT_NEW, XMIT_RTX, XMIT_RTX_TAIL, XMIT_PROBE };
 
 /* Bytes the options take on the wire, NOP-padded as the emitter lays them
  * out (RFC 7323 appendix A, RFC 2018 section 3). */
@@ -267,8 +267,14 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
     hdr_common(c, &h, seq, TCP_FLAG_ACK, &win, now_us);
     /* MSS bounds payload plus options (RFC 6691): SACK blocks cost data. */
     room = c->mss_base > opts_len(&h.opts) ? c->mss_base - opts_len(&h.opts) : 1;
-    if (len > room)
+    if (len > room) {
+        /* A tail probe keeps its end (the highest segment, RFC 8985 7.3). */
+        if (kind == XMIT_RTX_TAIL) {
+            seq += len - room;
+            h.seq = seq;
+        }
         len = room;
+    }
     if (len) {
         uint32_t got = 0;
 
@@ -322,7 +328,79 @@ int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rtx, uint64_t 
     return xmit_data(c, seq, len, rtx ? XMIT_RTX : XMIT_NEW, now_us);
 }
 
-/* RFC 6675 section 5 step (C): while cwnd - pipe >= 1 SMSS send NextSeg(). */
+int tcp_xmit_tail(struct tcp_conn *c, uint32_t *seq, uint32_t end, uint64_t now_us)
+{
+    uint32_t len = end - *seq;
+    int sent = xmit_data(c, *seq, len, XMIT_RTX_TAIL, now_us);
+
+    if (sent >= 0)
+        *seq = end - (uint32_t)sent;
+    return sent;
+}
+
+void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len)
+{
+    struct tcp_rtx_rec *r;
+
+    if (len == 0)
+        return;
+    if (c->rtx_log_n == TCP_RTX_LOG_MAX) {
+        memmove(&c->rtx_log[0], &c->rtx_log[1], (TCP_RTX_LOG_MAX - 1) * sizeof(c->rtx_log[0]));
+        c->rtx_log_n--;
+    }
+    r = &c->rtx_log[c->rtx_log_n++];
+    r->start = seq;
+    r->end = seq + len;
+    r->nxt = c->snd_nxt;
+    r->stamp = ++c->rtx_stamp;
+    r->lost = false;
+}
+
+/* Bytes of retransmissions deemed lost again and not yet resent: SetPipe
+ * counted them as retransmitted (in flight); they are not. */
+static uint32_t rtx_log_lost_bytes(const struct tcp_conn *c)
+{
+    uint32_t sum = 0;
+
+    for (uint32_t i = 0; i < c->rtx_log_n; i++) {
+        const struct tcp_rtx_rec *r = &c->rtx_log[i];
+        uint32_t s = seq_lt(r->start, c->snd_una) ? c->snd_una : r->start;
+
+        if (r->lost && seq_lt(s, r->end))
+            sum += r->end - s;
+    }
+    return sum;
+}
+
+/* Resends the first retransmission deemed lost again. 1 if one went, 0 if
+ * none is waiting, -ENOBUFS. */
+static int rtx_log_resend(struct tcp_conn *c, uint64_t now_us)
+{
+    for (uint32_t i = 0; i < c->rtx_log_n; i++) {
+        struct tcp_rtx_rec *r = &c->rtx_log[i];
+        uint32_t s = seq_lt(r->start, c->snd_una) ? c->snd_una : r->start;
+        int sent;
+
+        if (!r->lost)
+            continue;
+        r->lost = false;
+        if (!seq_lt(s, r->end))
+            continue;
+        sent = xmit_data(c, s, r->end - s, XMIT_RTX, now_us);
+        if (sent < 0) {
+            r->lost = true;
+            return sent;
+        }
+        r->start = s;
+        r->nxt = c->snd_nxt;
+        r->stamp = ++c->rtx_stamp;
+        return 1;
+    }
+    return 0;
+}
+
+/* RFC 6675 section 5 step (C): while cwnd - pipe >= 1 SMSS send NextSeg(),
+ * retransmissions found lost again first (see tcp_ack.c). */
 static void sack_output(struct tcp_conn *c, uint64_t now_us)
 {
     uint32_t mss = c->snd_mss;
@@ -331,10 +409,20 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
         uint32_t pipe = sack_board_pipe(&c->sb, c->snd_una, c->snd_nxt, c->high_rxt, mss);
         uint32_t tail = tcp_sndbuf_tail_seq(c), unsent, room, seq = 0, len = 0;
         uint32_t wnd_end = c->snd_una + c->snd_wnd;
+        uint32_t lost_rtx = rtx_log_lost_bytes(c);
         enum sack_next_kind k;
 
+        pipe = pipe > lost_rtx ? pipe - lost_rtx : 0;
         if (c->cc.cwnd_bytes < pipe + mss)
             break;
+        if (lost_rtx) {
+            int rc = rtx_log_resend(c, now_us);
+
+            if (rc < 0)
+                break;
+            if (rc > 0)
+                continue;
+        }
         unsent = seq_lt(c->snd_nxt, tail) ? tail - c->snd_nxt : 0;
         room = seq_lt(c->snd_nxt, wnd_end) ? wnd_end - c->snd_nxt : 0;
         k = sack_board_next_seg(&c->sb, c->snd_una, c->snd_nxt, c->high_rxt, mss,
@@ -344,6 +432,7 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
 
             if (sent < 0)
                 break;
+            tcp_rtx_log_add(c, seq, (uint32_t)sent);
             if (seq_gt(seq + (uint32_t)sent, c->high_rxt))
                 c->high_rxt = seq + (uint32_t)sent;
         } else if (k == SACK_NEXT_NEW) {
@@ -370,6 +459,7 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
             sent = xmit_data(c, s0, hi - s0, XMIT_RTX, now_us);
             if (sent < 0)
                 break;
+            tcp_rtx_log_add(c, s0, (uint32_t)sent);
             if (seq_gt(s0 + (uint32_t)sent, c->high_rxt))
                 c->high_rxt = s0 + (uint32_t)sent;
             break;

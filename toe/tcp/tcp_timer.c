@@ -1,12 +1,14 @@
-/* TCP timers: retransmission (RTO, SYN and SYN-ACK retries, RFC 6298),
- * persist (zero-window probes, RFC 9293 3.8.6.1), delayed ACK (RFC 9293
- * 3.8.6.3), keepalive (RFC 9293 3.8.4), TIME_WAIT (2MSL) and the orphaned
- * FIN_WAIT_2 timeout. Three timer nodes live in the connection; callbacks
- * are thin and end by letting a finished connection go. */
+/* TCP timers: retransmission (RTO, SYN and SYN-ACK retries, RFC 6298) and
+ * on the same node the tail loss probe (PTO, RFC 8985 section 7), persist
+ * (zero-window probes, RFC 9293 3.8.6.1), delayed ACK (RFC 9293 3.8.6.3),
+ * keepalive (RFC 9293 3.8.4), TIME_WAIT (2MSL) and the orphaned FIN_WAIT_2
+ * timeout. Three timer nodes live in the connection; callbacks are thin and
+ * end by letting a finished connection go. */
 #include "toe/tcp/tcp_conn.h"
 
 static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us);
 static void tcp_persist_timeout(struct tcp_conn *c, uint64_t now_us);
+static void tcp_tlp_timeout(struct tcp_conn *c, uint64_t now_us);
 static void tcp_ka_timeout(struct tcp_conn *c, uint64_t now_us);
 
 static void rtx_fire(struct timer *t, uint64_t now_us)
@@ -19,6 +21,8 @@ static void rtx_fire(struct timer *t, uint64_t now_us)
         tcp_rtx_timeout(c, now_us);
     else if (m == TCP_RTX_PERSIST)
         tcp_persist_timeout(c, now_us);
+    else if (m == TCP_RTX_PTO)
+        tcp_tlp_timeout(c, now_us);
     tcp_ack_flush(c, now_us);
     tcp_conn_maybe_free(c);
 }
@@ -62,15 +66,73 @@ void tcp_timers_stop(struct tcp_conn *c)
     c->ka_mode = TCP_KA_NONE;
 }
 
-void tcp_rto_arm(struct tcp_conn *c, uint64_t now_us)
+/* RFC 8985 WCDelAckT: the worst-case delayed ACK timer of the peer. */
+#define TCP_TLP_WCDELACK_US 200000u
+/* Lower bound of the PTO (Linux tcp_schedule_loss_probe: 10 ms): with a
+ * sub-millisecond SRTT, 2 SRTT is below the timer tick and ACK jitter. */
+#define TCP_TLP_MIN_PTO_US 10000u
+
+/* RFC 8985 7.2: a probe may be scheduled when SACK is in use (its loss
+ * detection, 7.4, needs it), data is outstanding, the sender is in neither
+ * fast recovery nor RTO recovery (Linux: CA_Open), and no probe of an
+ * earlier episode awaits its verdict. */
+static bool tlp_eligible(const struct tcp_conn *c)
+{
+    switch (c->state) {
+    case TCP_ESTABLISHED:
+    case TCP_CLOSE_WAIT:
+    case TCP_FIN_WAIT_1:
+    case TCP_CLOSING:
+    case TCP_LAST_ACK:
+        break;
+    default:
+        return false;
+    }
+    return c->eng->cfg.tlp && c->sack_ok && !c->in_recovery && !c->tlp_active &&
+           c->rto_count == 0 && !seq_lt(c->snd_una, c->recover) && c->snd_una != c->snd_max;
+}
+
+/* RFC 8985 7.2: PTO = 2 SRTT (+ WCDelAckT when FlightSize is one segment:
+ * the lone segment's ACK may be delayed), 1 s without an SRTT, never later
+ * than the RTO would fire. */
+static uint32_t tlp_pto_us(const struct tcp_conn *c)
+{
+    uint32_t rto = tcp_rto_current_us(c), pto;
+
+    if (c->rtt_valid) {
+        pto = 2 * c->srtt_us;
+        if (c->snd_max - c->snd_una <= c->snd_mss)
+            pto += TCP_TLP_WCDELACK_US;
+        if (pto < TCP_TLP_MIN_PTO_US)
+            pto = TCP_TLP_MIN_PTO_US;
+    } else {
+        pto = 1000000;
+    }
+    return pto < rto ? pto : rto;
+}
+
+void tcp_rto_arm_only(struct tcp_conn *c, uint64_t now_us)
 {
     c->rtx_mode = TCP_RTX_RTO;
     timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + tcp_rto_current_us(c));
 }
 
+/* Where the RTO would be (re)started, a PTO takes its place when a probe
+ * is allowed (RFC 8985 7.2: after new data is sent, or an ACK advances
+ * SND.UNA); the probe's expiry re-arms the RTO (7.3). */
+void tcp_rto_arm(struct tcp_conn *c, uint64_t now_us)
+{
+    if (!tlp_eligible(c)) {
+        tcp_rto_arm_only(c, now_us);
+        return;
+    }
+    c->rtx_mode = TCP_RTX_PTO;
+    timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + tlp_pto_us(c));
+}
+
 void tcp_rto_stop(struct tcp_conn *c)
 {
-    if (c->rtx_mode != TCP_RTX_RTO)
+    if (c->rtx_mode != TCP_RTX_RTO && c->rtx_mode != TCP_RTX_PTO)
         return;
     timer_wheel_cancel(c->eng->wheel, &c->rtx_timer);
     c->rtx_mode = TCP_RTX_NONE;
@@ -263,22 +325,83 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
     if (c->cc.ops && c->cc.ops->on_rto)
         c->cc.ops->on_rto(&c->cc, flight, now_us);
     /* RFC 6582 section 4 / RFC 6675 5.1: no fast retransmit for data sent
-     * before the timeout; forget SACK state (RFC 2018 section 8: reneging). */
+     * before the timeout. */
     c->recover = c->snd_max;
-    c->in_recovery = false;
-    c->sack_recovery = false;
+    c->tlp_active = false; /* the RTO ends any probe episode (Linux) */
     c->dupacks = 0;
     c->lt_segs = 0;
     c->lt_bytes = 0;
-    sack_board_clear(&c->sb);
     c->rtt_timing = false;
-    /* RFC 6298 5.5: back off; 5.6: restart the timer; go back N. */
+    /* RFC 6298 5.5: back off; 5.6: restart the timer (below). */
     c->backoff++;
-    c->snd_nxt = c->snd_una;
     c->rtx_mode = TCP_RTX_NONE;
+    /* Forget SACK state (RFC 2018 section 8: reneging); go back N. */
+    c->in_recovery = false;
+    c->sack_recovery = false;
+    c->rtx_log_n = 0;
+    sack_board_clear(&c->sb);
+    c->snd_nxt = c->snd_una;
     tcp_output(c, now_us);
     if (c->rtx_mode != TCP_RTX_RTO && tcp_flight_bytes(c) > 0)
         tcp_rto_arm(c, now_us);
+}
+
+/* RFC 8985 7.3: the PTO fired. Send one probe: a new segment if there is
+ * one and the peer's window takes it (cwnd is not consulted), else the last
+ * segment sent again; then the RTO, not another PTO, watches the flight.
+ * The probe's ACK (or SACK) lets fast recovery start, or 7.4 tells that
+ * the probe alone repaired a loss. */
+static void tcp_tlp_timeout(struct tcp_conn *c, uint64_t now_us)
+{
+    struct tcp_engine *eng = c->eng;
+    uint32_t tail, unsent, wnd_end, room, len, s0, hi_sacked;
+    int sent;
+
+    if (c->state == TCP_CLOSED || c->state == TCP_TIME_WAIT || c->snd_una == c->snd_max)
+        return;
+    if (!tlp_eligible(c)) {
+        tcp_rto_arm_only(c, now_us);
+        return;
+    }
+    /* SACKed data above a hole for a whole PTO (2 SRTT): RACK (RFC 8985
+     * 6.2, 6.3) would have deemed the hole lost after RTT + reo_wnd, while
+     * RFC 6675 waits for DupThresh SACKs that may never come. Recover now
+     * rather than probe the tail. */
+    if (c->sb.n > 0 && sack_board_highest_sacked(&c->sb, &hi_sacked) &&
+        seq_gt(hi_sacked, c->snd_una) && !sack_board_is_sacked(&c->sb, c->snd_una)) {
+        tcp_enter_recovery(c, hi_sacked, now_us);
+        tcp_output(c, now_us);
+        return;
+    }
+    tail = tcp_sndbuf_tail_seq(c);
+    unsent = seq_lt(c->snd_nxt, tail) ? tail - c->snd_nxt : 0;
+    wnd_end = c->snd_una + c->snd_wnd;
+    room = seq_lt(c->snd_nxt, wnd_end) ? wnd_end - c->snd_nxt : 0;
+    /* Set first: xmit restarts the timer, and must pick the RTO. */
+    c->tlp_active = true;
+    if (unsent > 0 && room > 0 && c->snd_nxt == c->snd_max) {
+        len = unsent < c->snd_mss ? unsent : c->snd_mss;
+        if (len > room)
+            len = room;
+        c->tlp_retrans = false;
+        s0 = c->snd_nxt;
+        sent = tcp_xmit(c, s0, len, false, now_us);
+    } else {
+        /* The highest segment: its FIN too, if sent (xmit adds it). */
+        uint32_t hi = seq_lt(c->snd_max, tail) ? c->snd_max : tail;
+
+        s0 = hi - c->snd_una > c->snd_mss ? hi - c->snd_mss : c->snd_una;
+        c->tlp_retrans = true;
+        sent = tcp_xmit_tail(c, &s0, hi, now_us);
+    }
+    if (sent < 0) {
+        c->tlp_active = false;
+    } else {
+        eng->stats.loss_probes++;
+        c->tlp_seq = s0;
+        c->tlp_end_seq = c->snd_max;
+    }
+    tcp_rto_arm_only(c, now_us);
 }
 
 static void tcp_persist_timeout(struct tcp_conn *c, uint64_t now_us)
