@@ -17,6 +17,7 @@
 
 #include "toe/stack_internal.h"
 #include "toe/wire/wire.h"
+#include "tests/unit/stack/stack_pair.h"
 
 #define IP_A 0x0a000001u
 #define IP_B 0x0a000002u
@@ -372,11 +373,6 @@ static const struct toe_app_ops app_ops = {
     .on_close = cb_close,
 };
 
-static uint64_t min64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
-}
-
 static uint32_t flows(struct toe_stack *s)
 {
     return toe_stack_flow_count(s);
@@ -453,13 +449,8 @@ static int run_cell(const struct scenario *sc, const char *cc, const struct run_
         sa = &w->ta.base;
         sb = &w->tb.base;
     }
-    cfg.ipv4_addr = IP_A;
-    if (toe_stack_create(&cfg, sa, &w->a) != 0)
+    if (stack_pair_create(&cfg, sa, sb, IP_A, IP_B, &w->a, &w->b) != 0)
         goto out_port;
-    cfg.ipv4_addr = IP_B;
-    cfg.seed = seed + 1;
-    if (toe_stack_create(&cfg, sb, &w->b) != 0)
-        goto out_a;
 
     w->client = (struct peer){.label = "A", .send_seed = seed ^ 0xa, .recv_seed = seed ^ 0xb,
                               .total = o->bytes};
@@ -498,16 +489,8 @@ static int run_cell(const struct scenario *sc, const char *cc, const struct run_
             trace(w);
             next_trace = w->now + o->trace_every_us;
         }
-        int work = toe_stack_poll(w->a, w->now);
-        work += toe_stack_poll(w->b, w->now);
-        if (work)
-            continue;
-        uint64_t next = min64(min64(toe_stack_next_timer_us(w->a), toe_stack_next_timer_us(w->b)),
-                              min64(port_mem_next_rx_us(w->pa), port_mem_next_rx_us(w->pb)));
-        if (next == UINT64_MAX)
-            break;
-        w->now = next > w->now ? next : w->now + 1;
-        if (w->now > limit_us)
+        int step = stack_pair_step(w->a, w->b, w->pa, w->pb, &w->now);
+        if (step < 0 || (step == 0 && w->now > limit_us))
             break;
     }
 
@@ -564,7 +547,6 @@ static int run_cell(const struct scenario *sc, const char *cc, const struct run_
     rc = 0;
 out_b:
     toe_stack_destroy(w->b);
-out_a:
     toe_stack_destroy(w->a);
 out_port:
     port_mem_pair_destroy(w->pa);

@@ -275,3 +275,21 @@ void h_passive_open(struct harness *h, uint32_t irs, const struct tcp_options *s
     assert_non_null(h->app);
     assert_int_equal(tcp_conn_state(h->app), TCP_ESTABLISHED);
 }
+
+int h_setup(void **state)
+{
+    struct harness *h = calloc(1, sizeof(*h));
+
+    h_init(h, NULL);
+    *state = h;
+    return 0;
+}
+
+int h_teardown(void **state)
+{
+    struct harness *h = *state;
+
+    h_fini(h);
+    free(h);
+    return 0;
+}

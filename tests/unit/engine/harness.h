@@ -54,6 +54,10 @@ struct harness {
 
 void h_init(struct harness *h, const struct tcp_config *cfg);
 void h_fini(struct harness *h);
+/* cmocka setup/teardown: a calloc'd harness, h_init with the default config,
+ * in *state; h_teardown undoes it. */
+int h_setup(void **state);
+int h_teardown(void **state);
 void h_listen(struct harness *h, uint32_t backlog);
 /* Active open: expects our SYN and records ISS. */
 void h_connect(struct harness *h);

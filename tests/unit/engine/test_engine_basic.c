@@ -28,24 +28,6 @@ static struct tcp_options ts_opt(uint32_t val, uint32_t ecr)
     return o;
 }
 
-static int setup(void **state)
-{
-    struct harness *h = calloc(1, sizeof(*h));
-
-    h_init(h, NULL);
-    *state = h;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct harness *h = *state;
-
-    h_fini(h);
-    free(h);
-    return 0;
-}
-
 static void test_passive_open_options(void **state)
 {
     struct harness *h = *state;
@@ -363,19 +345,19 @@ static void test_bad_flags(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_passive_open_options, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_active_open_and_data, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delack_every_second_segment, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_nagle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_close_time_wait, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_passive_close, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_close_unread_data_rst, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rst_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_challenge_ack_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_closed_port_rst, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_simultaneous_open, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_simultaneous_close, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_passive_open_options, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_active_open_and_data, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_delack_every_second_segment, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_nagle, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_close_time_wait, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_passive_close, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_close_unread_data_rst, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_rst_rules, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_challenge_ack_limit, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_closed_port_rst, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_simultaneous_open, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_simultaneous_close, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_flags, h_setup, h_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

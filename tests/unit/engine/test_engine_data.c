@@ -13,22 +13,9 @@ static uint8_t pattern[65536];
 
 static int setup(void **state)
 {
-    struct harness *h = calloc(1, sizeof(*h));
-
     for (size_t i = 0; i < sizeof(pattern); i++)
         pattern[i] = (uint8_t)(i * 7 + 3);
-    h_init(h, NULL);
-    *state = h;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct harness *h = *state;
-
-    h_fini(h);
-    free(h);
-    return 0;
+    return h_setup(state);
 }
 
 static struct tcp_options sack_syn(void)
@@ -601,25 +588,25 @@ static void test_spurious_rto_eifel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ooo_sack_and_fill, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ooo_fin, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sack_block_covers_fin, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rto_backoff, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rto_gives_up, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fast_retransmit_newreno, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fast_retransmit_sack, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_zero_window_persist, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_zero_window_probe_accepted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_receive_window, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timestamps_paws, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_emit_failure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_data_after_close_rst, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_limited_transmit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sack_blocks_shrink_payload, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idle_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sack_rescue_retransmission, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spurious_rto_eifel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ooo_sack_and_fill, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_ooo_fin, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_sack_block_covers_fin, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_rto_backoff, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_rto_gives_up, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_fast_retransmit_newreno, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_fast_retransmit_sack, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_zero_window_persist, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_zero_window_probe_accepted, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_receive_window, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_timestamps_paws, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_emit_failure, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_data_after_close_rst, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_limited_transmit, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_sack_blocks_shrink_payload, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_restart, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_sack_rescue_retransmission, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_spurious_rto_eifel, setup, h_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

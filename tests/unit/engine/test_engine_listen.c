@@ -7,24 +7,6 @@
 
 #define IRS 1000u
 
-static int setup(void **state)
-{
-    struct harness *h = calloc(1, sizeof(*h));
-
-    h_init(h, NULL);
-    *state = h;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct harness *h = *state;
-
-    h_fini(h);
-    free(h);
-    return 0;
-}
-
 static void reinit(struct harness *h, enum tcp_syncookies_mode mode)
 {
     struct tcp_config cfg;
@@ -313,16 +295,16 @@ static void test_time_wait_cap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_syncookie_handshake, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backlog_overflow_cookies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backlog_overflow_drop, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_synack_retransmit_and_giveup, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_syn_sent_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_syn_retries_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_listener_close_resets_children, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_syn_received_rst, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_time_wait_new_syn, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_time_wait_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_syncookie_handshake, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_overflow_cookies, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_overflow_drop, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_synack_retransmit_and_giveup, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_syn_sent_rules, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_syn_retries_timeout, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_listener_close_resets_children, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_syn_received_rst, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_time_wait_new_syn, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_time_wait_cap, h_setup, h_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

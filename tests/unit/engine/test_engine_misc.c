@@ -10,24 +10,6 @@
 
 static uint8_t pattern[65536];
 
-static int setup(void **state)
-{
-    struct harness *h = calloc(1, sizeof(*h));
-
-    h_init(h, NULL);
-    *state = h;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct harness *h = *state;
-
-    h_fini(h);
-    free(h);
-    return 0;
-}
-
 static void test_window_scaling(void **state)
 {
     struct harness *h = *state;
@@ -221,15 +203,15 @@ static void test_zero_copy_recv(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_window_scaling, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_data_before_established, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_syn_sent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ack_validation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dsack_received, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_memory_pressure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_zero_copy_recv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_window_scaling, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_data_before_established, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_abort, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_syn_sent, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_validation, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_dsack_received, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_memory_pressure, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_names, h_setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_zero_copy_recv, h_setup, h_teardown),
     };
 
     for (size_t i = 0; i < sizeof(pattern); i++)

@@ -16,6 +16,7 @@
 
 #include <toe/port_mem.h>
 #include "toe/stack_internal.h"
+#include "stack_pair.h"
 #include "toe/wire/wire.h"
 
 #define IP_A 0x0a000001u
@@ -485,36 +486,19 @@ static struct world *world_new(uint32_t max_flows_b, uint64_t seed)
 
 static void world_free(struct world *w)
 {
-    toe_stack_destroy(w->a);
-    toe_stack_destroy(w->b);
-    port_mem_pair_destroy(w->pa);
+    stack_pair_destroy(w->a, w->b, w->pa);
     free(w);
 }
 
-static uint64_t min64(uint64_t a, uint64_t b)
+static void run(struct world *w, bool (*done)(void *), uint64_t limit_us)
 {
-    return a < b ? a : b;
+    stack_pair_run(w->a, w->b, w->pa, w->pb, &w->now, done, w, limit_us);
 }
 
-static void run(struct world *w, bool (*done)(struct world *), uint64_t limit_us)
+static bool all_done(void *ctx)
 {
-    for (uint64_t iter = 0; iter < 50000000 && !done(w); iter++) {
-        port_mem_set_now(w->pa, w->now);
-        int work = toe_stack_poll(w->a, w->now) + toe_stack_poll(w->b, w->now);
-        if (work)
-            continue;
-        uint64_t next = min64(min64(toe_stack_next_timer_us(w->a), toe_stack_next_timer_us(w->b)),
-                              min64(port_mem_next_rx_us(w->pa), port_mem_next_rx_us(w->pb)));
-        if (next == UINT64_MAX)
-            break;
-        w->now = next > w->now ? next : w->now + 1;
-        if (w->now > limit_us)
-            break;
-    }
-}
+    struct world *w = ctx;
 
-static bool all_done(struct world *w)
-{
     for (uint32_t i = 0; i < w->n_clients; i++)
         if (!w->clients[i].closed)
             return false;
@@ -582,8 +566,10 @@ static void test_flow_table_full(void **state)
     world_free(w);
 }
 
-static bool clients_closed(struct world *w)
+static bool clients_closed(void *ctx)
 {
+    struct world *w = ctx;
+
     for (uint32_t i = 0; i < w->n_clients; i++)
         if (!w->clients[i].closed)
             return false;

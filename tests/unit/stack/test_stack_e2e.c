@@ -17,6 +17,7 @@
 
 #include <toe/port_mem.h>
 #include "toe/stack_internal.h"
+#include "stack_pair.h"
 
 #define IP_A 0x0a000001u
 #define IP_B 0x0a000002u
@@ -174,11 +175,7 @@ static struct world *world_new(const struct port_mem_dir_config *dir, uint64_t s
     cfg.max_flows = 64;
     cfg.time_wait_ms = 1000;
     cfg.seed = seed;
-    cfg.ipv4_addr = IP_A;
-    assert_int_equal(toe_stack_create(&cfg, w->pa, &w->a), 0);
-    cfg.ipv4_addr = IP_B;
-    cfg.seed = seed + 1;
-    assert_int_equal(toe_stack_create(&cfg, w->pb, &w->b), 0);
+    assert_int_equal(stack_pair_create(&cfg, w->pa, w->pb, IP_A, IP_B, &w->a, &w->b), 0);
     w->client.send_seed = 11;
     w->client.recv_seed = 22;
     w->server.send_seed = 22;
@@ -189,34 +186,15 @@ static struct world *world_new(const struct port_mem_dir_config *dir, uint64_t s
 
 static void world_free(struct world *w)
 {
-    toe_stack_destroy(w->a);
-    toe_stack_destroy(w->b);
-    port_mem_pair_destroy(w->pa);
+    stack_pair_destroy(w->a, w->b, w->pa);
     free(w);
-}
-
-static uint64_t min64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
 }
 
 /* Polls both stacks, jumping the virtual clock to the next event when idle,
  * until done(w) or the clock passes limit_us. */
-static void run(struct world *w, bool (*done)(struct world *), uint64_t limit_us)
+static void run(struct world *w, bool (*done)(void *), uint64_t limit_us)
 {
-    for (uint64_t iter = 0; iter < 50000000 && !done(w); iter++) {
-        port_mem_set_now(w->pa, w->now);
-        int work = toe_stack_poll(w->a, w->now) + toe_stack_poll(w->b, w->now);
-        if (work)
-            continue;
-        uint64_t next = min64(min64(toe_stack_next_timer_us(w->a), toe_stack_next_timer_us(w->b)),
-                              min64(port_mem_next_rx_us(w->pa), port_mem_next_rx_us(w->pb)));
-        if (next == UINT64_MAX)
-            break;
-        w->now = next > w->now ? next : w->now + 1;
-        if (w->now > limit_us)
-            break;
-    }
+    stack_pair_run(w->a, w->b, w->pa, w->pb, &w->now, done, w, limit_us);
 }
 
 static uint32_t flows_of(struct toe_stack *s)
@@ -232,8 +210,10 @@ static uint64_t ctr(struct toe_stack *s, const char *name)
     return v;
 }
 
-static bool transfer_done(struct world *w)
+static bool transfer_done(void *ctx)
 {
+    struct world *w = ctx;
+
     return w->client.closed && w->server.closed && flows_of(w->a) == 0 && flows_of(w->b) == 0;
 }
 
@@ -345,8 +325,10 @@ static void test_bottleneck(void **state)
     world_free(w);
 }
 
-static bool client_closed(struct world *w)
+static bool client_closed(void *ctx)
 {
+    struct world *w = ctx;
+
     return w->client.closed;
 }
 
