@@ -40,44 +40,16 @@ ECHO_BIN=${2:?toe-echo binary}
 TOOLS=${3:?tools dir (toe-echo-check, toe-synflood, toe-kecho)}
 IMPAIR=${4:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/lab.sh"
-PROBE="$HERE/probe.py"
-
-if [[ $(id -u) -ne 0 ]]; then
-    echo "SKIP: the lab needs root"
-    exit 77
-fi
-
-ID=e$$
-TMP=$(mktemp -d "/tmp/toe-lab-$ID.XXXXXX")
+# shellcheck source-path=SCRIPTDIR source=testlib.sh
+. "$HERE/testlib.sh"
+lab_test_need_root
+lab_test_begin e$$ leftovers
 ECHO_PID=""
-PIDS=()
-cleanup() {
-    local rc=$? p
-    trap - EXIT
-    [[ -n $ECHO_PID ]] && lab_stop "$ECHO_PID" KILL >/dev/null 2>&1 || true
-    for p in "${PIDS[@]}"; do
-        lab_stop "$p" KILL >/dev/null 2>&1 || true
-    done
-    lab_down "$ID" || rc=1
-    if [[ -n $(lab_leftovers "$ID") ]]; then
-        echo "FAIL: namespaces left behind: $(lab_leftovers "$ID")" >&2
-        rc=1
-    fi
-    rm -rf "$TMP"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-    echo "FAIL: $*" >&2
+# shellcheck disable=SC2016 # expands at cleanup
+lab_test_atexit '[[ -n $ECHO_PID ]] && lab_stop "$ECHO_PID" KILL >/dev/null 2>&1'
+lab_test_fail_logs() {
     [[ -s $TMP/echo.log ]] && { echo "--- toe-echo log (tail):" >&2; tail -n 60 "$TMP/echo.log" >&2; }
-    exit 1
 }
-step() { echo "--- $*"; }
-ipc() { lab_exec "$LAB_CLIENT_NS" "$@"; }
-ips() { lab_exec "$LAB_SERVER_NS" "$@"; }
 
 # echo_start ARGS...: toe-echo on s0 (port 7), waits for "listening on".
 echo_start() {

@@ -10,39 +10,10 @@
 set -euo pipefail
 IMPAIR=${1:?usage: test_impair.sh PATH/TO/toe-impair}
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/lab.sh"
-PROBE="$HERE/probe.py"
-
-if [[ $(id -u) -ne 0 ]]; then
-    echo "SKIP: the lab needs root"
-    exit 77
-fi
-
-ID=i$$
-TMP=$(mktemp -d "/tmp/toe-lab-$ID.XXXXXX")
-PIDS=()
-cleanup() {
-    local rc=$? p
-    trap - EXIT
-    for p in "${PIDS[@]}"; do
-        lab_stop "$p" KILL >/dev/null 2>&1 || true
-    done
-    lab_down "$ID" || rc=1
-    rm -rf "$TMP"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$TMP"/*.log; do
-        [[ -f $f ]] && sed "s#^#  $(basename "$f")| #" "$f" >&2
-    done
-    exit 1
-}
-step() { echo "--- $*"; }
-ipc() { lab_exec "$LAB_CLIENT_NS" "$@"; }
+# shellcheck source-path=SCRIPTDIR source=testlib.sh
+. "$HERE/testlib.sh"
+lab_test_need_root
+lab_test_begin i$$
 
 bridge_start() { # LOG ARGS...
     local log=$1
@@ -112,7 +83,4 @@ awk -v s="$secs" 'BEGIN { exit !(s >= 0.1) }' || fail "5 pings took $secs s, wan
 step "lab down, nothing left"
 for p in "${PIDS[@]}"; do lab_stop "$p" TERM >/dev/null 2>&1 || true; done
 PIDS=()
-lab_down "$ID"
-left=$(lab_leftovers "$ID")
-[[ -z $left ]] || fail "namespaces left: $left"
-echo "PASS lab_impair"
+lab_test_finish lab_impair

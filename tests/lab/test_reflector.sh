@@ -16,39 +16,19 @@ set -euo pipefail
 REFLECTOR=${1:?usage: test_reflector.sh PATH/TO/toe-reflector [PATH/TO/toe-udp-flood]}
 FLOOD=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/lab.sh"
-PROBE="$HERE/probe.py"
-
-if [[ $(id -u) -ne 0 ]]; then
-    echo "SKIP: the lab needs root"
-    exit 77
-fi
+# shellcheck source-path=SCRIPTDIR source=testlib.sh
+. "$HERE/testlib.sh"
+lab_test_need_root
 command -v tshark >/dev/null || { echo "FAIL: tshark missing (./setup.sh installs it)"; exit 1; }
 
-ID=r$$
-TMP=$(mktemp -d "/tmp/toe-lab-$ID.XXXXXX")
+lab_test_begin r$$
 REFL_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT
-    [[ -n $REFL_PID ]] && lab_stop "$REFL_PID" KILL >/dev/null 2>&1 || true
-    lab_down "$ID" || rc=1
-    rm -rf "$TMP"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-    echo "FAIL: $*" >&2
-    [[ -f $TMP/refl.log ]] && sed 's/^/  reflector| /' "$TMP/refl.log" >&2
-    exit 1
-}
-step() { echo "--- $*"; }
+# shellcheck disable=SC2016 # expands at cleanup
+lab_test_atexit '[[ -n $REFL_PID ]] && lab_stop "$REFL_PID" KILL >/dev/null 2>&1'
+lab_test_fail_logs() { [[ -f $TMP/refl.log ]] && sed 's/^/  reflector| /' "$TMP/refl.log" >&2; }
 
 step "lab up ($ID)"
 lab_up "$ID"
-ipc() { lab_exec "$LAB_CLIENT_NS" "$@"; }
 
 step "start toe-reflector on $LAB_SERVER_NS/$LAB_SERVER_IF for $LAB_SERVER_IP"
 lab_bg "$TMP/refl.log" net "$LAB_SERVER_NS" "$REFLECTOR" --iface "$LAB_SERVER_IF" \
@@ -128,7 +108,4 @@ if [[ -n $FLOOD ]]; then
 fi
 
 step "lab down, nothing left"
-lab_down "$ID"
-left=$(lab_leftovers "$ID")
-[[ -z $left ]] || fail "namespaces left: $left"
-echo "PASS lab_reflector"
+lab_test_finish lab_reflector

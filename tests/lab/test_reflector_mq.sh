@@ -7,36 +7,19 @@
 set -euo pipefail
 REFLECTOR=${1:?usage: test_reflector_mq.sh PATH/TO/toe-reflector}
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/lab.sh"
-PROBE="$HERE/probe.py"
-
-if [[ $(id -u) -ne 0 ]]; then
-    echo "SKIP: the lab needs root"
-    exit 77
-fi
+# shellcheck source-path=SCRIPTDIR source=testlib.sh
+. "$HERE/testlib.sh"
+lab_test_need_root
 if [[ $(nproc) -lt 2 ]]; then
     echo "SKIP: needs 2 CPUs to steer traffic to 2 queues"
     exit 77
 fi
 
-ID=q$$
-TMP=$(mktemp -d "/tmp/toe-lab-$ID.XXXXXX")
+lab_test_begin q$$
 REFL_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT
-    [[ -n $REFL_PID ]] && lab_stop "$REFL_PID" KILL >/dev/null 2>&1 || true
-    lab_down "$ID" || rc=1
-    rm -rf "$TMP"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() {
-    echo "FAIL: $*" >&2
-    [[ -f $TMP/refl.log ]] && sed 's/^/  reflector| /' "$TMP/refl.log" >&2
-    exit 1
-}
+# shellcheck disable=SC2016 # expands at cleanup
+lab_test_atexit '[[ -n $REFL_PID ]] && lab_stop "$REFL_PID" KILL >/dev/null 2>&1'
+lab_test_fail_logs() { [[ -f $TMP/refl.log ]] && sed 's/^/  reflector| /' "$TMP/refl.log" >&2; }
 
 LAB_QUEUES=2 lab_up "$ID"
 lab_exec "$LAB_CLIENT_NS" sh -c "echo 1 > /sys/class/net/$LAB_CLIENT_IF/queues/tx-0/xps_cpus &&
@@ -58,6 +41,4 @@ for q in 0 1; do
     n=$(sed -n "s/.*queue $q: .* reflected \([0-9]*\).*/\1/p" "$TMP/refl.log")
     [[ -n $n && $n -ge 100 ]] || fail "queue $q reflected ${n:-nothing}"
 done
-lab_down "$ID"
-[[ -z $(lab_leftovers "$ID") ]] || fail "namespaces left"
-echo "PASS lab_reflector_mq"
+lab_test_finish lab_reflector_mq

@@ -13,41 +13,12 @@
 set -euo pipefail
 REFLECTOR=${1:?usage: test_xsk_lifecycle.sh PATH/TO/toe-reflector}
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/lab.sh"
-PROBE="$HERE/probe.py"
-
-if [[ $(id -u) -ne 0 ]]; then
-    echo "SKIP: the lab needs root"
-    exit 77
-fi
-
-ID=x$$
-TMP=$(mktemp -d "/tmp/toe-lab-$ID.XXXXXX")
-PIDS=()
-cleanup() {
-    local rc=$? p
-    trap - EXIT
-    for p in "${PIDS[@]}"; do
-        lab_stop "$p" KILL >/dev/null 2>&1 || true
-    done
-    lab_down "$ID" || rc=1
-    rm -rf "$TMP"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$TMP"/*.log; do
-        [[ -f $f ]] && sed "s#^#  $(basename "$f")| #" "$f" >&2
-    done
-    exit 1
-}
-step() { echo "--- $*"; }
+# shellcheck source-path=SCRIPTDIR source=testlib.sh
+. "$HERE/testlib.sh"
+lab_test_need_root
+lab_test_begin x$$
 
 lab_up "$ID"
-ipc() { lab_exec "$LAB_CLIENT_NS" "$@"; }
 refl() { # LOG ARGS...: runs the reflector in the server namespace (foreground)
     local log=$1
     shift
@@ -172,7 +143,4 @@ udp_ok || fail "busy-poll mode does not reflect UDP"
 lab_stop "$BP" TERM || fail "reflector exit status"
 
 step "lab down, nothing left"
-lab_down "$ID"
-left=$(lab_leftovers "$ID")
-[[ -z $left ]] || fail "namespaces left: $left"
-echo "PASS lab_xsk_lifecycle"
+lab_test_finish lab_xsk_lifecycle

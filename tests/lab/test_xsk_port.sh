@@ -8,35 +8,10 @@
 set -euo pipefail
 CHECKER=${1:?usage: test_xsk_port.sh PATH/TO/xsk_port_check}
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/lab.sh"
-
-if [[ $(id -u) -ne 0 ]]; then
-    echo "SKIP: the lab needs root"
-    exit 77
-fi
-
-ID=p$$
-TMP=$(mktemp -d "/tmp/toe-lab-$ID.XXXXXX")
-PIDS=()
-cleanup() {
-    local rc=$? p
-    trap - EXIT
-    for p in "${PIDS[@]}"; do
-        lab_stop "$p" KILL >/dev/null 2>&1 || true
-    done
-    lab_down "$ID" || rc=1
-    rm -rf "$TMP"
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$TMP"/*.log; do
-        [[ -f $f ]] && sed "s#^#  $(basename "$f")| #" "$f" >&2
-    done
-    exit 1
-}
+# shellcheck source-path=SCRIPTDIR source=testlib.sh
+. "$HERE/testlib.sh"
+lab_test_need_root
+lab_test_begin p$$
 
 N_TX=50
 N_RX=40
@@ -80,6 +55,4 @@ PIDS=()
 cat "$TMP/check.log" "$TMP/listen.log"
 grep -q "port_check: PASS" "$TMP/check.log" || fail "port_check did not pass"
 grep -q "^got $N_TX$" "$TMP/listen.log" || fail "client did not get $N_TX datagrams"
-lab_down "$ID"
-[[ -z $(lab_leftovers "$ID") ]] || fail "namespaces left"
-echo "PASS lab_xsk_port"
+lab_test_finish lab_xsk_port

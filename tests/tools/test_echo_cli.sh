@@ -5,38 +5,10 @@
 #   test_echo_cli.sh TOE_ECHO_BINARY
 set -euo pipefail
 bin=${1:?usage: test_echo_cli.sh TOE_ECHO_BINARY}
-out=$(mktemp /tmp/toe-echo-cli.XXXXXX)
-trap 'rm -f "$out"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=cli_check.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/cli_check.sh"
+cli_check_begin "$bin" toe-echo-cli
 
-expect() { # exit-code message-regex args...
-    local want=$1 re=$2 rc
-    shift 2
-    set +e
-    "$bin" "$@" >"$out" 2>&1
-    rc=$?
-    set -e
-    [[ $rc == "$want" ]] || { cat "$out"; fail "'$*': exit $rc, want $want"; }
-    grep -Eq -- "$re" "$out" || { cat "$out"; fail "'$*': output does not match '$re'"; }
-    echo "ok ($rc): $* -> $(head -n 1 "$out")"
-}
-
-ok=(--iface lo --ip 10.77.1.2/24 --port 7)
-expect 2 'required' --ip 10.77.1.2/24 --port 7
-expect 2 'required' --iface lo --port 7
-expect 2 'required' --iface lo --ip 10.77.1.2/24
-expect 2 '--ip.*ADDR/PREFIX' --iface lo --ip 10.77.1/24 --port 7
-expect 2 '--ip.*ADDR/PREFIX' --iface lo --ip 10.77.1.2/33 --port 7
-expect 2 '--port.*1\.\.65535' --iface lo --ip 10.77.1.2/24 --port 0
-expect 2 '--port.*1\.\.65535' --iface lo --ip 10.77.1.2/24 --port 70000
-expect 2 '--xdp-mode.*native, generic or auto' "${ok[@]}" --xdp-mode turbo
-expect 2 '--queues' "${ok[@]}" --queues 0
-expect 2 '--stats-interval' "${ok[@]}" --stats-interval -1
-expect 2 '--cc' "${ok[@]}" --cc bbr
-expect 2 '--gateway' "${ok[@]}" --gateway nowhere
-expect 2 'unknown option' "${ok[@]}" --frobnicate
-expect 2 'needs a value' "${ok[@]}" --pcap
-expect 2 'unexpected argument' "${ok[@]}" extra
-expect 0 '--busy-poll' --help
+cli_check_common 7
 expect 1 'toe-echo: .+' --iface toe-no-such-if0 --ip 10.77.1.2/24 --port 7
 echo PASS
