@@ -241,6 +241,46 @@ int toe_conn_set_nodelay(struct toe_conn *c, bool nodelay)
     return 0;
 }
 
+int toe_conn_set_keepalive(struct toe_conn *c, bool on, uint32_t idle_ms, uint32_t intvl_ms,
+                           uint32_t probes)
+{
+    if (!c->app_owned || !c->tcp_live)
+        return -ENOTCONN;
+    if (intvl_ms > UINT32_MAX / 1000)
+        return -EINVAL;
+    struct toe_core *core = c->core;
+    tcp_set_keepalive(toe_conn_tcp(c), on, (uint64_t)idle_ms * 1000, intvl_ms * 1000u, probes,
+                      core->now_us);
+    core_app_done(core);
+    return 0;
+}
+
+int toe_conn_set_timeout_ms(struct toe_conn *c, uint32_t r2_ms)
+{
+    if (!c->app_owned || !c->tcp_live)
+        return -ENOTCONN;
+    tcp_set_user_timeout(toe_conn_tcp(c), (uint64_t)r2_ms * 1000);
+    return 0;
+}
+
+int toe_conn_set_tos(struct toe_conn *c, uint8_t tos)
+{
+    if (!c->app_owned || !c->tcp_live)
+        return -ENOTCONN;
+    tcp_set_ip_tos(toe_conn_tcp(c), tos);
+    return 0;
+}
+
+int toe_conn_set_ttl(struct toe_conn *c, uint8_t ttl)
+{
+    if (ttl == 0)
+        return -EINVAL;
+    if (!c->app_owned || !c->tcp_live)
+        return -ENOTCONN;
+    tcp_set_ip_ttl(toe_conn_tcp(c), ttl);
+    return 0;
+}
+
 uint32_t toe_stack_flow_count(const struct toe_stack *stack)
 {
     uint32_t n = 0;

@@ -15,6 +15,7 @@ int core_net_init(struct toe_core *core, const struct toe_stack_config *cfg, str
         return -EINVAL;
     core->port = port;
     core->ip = cfg->ipv4_addr;
+    core->ttl = cfg->ttl;
     core->netmask = cfg->ipv4_prefix_len ? ~0u << (32 - cfg->ipv4_prefix_len) : 0;
     core->gateway = cfg->ipv4_gateway;
     memcpy(core->mac, port_mac(port), 6);

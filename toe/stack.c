@@ -49,6 +49,7 @@ void toe_stack_config_init(struct toe_stack_config *cfg)
     cfg->sack = true;
     cfg->timestamps = true;
     cfg->window_scale = true;
+    cfg->ttl = 64;
 }
 
 int toe_ipv4_parse(const char *text, uint32_t *addr)
@@ -155,6 +156,8 @@ static int op_emit(void *owner, const struct tcp_tuple *t, const struct tcp_hdr_
         .flags = h->flags,
         .window = h->wnd,
         .ip_id = core->ip_id++,
+        .ttl = h->ttl ? h->ttl : core->ttl,
+        .tos = h->tos,
         .df = true,
         .opts = &h->opts,
         .iov = payload,

@@ -91,6 +91,7 @@ struct toe_core {
     uint32_t netmask;
     uint32_t gateway;
     uint8_t mac[6];
+    uint8_t ttl;               /* of TCP segments, 0 = WIRE_IPV4_DEFAULT_TTL */
     unsigned parse_flags;      /* WIRE_PARSE_* from the port's caps */
     uint32_t frame_cap_bytes;
 

@@ -73,6 +73,10 @@ struct toe_stack_config {
     bool sack;                   /* RFC 2018 (true) */
     bool timestamps;             /* RFC 7323 (true) */
     bool window_scale;           /* RFC 7323 (true) */
+
+    /* IPv4 TTL of TCP segments (RFC 9293 MUST-49; default 64, 0 = 64);
+     * toe_conn_set_ttl() overrides it per connection. */
+    uint8_t ttl;
 };
 
 /* Fills *cfg with defaults (ipv4_addr stays 0: the caller must set it). */
@@ -170,6 +174,23 @@ size_t toe_conn_readable(const struct toe_conn *conn);
 size_t toe_conn_writable(const struct toe_conn *conn);
 /* Disables (true) or re-enables Nagle's algorithm for this connection. */
 int toe_conn_set_nodelay(struct toe_conn *conn, bool nodelay);
+/* Keep-alive for this connection (RFC 9293 MUST-24), overriding the stack's
+ * switch: on/off, idle time before the first probe, interval between probes
+ * and unanswered probes before giving up (ETIMEDOUT); 0 keeps the current
+ * value (the stack's at first). -EINVAL for a value that does not fit. */
+int toe_conn_set_keepalive(struct toe_conn *conn, bool on, uint32_t idle_ms,
+                           uint32_t intvl_ms, uint32_t probes);
+/* R2 for this connection as a time bound (RFC 9293 MUST-21, like Linux's
+ * TCP_USER_TIMEOUT): once retransmissions of the same data have gone on for
+ * r2_ms the connection is given up (on_close/on_connect -ETIMEDOUT).
+ * 0 restores the stack's rule (15 retransmissions and at least 100 s). */
+int toe_conn_set_timeout_ms(struct toe_conn *conn, uint32_t r2_ms);
+/* IPv4 TOS / DiffServ byte of every segment of this connection, RST and ACK
+ * included (RFC 9293 MUST-48; default 0). */
+int toe_conn_set_tos(struct toe_conn *conn, uint8_t tos);
+/* IPv4 TTL of every segment of this connection (MUST-49): 1..255, -EINVAL
+ * for 0. */
+int toe_conn_set_ttl(struct toe_conn *conn, uint8_t ttl);
 
 /* Flows held by the stack (connections in any state, TIME_WAIT included). */
 uint32_t toe_stack_flow_count(const struct toe_stack *stack);

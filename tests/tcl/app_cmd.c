@@ -309,6 +309,35 @@ static int toe_nodelay(struct hconn *hc, Tcl_Interp *interp, bool on)
     return rc < 0 ? harness_errno_error(interp, rc, "toe_conn_set_nodelay") : TCL_OK;
 }
 
+static int toe_keepalive(struct hconn *hc, Tcl_Interp *interp, bool on, uint32_t idle_ms,
+                         uint32_t intvl_ms, uint32_t probes)
+{
+    int rc = toe_conn_set_keepalive(hc->conn, on, idle_ms, intvl_ms, probes);
+
+    return rc < 0 ? harness_errno_error(interp, rc, "toe_conn_set_keepalive") : TCL_OK;
+}
+
+static int toe_user_timeout(struct hconn *hc, Tcl_Interp *interp, uint32_t ms)
+{
+    int rc = toe_conn_set_timeout_ms(hc->conn, ms);
+
+    return rc < 0 ? harness_errno_error(interp, rc, "toe_conn_set_timeout_ms") : TCL_OK;
+}
+
+static int toe_ip_tos(struct hconn *hc, Tcl_Interp *interp, uint8_t tos)
+{
+    int rc = toe_conn_set_tos(hc->conn, tos);
+
+    return rc < 0 ? harness_errno_error(interp, rc, "toe_conn_set_tos") : TCL_OK;
+}
+
+static int toe_ip_ttl(struct hconn *hc, Tcl_Interp *interp, uint8_t ttl)
+{
+    int rc = toe_conn_set_ttl(hc->conn, ttl);
+
+    return rc < 0 ? harness_errno_error(interp, rc, "toe_conn_set_ttl") : TCL_OK;
+}
+
 static const struct happ_backend toe_app_backend = {
     .live = toe_live,
     .listen = toe_listen_call,
@@ -324,6 +353,10 @@ static const struct happ_backend toe_app_backend = {
     .readable = toe_readable,
     .writable = toe_writable,
     .nodelay = toe_nodelay,
+    .keepalive = toe_keepalive,
+    .user_timeout = toe_user_timeout,
+    .ip_tos = toe_ip_tos,
+    .ip_ttl = toe_ip_ttl,
 };
 
 /* ---- helpers ---- */
@@ -710,6 +743,87 @@ static int m_nodelay(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *c
     return TCL_OK;
 }
 
+/* An integer in [lo, hi] named what (for the message). */
+static int get_ranged(Tcl_Interp *interp, Tcl_Obj *o, const char *what, Tcl_WideInt lo,
+                      Tcl_WideInt hi, Tcl_WideInt *out)
+{
+    Tcl_WideInt v;
+
+    if (Tcl_GetWideIntFromObj(interp, o, &v) != TCL_OK)
+        return TCL_ERROR;
+    if (v < lo || v > hi) {
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("%s %" TCL_LL_MODIFIER "d out of range", what, v));
+        return TCL_ERROR;
+    }
+    *out = v;
+    return TCL_OK;
+}
+
+/* keepalive CONN on|off ?-idle MS? ?-intvl MS? ?-probes N? */
+static int m_keepalive(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    static const char *const opts[] = {"-idle", "-intvl", "-probes", NULL};
+    Tcl_WideInt vals[3] = {0, 0, 0};
+    struct hconn *hc;
+    int on;
+
+    if (objc < 4 || (objc - 4) % 2)
+        return usage(interp, objv, "CONN on|off ?-idle MS? ?-intvl MS? ?-probes N?");
+    if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK ||
+        Tcl_GetBooleanFromObj(interp, objv[3], &on) != TCL_OK)
+        return TCL_ERROR;
+    for (int i = 4; i < objc; i += 2) {
+        int k;
+
+        if (Tcl_GetIndexFromObj(interp, objv[i], opts, "option", 0, &k) != TCL_OK ||
+            get_ranged(interp, objv[i + 1], opts[k] + 1, 1, UINT32_MAX, &vals[k]) != TCL_OK)
+            return TCL_ERROR;
+    }
+    if (backend(hs)->keepalive(hc, interp, on != 0, (uint32_t)vals[0], (uint32_t)vals[1],
+                               (uint32_t)vals[2]) != TCL_OK)
+        return TCL_ERROR;
+    after_call(hs);
+    return TCL_OK;
+}
+
+/* timeout CONN MS (R2 as a time bound; 0 = the default rule) */
+static int m_timeout(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct hconn *hc;
+    Tcl_WideInt ms;
+
+    if (objc != 4)
+        return usage(interp, objv, "CONN MS");
+    if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK ||
+        get_ranged(interp, objv[3], "timeout", 0, UINT32_MAX, &ms) != TCL_OK)
+        return TCL_ERROR;
+    if (backend(hs)->user_timeout(hc, interp, (uint32_t)ms) != TCL_OK)
+        return TCL_ERROR;
+    after_call(hs);
+    return TCL_OK;
+}
+
+/* tos CONN N / ttl CONN N: one byte of the IPv4 header */
+static int m_tos_ttl(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    bool tos = !strcmp(Tcl_GetString(objv[1]), "tos");
+    struct hconn *hc;
+    Tcl_WideInt v;
+    int rc;
+
+    if (objc != 4)
+        return usage(interp, objv, "CONN N");
+    if (get_conn(hs, interp, objv[2], true, &hc) != TCL_OK ||
+        get_ranged(interp, objv[3], tos ? "tos" : "ttl", 0, 255, &v) != TCL_OK)
+        return TCL_ERROR;
+    rc = tos ? backend(hs)->ip_tos(hc, interp, (uint8_t)v)
+             : backend(hs)->ip_ttl(hc, interp, (uint8_t)v);
+    if (rc != TCL_OK)
+        return TCL_ERROR;
+    after_call(hs);
+    return TCL_OK;
+}
+
 static int m_conns(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
     Tcl_Obj *list = Tcl_NewListObj(0, NULL);
@@ -736,5 +850,7 @@ const struct hmethod harness_app_methods[] = {
     {"state", m_state},      {"info", m_info},
     {"events", m_events},    {"conns", m_conns},
     {"readable", m_rw},      {"writable", m_rw},
-    {"nodelay", m_nodelay},  {NULL, NULL},
+    {"nodelay", m_nodelay},  {"keepalive", m_keepalive},
+    {"timeout", m_timeout},  {"tos", m_tos_ttl},
+    {"ttl", m_tos_ttl},      {NULL, NULL},
 };

@@ -213,6 +213,12 @@ struct happ_backend {
     int (*readable)(struct hconn *hc, Tcl_Interp *interp, size_t *n);
     size_t (*writable)(struct hconn *hc); /* NULL: the backend overrides the method */
     int (*nodelay)(struct hconn *hc, Tcl_Interp *interp, bool on);
+    /* Per-connection options (RFC 9293 MUST-21/24/48/49); 0 = keep. */
+    int (*keepalive)(struct hconn *hc, Tcl_Interp *interp, bool on, uint32_t idle_ms,
+                     uint32_t intvl_ms, uint32_t probes);
+    int (*user_timeout)(struct hconn *hc, Tcl_Interp *interp, uint32_t ms);
+    int (*ip_tos)(struct hconn *hc, Tcl_Interp *interp, uint8_t tos);
+    int (*ip_ttl)(struct hconn *hc, Tcl_Interp *interp, uint8_t ttl);
 };
 
 #include "linux_backend.h"

@@ -6,6 +6,7 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -275,6 +276,49 @@ static int lx_nodelay(struct hconn *hc, Tcl_Interp *interp, bool on)
     return TCL_OK;
 }
 
+static int lx_setopt(struct hconn *hc, Tcl_Interp *interp, int level, int name, int v,
+                     const char *what)
+{
+    if (setsockopt(hc->fd, level, name, &v, sizeof(v)) < 0)
+        return harness_errno_error(interp, -errno, what);
+    return TCL_OK;
+}
+
+static int lx_keepalive(struct hconn *hc, Tcl_Interp *interp, bool on, uint32_t idle_ms,
+                        uint32_t intvl_ms, uint32_t probes)
+{
+    /* TCP_KEEPIDLE and TCP_KEEPINTVL count seconds. */
+    if (idle_ms % 1000 || intvl_ms % 1000 || idle_ms / 1000 > INT32_MAX ||
+        intvl_ms / 1000 > INT32_MAX || probes > INT32_MAX)
+        return linux_not_mappable(interp, "keepalive",
+                                  "TCP_KEEPIDLE/TCP_KEEPINTVL take whole seconds");
+    if ((idle_ms && lx_setopt(hc, interp, IPPROTO_TCP, TCP_KEEPIDLE, (int)(idle_ms / 1000),
+                              "TCP_KEEPIDLE") != TCL_OK) ||
+        (intvl_ms && lx_setopt(hc, interp, IPPROTO_TCP, TCP_KEEPINTVL, (int)(intvl_ms / 1000),
+                               "TCP_KEEPINTVL") != TCL_OK) ||
+        (probes && lx_setopt(hc, interp, IPPROTO_TCP, TCP_KEEPCNT, (int)probes,
+                             "TCP_KEEPCNT") != TCL_OK))
+        return TCL_ERROR;
+    return lx_setopt(hc, interp, SOL_SOCKET, SO_KEEPALIVE, on, "SO_KEEPALIVE");
+}
+
+static int lx_user_timeout(struct hconn *hc, Tcl_Interp *interp, uint32_t ms)
+{
+    if (ms > INT32_MAX)
+        return linux_not_mappable(interp, "timeout", "TCP_USER_TIMEOUT is an int");
+    return lx_setopt(hc, interp, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)ms, "TCP_USER_TIMEOUT");
+}
+
+static int lx_ip_tos(struct hconn *hc, Tcl_Interp *interp, uint8_t tos)
+{
+    return lx_setopt(hc, interp, IPPROTO_IP, IP_TOS, tos, "IP_TOS");
+}
+
+static int lx_ip_ttl(struct hconn *hc, Tcl_Interp *interp, uint8_t ttl)
+{
+    return lx_setopt(hc, interp, IPPROTO_IP, IP_TTL, ttl, "IP_TTL");
+}
+
 const struct happ_backend linux_app_backend = {
     .live = lx_live,
     .listen = lx_listen,
@@ -290,6 +334,10 @@ const struct happ_backend linux_app_backend = {
     .readable = lx_readable,
     .writable = NULL, /* linux_app_methods */
     .nodelay = lx_nodelay,
+    .keepalive = lx_keepalive,
+    .user_timeout = lx_user_timeout,
+    .ip_tos = lx_ip_tos,
+    .ip_ttl = lx_ip_ttl,
 };
 
 static int m_events(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])

@@ -132,6 +132,8 @@ struct tcp_hdr_out {
     uint32_t ack;
     uint16_t wnd;
     uint8_t flags;
+    uint8_t tos;              /* IPv4 TOS/DiffServ byte (RFC 9293 MUST-48) */
+    uint8_t ttl;              /* IPv4 TTL, 0 = the stack's (MUST-49) */
     struct tcp_options opts;  /* options to encode */
 };
 
@@ -447,6 +449,18 @@ int tcp_close(struct tcp_engine *eng, struct tcp_conn *c, uint64_t now_us);
 /* Send RST (when synchronized), close and release. */
 void tcp_abort(struct tcp_engine *eng, struct tcp_conn *c, uint64_t now_us);
 void tcp_set_nodelay(struct tcp_conn *c, bool nodelay);
+/* Per-connection keep-alive (RFC 9293 MUST-24): on/off with idle time,
+ * probe interval and probe count (0 = keep the current value); the timer is
+ * armed or stopped at once. */
+void tcp_set_keepalive(struct tcp_conn *c, bool on, uint64_t idle_us, uint32_t intvl_us,
+                       uint32_t probes, uint64_t now_us);
+/* Per-connection R2 as a time bound (MUST-21): retransmission gives up once
+ * the current run of timeouts has lasted r2_us; 0 = the engine's rule
+ * (retries_max and r2_min_us). */
+void tcp_set_user_timeout(struct tcp_conn *c, uint64_t r2_us);
+/* IPv4 TOS and TTL of every segment of c (MUST-48/49); ttl 0 = default. */
+void tcp_set_ip_tos(struct tcp_conn *c, uint8_t tos);
+void tcp_set_ip_ttl(struct tcp_conn *c, uint8_t ttl);
 
 /* Getters. */
 size_t tcp_conn_size(void);

@@ -223,6 +223,10 @@ struct tcp_conn *tcp_conn_new(struct tcp_engine *eng, const struct tcp_tuple *t,
     c->bufs_ready = true;
     eng->nconns++;
     c->nodelay = !cfg->nagle;
+    c->ka_on = cfg->keepalive;
+    c->ka_idle_us = cfg->keepalive_idle_us;
+    c->ka_intvl_us = cfg->keepalive_intvl_us;
+    c->ka_probes_max = cfg->keepalive_probes;
     c->rcv_wscale = choose_rcv_wscale(cfg);
     c->peer_mss = 536;
     c->mss_base = 536;
@@ -344,7 +348,7 @@ void tcp_conn_established_setup(struct tcp_conn *c, uint64_t now_us)
     if (c->cc.ssthresh_bytes == 0)
         c->cc.ssthresh_bytes = UINT32_MAX;
     c->syn_acked = true;
-    if (c->eng->cfg.keepalive)
+    if (c->ka_on)
         tcp_keepalive_arm(c, now_us);
 }
 
@@ -559,6 +563,42 @@ void tcp_abort(struct tcp_engine *eng, struct tcp_conn *c, uint64_t now_us)
 void tcp_set_nodelay(struct tcp_conn *c, bool nodelay)
 {
     c->nodelay = nodelay;
+}
+
+void tcp_set_keepalive(struct tcp_conn *c, bool on, uint64_t idle_us, uint32_t intvl_us,
+                       uint32_t probes, uint64_t now_us)
+{
+    if (idle_us)
+        c->ka_idle_us = idle_us;
+    if (intvl_us)
+        c->ka_intvl_us = intvl_us;
+    if (probes)
+        c->ka_probes_max = probes;
+    c->ka_on = on;
+    c->ka_probes = 0;
+    if (c->ka_mode == TCP_KA_TIME_WAIT || c->ka_mode == TCP_KA_FIN_WAIT_2)
+        return; /* the timer belongs to the state */
+    if (on && (c->state == TCP_ESTABLISHED || c->state == TCP_CLOSE_WAIT)) {
+        tcp_keepalive_arm(c, now_us);
+    } else if (!on && c->ka_mode == TCP_KA_KEEPALIVE) {
+        timer_wheel_cancel(c->eng->wheel, &c->ka_timer);
+        c->ka_mode = TCP_KA_NONE;
+    }
+}
+
+void tcp_set_user_timeout(struct tcp_conn *c, uint64_t r2_us)
+{
+    c->r2_us = r2_us;
+}
+
+void tcp_set_ip_tos(struct tcp_conn *c, uint8_t tos)
+{
+    c->ip_tos = tos;
+}
+
+void tcp_set_ip_ttl(struct tcp_conn *c, uint8_t ttl)
+{
+    c->ip_ttl = ttl;
 }
 
 /* -------------------------------------------------------------- getters */

@@ -162,6 +162,13 @@ struct tcp_conn {
     uint32_t persist_unanswered; /* probes since the peer last sent anything */
     uint32_t ka_probes;
     uint64_t last_rcv_us;
+    /* Per-connection settings (app API, RFC 9293 MUST-21/24/48/49). */
+    bool ka_on;                  /* keep-alive on (from tcp_config.keepalive) */
+    uint64_t ka_idle_us;
+    uint32_t ka_intvl_us;
+    uint32_t ka_probes_max;
+    uint64_t r2_us;              /* R2 as a time bound; 0 = engine rule */
+    uint8_t ip_tos, ip_ttl;      /* IPv4 header of every segment; ttl 0 = default */
 
     /* Buffers. */
     struct sndbuf snd;
@@ -210,6 +217,8 @@ void tcp_send_rst_conn(struct tcp_conn *c, uint64_t now_us);
 /* Stateless RST (RFC 9293 3.10.7.1) in answer to seg. */
 void tcp_send_rst_reply(struct tcp_engine *eng, const struct tcp_tuple *t,
                         const struct tcp_seg *seg);
+/* The same for a segment that reached connection c: c's TOS and TTL. */
+void tcp_send_rst_reply_conn(struct tcp_conn *c, const struct tcp_seg *seg);
 /* Probe with SEG.SEQ = SND.UNA - 1 (keepalive) or 1 byte (zero window). */
 void tcp_send_probe(struct tcp_conn *c, bool zero_window, uint64_t now_us);
 /* Window we would advertise now, in bytes (never shrinks the right edge). */

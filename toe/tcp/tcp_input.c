@@ -57,7 +57,7 @@ void tcp_input_syn_sent(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t 
     if (f & TCP_FLAG_ACK) {
         if (seq_leq(seg->ack, c->iss) || seq_gt(seg->ack, c->snd_max)) {
             tcp_drop(eng, TCP_DROP_SYN_SENT_BAD_ACK);
-            tcp_send_rst_reply(eng, &c->tuple, seg);
+            tcp_send_rst_reply_conn(c, seg);
             return;
         }
         ack_ok = true;
@@ -457,7 +457,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
              * second, contradictory answer (Linux sends only the RST). */
             ack_restore(c, ack_owed);
             tcp_drop(eng, TCP_DROP_ACK_UNSENT);
-            tcp_send_rst_reply(eng, &c->tuple, seg);
+            tcp_send_rst_reply_conn(c, seg);
             return 0;
         }
         syn_received_ack(c, seg, now_us);
@@ -539,7 +539,7 @@ int tcp_input(struct tcp_engine *eng, struct tcp_conn *c, const struct tcp_seg *
     case TCP_CLOSED:
     case TCP_LISTEN:
         tcp_drop(eng, TCP_DROP_CLOSED);
-        tcp_send_rst_reply(eng, &c->tuple, seg);
+        tcp_send_rst_reply_conn(c, seg);
         break;
     case TCP_SYN_SENT:
         tcp_input_syn_sent(c, seg, now_us);

@@ -172,6 +172,8 @@ static void hdr_common(struct tcp_conn *c, struct tcp_hdr_out *h, uint32_t seq, 
     h->seq = seq;
     h->ack = c->rcv_nxt;
     h->flags = flags;
+    h->tos = c->ip_tos;
+    h->ttl = c->ip_ttl;
     h->wnd = wnd_field(c, win);
     *win_bytes = win;
     fill_opts(c, &h->opts, now_us);
@@ -186,6 +188,8 @@ int tcp_send_syn(struct tcp_conn *c, uint64_t now_us)
     int rc;
 
     memset(&h, 0, sizeof(h));
+    h.tos = c->ip_tos;
+    h.ttl = c->ip_ttl;
     h.seq = c->iss;
     h.flags = TCP_FLAG_SYN;
     if (synack) {
@@ -674,6 +678,8 @@ void tcp_send_rst_conn(struct tcp_conn *c, uint64_t now_us)
     int rc;
 
     memset(&h, 0, sizeof(h));
+    h.tos = c->ip_tos;
+    h.ttl = c->ip_ttl;
     h.seq = tcp_ack_seq(c);
     h.ack = c->rcv_nxt;
     h.flags = TCP_FLAG_RST | TCP_FLAG_ACK;
@@ -691,8 +697,8 @@ void tcp_send_rst_conn(struct tcp_conn *c, uint64_t now_us)
     c->eng->stats.out_rsts++;
 }
 
-void tcp_send_rst_reply(struct tcp_engine *eng, const struct tcp_tuple *t,
-                        const struct tcp_seg *seg)
+static void rst_reply(struct tcp_engine *eng, const struct tcp_tuple *t,
+                      const struct tcp_seg *seg, uint8_t tos, uint8_t ttl)
 {
     struct tcp_hdr_out h;
 
@@ -700,6 +706,8 @@ void tcp_send_rst_reply(struct tcp_engine *eng, const struct tcp_tuple *t,
     if (seg->flags & TCP_FLAG_RST)
         return;
     memset(&h, 0, sizeof(h));
+    h.tos = tos;
+    h.ttl = ttl;
     if (seg->flags & TCP_FLAG_ACK) {
         h.seq = seg->ack;
         h.flags = TCP_FLAG_RST;
@@ -715,6 +723,17 @@ void tcp_send_rst_reply(struct tcp_engine *eng, const struct tcp_tuple *t,
     }
     eng->stats.out_segs++;
     eng->stats.out_rsts++;
+}
+
+void tcp_send_rst_reply(struct tcp_engine *eng, const struct tcp_tuple *t,
+                        const struct tcp_seg *seg)
+{
+    rst_reply(eng, t, seg, 0, 0);
+}
+
+void tcp_send_rst_reply_conn(struct tcp_conn *c, const struct tcp_seg *seg)
+{
+    rst_reply(c->eng, &c->tuple, seg, c->ip_tos, c->ip_ttl);
 }
 
 void tcp_send_probe(struct tcp_conn *c, bool zero_window, uint64_t now_us)

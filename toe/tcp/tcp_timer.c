@@ -168,12 +168,12 @@ void tcp_delack_stop(struct tcp_conn *c)
 
 void tcp_keepalive_arm(struct tcp_conn *c, uint64_t now_us)
 {
-    const struct tcp_config *cfg = &c->eng->cfg;
-
-    if (!cfg->keepalive || c->ka_mode == TCP_KA_TIME_WAIT || c->ka_mode == TCP_KA_FIN_WAIT_2)
+    if (!c->ka_on || c->ka_mode == TCP_KA_TIME_WAIT || c->ka_mode == TCP_KA_FIN_WAIT_2)
         return;
     c->ka_mode = TCP_KA_KEEPALIVE;
-    timer_wheel_mod(c->eng->wheel, &c->ka_timer, c->last_rcv_us + cfg->keepalive_idle_us);
+    /* Never in the past: a timer due now fires on the next advance. */
+    uint64_t at = c->last_rcv_us + c->ka_idle_us;
+    timer_wheel_mod(c->eng->wheel, &c->ka_timer, at > now_us ? at : now_us);
 }
 
 void tcp_time_wait_unlink(struct tcp_conn *c)
@@ -300,7 +300,8 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
         c->first_rtx_us = now_us;
     /* RFC 9293 3.8.3 R2: give up after retries_max timeouts, and not
      * before r2_min_us (100 s) of trying. */
-    if (c->rto_count >= cfg->retries_max && now_us - c->first_rtx_us >= cfg->r2_min_us) {
+    if (c->r2_us ? now_us - c->first_rtx_us >= c->r2_us
+                 : c->rto_count >= cfg->retries_max && now_us - c->first_rtx_us >= cfg->r2_min_us) {
         eng->stats.abort_on_timeout++;
         tcp_conn_closed(c, TCP_CLOSE_TIMEOUT);
         return;
@@ -446,7 +447,6 @@ static void tcp_persist_timeout(struct tcp_conn *c, uint64_t now_us)
 static void tcp_ka_timeout(struct tcp_conn *c, uint64_t now_us)
 {
     struct tcp_engine *eng = c->eng;
-    const struct tcp_config *cfg = &eng->cfg;
     enum tcp_ka_mode m = (enum tcp_ka_mode)c->ka_mode;
 
     c->ka_mode = TCP_KA_NONE;
@@ -465,7 +465,11 @@ static void tcp_ka_timeout(struct tcp_conn *c, uint64_t now_us)
     }
     if (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)
         return;
-    if (now_us < c->last_rcv_us + cfg->keepalive_idle_us) {
+    if (!c->ka_on) {
+        c->ka_mode = TCP_KA_NONE;
+        return;
+    }
+    if (now_us < c->last_rcv_us + c->ka_idle_us) {
         c->ka_probes = 0;
         tcp_keepalive_arm(c, now_us);
         return;
@@ -475,10 +479,10 @@ static void tcp_ka_timeout(struct tcp_conn *c, uint64_t now_us)
          * the peer; look again later (never re-arm in the past). */
         c->ka_probes = 0;
         c->ka_mode = TCP_KA_KEEPALIVE;
-        timer_wheel_mod(eng->wheel, &c->ka_timer, now_us + cfg->keepalive_intvl_us);
+        timer_wheel_mod(eng->wheel, &c->ka_timer, now_us + c->ka_intvl_us);
         return;
     }
-    if (c->ka_probes >= cfg->keepalive_probes) {
+    if (c->ka_probes >= c->ka_probes_max) {
         eng->stats.abort_on_timeout++;
         tcp_send_rst_conn(c, now_us);
         tcp_conn_closed(c, TCP_CLOSE_TIMEOUT);
@@ -487,5 +491,5 @@ static void tcp_ka_timeout(struct tcp_conn *c, uint64_t now_us)
     c->ka_probes++;
     tcp_send_probe(c, false, now_us);
     c->ka_mode = TCP_KA_KEEPALIVE;
-    timer_wheel_mod(eng->wheel, &c->ka_timer, now_us + cfg->keepalive_intvl_us);
+    timer_wheel_mod(eng->wheel, &c->ka_timer, now_us + c->ka_intvl_us);
 }
