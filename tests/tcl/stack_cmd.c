@@ -56,6 +56,7 @@ static const struct copt config_opts[] = {
     C("-timestamps", O_BOOL, timestamps),
     C("-ts", O_BOOL, timestamps),
     C("-wscale", O_BOOL, window_scale),
+    C("-ttl", O_U8, ttl),
     {NULL, O_BOOL, 0},
 };
 #undef C
