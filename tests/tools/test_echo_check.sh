@@ -69,6 +69,19 @@ check rr --conns 4 --rr 300 --msg-size 200
 grep -q '^requests_per_s ' "$work/out" || fail "rr: no requests_per_s"
 grep -q '^messages 1200$' "$work/out" || fail "rr: expected 1200 messages"
 grep -q '^bytes_verified 240000$' "$work/out" || fail "rr: expected 240000 bytes verified"
+# Time-bounded: a count far too large to reach, stopped by --duration-s 1.
+t_start=$(date +%s%N)
+check rr-duration --conns 3 --rr 100000000 --msg-size 100 --duration-s 1
+t_ms=$(( ($(date +%s%N) - t_start) / 1000000 ))
+(( t_ms >= 1000 && t_ms < 10000 )) || fail "rr-duration: took ${t_ms} ms, want about 1 s"
+msgs=$(awk '$1 == "messages" {print $2}' "$work/out")
+[[ -n $msgs && $msgs -gt 0 ]] || fail "rr-duration: no messages"
+grep -q "^bytes_verified $((msgs * 100))\$" "$work/out" ||
+    fail "rr-duration: bytes_verified is not messages x 100 (a message cut short?)"
+awk '$1 == "measured_s" && $2 >= 0.99 && $2 < 2 {ok = 1} END {exit !ok}' "$work/out" ||
+    fail "rr-duration: measured_s not about 1 s"
+check pingpong-duration --conns 1 --pingpong 100000000 --duration-s 1
+grep -q '^rtt_us_p99.9 ' "$work/out" || fail "pingpong-duration: no p99.9"
 stop_server
 
 # Nobody listening: every connection fails (refused), exit 1.
@@ -98,7 +111,9 @@ stop_server
 
 # Usage errors: exit 2 with a message.
 for args in "--port 1" "--server 127.0.0.1" "--server x --port 1" "--server 127.0.0.1 --port 0" \
-    "--server 127.0.0.1 --port 1 --bogus" "--server 127.0.0.1 --port 1 --pingpong 1 --rr 1"; do
+    "--server 127.0.0.1 --port 1 --bogus" "--server 127.0.0.1 --port 1 --pingpong 1 --rr 1" \
+    "--server 127.0.0.1 --port 1 --duration-s 1" "--server 127.0.0.1 --port 1 --rr 1 --duration-s 0" \
+    "--server 127.0.0.1 --port 1 --rr 1 --duration-s 5 --timeout-s 5"; do
     set +e
     # shellcheck disable=SC2086
     "$tools/toe-echo-check" $args >"$work/out" 2>&1

@@ -8,8 +8,11 @@
  *
  * Modes: stream (default: bytes-per-conn, throughput), --pingpong MSGS (one
  * --msg-size message in flight per connection; round-trip p50/p99/p99.9) and
- * --rr N (the same request/response loop, reported as requests/s). One thread,
- * non-blocking sockets, level-triggered epoll. */
+ * --rr N (the same request/response loop, reported as requests/s). With
+ * --duration-s S those two start no new message after S seconds (MSGS / N is
+ * then only an upper bound), let the ones in flight finish, and report rates
+ * over the measured time. One thread, non-blocking sockets, level-triggered
+ * epoll. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -59,6 +62,7 @@ struct ec_opts {
     enum ec_mode mode;
     uint64_t msgs;          /* pingpong / rr: messages per connection */
     uint32_t msg_size_bytes;
+    double duration_s;      /* pingpong / rr: 0 = count-based only */
     bool nodelay;
 };
 
@@ -88,7 +92,10 @@ struct ec_run {
     uint64_t *connect_ns;   /* one per established connection */
     uint32_t n_connect;
     uint32_t *rtt_ns;       /* one per completed message (saturating) */
-    uint64_t n_rtt, cap_rtt;
+    uint64_t n_rtt, cap_rtt, max_rtt; /* used, allocated, most ever kept */
+    uint64_t n_msgs;        /* completed messages (kept as samples or not) */
+    uint64_t stop_ns;       /* --duration-s: no new message from then on */
+    uint64_t last_msg_ns;   /* when the last message completed */
     uint8_t *buf, *scratch, *txbuf;
     uint64_t deadline_ns;
     uint64_t wake_ns;       /* when the current batch of readiness events came */
@@ -134,6 +141,9 @@ static void ec_usage(FILE *out)
         "  --rr N                 request/response mode: N requests per connection;\n"
         "                         prints requests/s\n"
         "  --msg-size M           pingpong/rr message size (default 64)\n"
+        "  --duration-s S         pingpong/rr: start no new message after S seconds,\n"
+        "                         let those in flight finish, report rates over the\n"
+        "                         measured time (MSGS / N become upper bounds)\n"
         "  --bind ADDR            local source address\n"
         "  --no-nodelay           keep Nagle on (default: TCP_NODELAY in pingpong/rr)\n"
         "  --help                 this text\n"
@@ -199,6 +209,7 @@ static int ec_parse_opts(int argc, char **argv, struct ec_opts *o)
     enum {
         O_SERVER = 256, O_PORT, O_CONNS, O_BYTES, O_PARALLEL, O_SEQ, O_SEED, O_TIMEOUT,
         O_CHUNK, O_WINDOW, O_PINGPONG, O_RR, O_MSGSIZE, O_BIND, O_NONODELAY, O_HELP,
+        O_DURATION,
     };
     static const struct option lo[] = {
         {"server", required_argument, NULL, O_SERVER},
@@ -216,6 +227,7 @@ static int ec_parse_opts(int argc, char **argv, struct ec_opts *o)
         {"msg-size", required_argument, NULL, O_MSGSIZE},
         {"bind", required_argument, NULL, O_BIND},
         {"no-nodelay", no_argument, NULL, O_NONODELAY},
+        {"duration-s", required_argument, NULL, O_DURATION},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -338,6 +350,13 @@ static int ec_parse_opts(int argc, char **argv, struct ec_opts *o)
         case O_NONODELAY:
             o->nodelay = false;
             break;
+        case O_DURATION:
+            o->duration_s = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->duration_s > 0 && o->duration_s <= 86400)) {
+                fprintf(stderr, "toe-echo-check: --duration-s %s: want (0, 86400]\n", optarg);
+                return -EINVAL;
+            }
+            break;
         case O_HELP:
             ec_usage(stdout);
             exit(EC_EXIT_OK);
@@ -360,6 +379,15 @@ static int ec_parse_opts(int argc, char **argv, struct ec_opts *o)
     }
     if (!o->parallel || o->parallel > o->conns)
         o->parallel = o->conns;
+    if (o->duration_s > 0 && o->mode == EC_MODE_STREAM) {
+        fprintf(stderr, "toe-echo-check: --duration-s needs --pingpong or --rr\n");
+        return -EINVAL;
+    }
+    if (o->duration_s >= o->timeout_s) {
+        fprintf(stderr, "toe-echo-check: --duration-s must be less than --timeout-s (%g)\n",
+                o->timeout_s);
+        return -EINVAL;
+    }
     if (o->mode != EC_MODE_STREAM) {
         if (o->msgs > UINT64_MAX / o->msg_size_bytes) {
             fprintf(stderr, "toe-echo-check: messages x size overflows\n");
@@ -462,8 +490,20 @@ static void ec_half_close(struct ec_run *r, struct ec_conn *c)
     c->state = EC_WAIT_FIN;
 }
 
+/* --duration-s: past the stop time, a connection between messages (none in
+ * flight) ends its stream here, so it half-closes instead of starting one. */
+static void ec_maybe_stop(struct ec_run *r, struct ec_conn *c)
+{
+    if (!r->stop_ns || r->o.mode == EC_MODE_STREAM ||
+        c->sent_bytes != c->msgs_done * (uint64_t)r->o.msg_size_bytes)
+        return;
+    if (c->total_bytes > c->sent_bytes && ec_now_ns() >= r->stop_ns)
+        c->total_bytes = c->sent_bytes;
+}
+
 static void ec_try_send(struct ec_run *r, struct ec_conn *c)
 {
+    ec_maybe_stop(r, c);
     for (int round = 0; round < EC_SEND_ROUNDS && c->state == EC_RUNNING; round++) {
         uint64_t lim = ec_send_limit(r, c);
         size_t len;
@@ -490,10 +530,23 @@ static void ec_try_send(struct ec_run *r, struct ec_conn *c)
         ec_half_close(r, c);
 }
 
+/* Samples grow on demand up to max_rtt: with --duration-s the count is only
+ * a bound, often far above what runs. Past max_rtt (or out of memory) the
+ * rest are not kept; messages still counts them all. */
 static void ec_record_rtt(struct ec_run *r, uint64_t ns)
 {
+    if (r->n_rtt == r->cap_rtt && r->cap_rtt < r->max_rtt) {
+        uint64_t cap = r->cap_rtt * 2 < r->max_rtt ? r->cap_rtt * 2 : r->max_rtt;
+        uint32_t *p = realloc(r->rtt_ns, cap * sizeof(*p));
+
+        if (p) {
+            r->rtt_ns = p;
+            r->cap_rtt = cap;
+        }
+    }
     if (r->n_rtt < r->cap_rtt)
         r->rtt_ns[r->n_rtt++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+    r->n_msgs++;
 }
 
 /* Bytes echoed back: check them against the stream. */
@@ -526,6 +579,7 @@ static void ec_verify(struct ec_run *r, struct ec_conn *c, const uint8_t *data, 
             ec_record_rtt(r, now - c->msg_start_ns);
             c->msgs_done++;
             c->msg_start_ns = now;
+            r->last_msg_ns = now;
         }
     }
 }
@@ -674,7 +728,9 @@ static const char *ec_mode_name(enum ec_mode m)
     return m == EC_MODE_STREAM ? "stream" : m == EC_MODE_PINGPONG ? "pingpong" : "rr";
 }
 
-static void ec_report(struct ec_run *r, double elapsed_s)
+/* elapsed_s: the whole run; measured_s: what rates are over (with
+ * --duration-s, from the start until the last message completed). */
+static void ec_report(struct ec_run *r, double elapsed_s, double measured_s)
 {
     char addr[INET_ADDRSTRLEN];
 
@@ -686,8 +742,10 @@ static void ec_report(struct ec_run *r, double elapsed_s)
     printf("connections_failed %u\n", r->o.conns - r->ok);
     printf("bytes_verified %" PRIu64 "\n", r->bytes_verified);
     printf("elapsed_s %.3f\n", elapsed_s);
+    if (r->o.duration_s > 0)
+        printf("measured_s %.3f\n", measured_s);
     printf("throughput_mbit_s %.1f\n",
-           elapsed_s > 0 ? (double)r->bytes_verified * 8.0 / elapsed_s / 1e6 : 0.0);
+           measured_s > 0 ? (double)r->bytes_verified * 8.0 / measured_s / 1e6 : 0.0);
     printf("connections_per_s %.1f\n", elapsed_s > 0 ? (double)r->ok / elapsed_s : 0.0);
     if (r->n_connect) {
         qsort(r->connect_ns, r->n_connect, sizeof(*r->connect_ns), ec_cmp_u64);
@@ -697,8 +755,8 @@ static void ec_report(struct ec_run *r, double elapsed_s)
                (double)r->connect_ns[ec_rank(r->n_connect, 99)] / 1e3);
     }
     if (r->o.mode != EC_MODE_STREAM) {
-        printf("messages %" PRIu64 "\n", r->n_rtt);
-        printf("requests_per_s %.1f\n", elapsed_s > 0 ? (double)r->n_rtt / elapsed_s : 0.0);
+        printf("messages %" PRIu64 "\n", r->n_msgs);
+        printf("requests_per_s %.1f\n", measured_s > 0 ? (double)r->n_msgs / measured_s : 0.0);
         if (r->n_rtt) {
             qsort(r->rtt_ns, r->n_rtt, sizeof(*r->rtt_ns), ec_cmp_u32);
             printf("rtt_us_p50 %.1f\n", (double)r->rtt_ns[ec_rank(r->n_rtt, 50)] / 1e3);
@@ -785,9 +843,10 @@ int main(int argc, char **argv)
     r.scratch = malloc(bufsz);
     r.txbuf = malloc(bufsz);
     if (r.o.mode != EC_MODE_STREAM) {
-        r.cap_rtt = (uint64_t)r.o.conns * r.o.msgs;
-        if (r.cap_rtt > (64u << 20)) /* 256 MiB of samples at most */
-            r.cap_rtt = 64u << 20;
+        r.max_rtt = (uint64_t)r.o.conns * r.o.msgs;
+        if (r.max_rtt > (64u << 20)) /* 256 MiB of samples at most */
+            r.max_rtt = 64u << 20;
+        r.cap_rtt = r.max_rtt < 65536 ? r.max_rtt : 65536;
         r.rtt_ns = malloc(r.cap_rtt * sizeof(*r.rtt_ns));
     }
     r.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -807,9 +866,12 @@ int main(int argc, char **argv)
 
     t0 = ec_now_ns();
     r.deadline_ns = t0 + (uint64_t)(r.o.timeout_s * 1e9);
+    if (r.o.duration_s > 0)
+        r.stop_ns = t0 + (uint64_t)(r.o.duration_s * 1e9);
     rc = ec_run_all(&r);
     t1 = ec_now_ns();
-    ec_report(&r, (double)(t1 - t0) / 1e9);
+    ec_report(&r, (double)(t1 - t0) / 1e9,
+              (double)((r.stop_ns && r.last_msg_ns ? r.last_msg_ns : t1) - t0) / 1e9);
 
     close(r.epfd);
     free(r.rtt_ns);
