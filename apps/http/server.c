@@ -127,3 +127,14 @@ enum http_step http_server_step(struct http_session *s, const uint8_t *in, size_
     *errors += s->errors - errors0;
     return st;
 }
+
+bool http_server_timeout(struct http_session *s, struct http_out *out, const char *date,
+                         uint64_t *requests, uint64_t *errors)
+{
+    uint64_t requests0 = s->requests, errors0 = s->errors;
+    bool wrote = http_session_timeout(s, out, date);
+
+    *requests += s->requests - requests0;
+    *errors += s->errors - errors0;
+    return wrote;
+}

@@ -48,4 +48,9 @@ enum http_step http_server_step(struct http_session *s, const uint8_t *in, size_
                                 size_t *in_used, struct http_out *out, uint64_t now_ms,
                                 const char *date, uint64_t *requests, uint64_t *errors);
 
+/* http_session_timeout with the server's counters (a 408 counts as a
+ * request and an error): true if a 408 was appended to out. */
+bool http_server_timeout(struct http_session *s, struct http_out *out, const char *date,
+                         uint64_t *requests, uint64_t *errors);
+
 #endif

@@ -97,6 +97,18 @@ static void put_error(struct http_session *s, struct http_out *out, uint16_t sta
     s->closing = true;
 }
 
+bool http_session_timeout(struct http_session *s, struct http_out *out, const char *date)
+{
+    bool mid = http_session_mid_request(s);
+
+    s->closing = true;
+    if (!mid || out->cap - out->len < HTTP_SESSION_OUT_MIN)
+        return false;
+    /* The request line may not be complete: answer in our own version. */
+    put_error(s, out, 408, 1, false, date);
+    return true;
+}
+
 static uint16_t open_status(int err)
 {
     switch (err) {

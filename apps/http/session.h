@@ -125,4 +125,12 @@ void http_session_eof(struct http_session *s);
  * for its input (for header timeouts against slow clients). */
 bool http_session_mid_request(const struct http_session *s);
 
+/* The server's header timeout fired. Mid-request (http_session_mid_request),
+ * appends "408 Request Timeout" with "Connection: close" (RFC 9110 section
+ * 15.5.9) and returns true: the server sends it, then FIN (best effort).
+ * Otherwise (idle between requests, or less than HTTP_SESSION_OUT_MIN of
+ * output free) appends nothing and returns false: just close. Either way no
+ * further request is served. */
+bool http_session_timeout(struct http_session *s, struct http_out *out, const char *date);
+
 #endif

@@ -459,6 +459,33 @@ static int reap(struct httpd_service *svc)
     return (int)n;
 }
 
+/* Header timeout: queue the session's 408 (RFC 9110 section 15.5.9) and
+ * flush like any last response. False if there is none to send (the session
+ * is not mid-request, or no room): the caller just ends the connection. */
+static bool conn_timeout_408(struct httpd_conn *hc)
+{
+    struct httpd_service *svc = hc->svc;
+    struct http_out out;
+
+    if (hc->phase != HC_OPEN || hc->reading)
+        return false;
+    if (hc->out_off > 0) {
+        memmove(hc->out, hc->out + hc->out_off, hc->out_len - hc->out_off);
+        hc->out_len -= hc->out_off;
+        hc->out_off = 0;
+    }
+    out.buf = hc->out;
+    out.len = hc->out_len;
+    out.cap = HTTPD_OUT_BYTES;
+    if (!http_server_timeout(&hc->s, &out, svc->date, &svc->c.requests, &svc->c.errors))
+        return false;
+    hc->out_len = (uint32_t)out.len;
+    hc->want = HTTP_STEP_CLOSE;
+    hc->phase = HC_FLUSHING;
+    hc->req_start_ms = 0;
+    return true;
+}
+
 static void sweep(struct httpd_service *svc)
 {
     const struct httpd_config *cfg = &svc->g->cfg;
@@ -477,7 +504,10 @@ static void sweep(struct httpd_service *svc)
         } else if (hc->req_start_ms && cfg->header_timeout_ms &&
                    svc->now_ms >= hc->req_start_ms + cfg->header_timeout_ms) {
             svc->c.header_timeouts++;
-            conn_kill(hc);
+            if (conn_timeout_408(hc))
+                runq_push(hc); /* send it, FIN, linger */
+            else
+                conn_kill(hc);
         } else if (cfg->idle_timeout_ms && !hc->reading &&
                    svc->now_ms >= hc->active_ms + cfg->idle_timeout_ms) {
             svc->c.idle_timeouts++;

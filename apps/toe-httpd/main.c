@@ -185,8 +185,9 @@ static const struct app_def httpd_def = {
     .usage_extra =
         "  --root DIR             serve files under DIR; paths never leave it (none:\n"
         "                         only /tiny and /bytes/N)\n"
-        "  --header-timeout-ms N  close a connection whose request is still incomplete\n"
-        "                         that long after it began (slowloris), 0 = never (10000)\n"
+        "  --header-timeout-ms N  answer 408 and close a connection whose request is\n"
+        "                         still incomplete that long after it began (slowloris),\n"
+        "                         0 = never (10000)\n"
         "  --idle-timeout-ms N    close connections without progress that long,\n"
         "                         0 = never (60000)\n"
         "  --max-conns N          connections; more get RST (10000)\n"

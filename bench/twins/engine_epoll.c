@@ -168,8 +168,12 @@ static void sweep(struct twin_worker *w, struct epoll_ctx *e)
     struct twin_conn *c = w->conns.next;
     while (c != &w->conns) {
         struct twin_conn *next = c->next;
-        if (twin_conn_expired(w, c))
-            conn_kill(w, e, c);
+        if (twin_conn_expired(w, c)) {
+            if (twin_conn_timeout_answer(w, c))
+                runq_push(e, c); /* the 408, FIN, linger */
+            else
+                conn_kill(w, e, c);
+        }
         c = next;
     }
 }

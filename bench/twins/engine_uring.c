@@ -297,8 +297,12 @@ static int uring_run(struct twin_worker *w)
             struct twin_conn *c = w->conns.next;
             while (c != &w->conns) {
                 struct twin_conn *next = c->next;
-                if (twin_conn_expired(w, c))
-                    conn_kill(w, c);
+                if (twin_conn_expired(w, c)) {
+                    if (twin_conn_timeout_answer(w, c))
+                        conn_kick(w, &u, c); /* the 408, FIN, linger */
+                    else
+                        conn_kill(w, c);
+                }
                 c = next;
             }
         }

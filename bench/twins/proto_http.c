@@ -85,6 +85,15 @@ static bool http_mid_request(struct twin_worker *w, struct twin_conn *c)
     return http_session_mid_request(c->state);
 }
 
+static bool http_timeout(struct twin_worker *w, struct twin_conn *c)
+{
+    struct http_out out = {c->out, c->out_len, c->out_cap};
+    bool wrote = http_server_timeout(c->state, &out, w->date, &w->cnt.requests, &w->cnt.errors);
+
+    c->out_len = (uint32_t)out.len;
+    return wrote;
+}
+
 static enum twin_want http_step(struct twin_worker *w, struct twin_conn *c)
 {
     struct http_session *s = c->state;
@@ -145,4 +154,5 @@ const struct twin_proto twin_proto_http = {
     .eof = http_eof,
     .conn_fini = http_conn_fini,
     .mid_request = http_mid_request,
+    .timeout = http_timeout,
 };

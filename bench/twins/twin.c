@@ -60,16 +60,40 @@ bool twin_worker_sweep_due(struct twin_worker *w)
     return true;
 }
 
+static bool header_expired(const struct twin_worker *w, const struct twin_conn *c)
+{
+    return c->req_start_ms && w->opts->header_timeout_ms &&
+           w->now_ms >= c->req_start_ms + w->opts->header_timeout_ms;
+}
+
 bool twin_conn_expired(const struct twin_worker *w, const struct twin_conn *c)
 {
     if (c->phase == TWIN_LINGER)
         return w->now_ms >= c->deadline_ms;
     if (c->phase == TWIN_DEAD)
         return false;
-    if (c->req_start_ms && w->opts->header_timeout_ms &&
-        w->now_ms >= c->req_start_ms + w->opts->header_timeout_ms)
+    if (header_expired(w, c))
         return true;
     return w->opts->idle_timeout_ms && w->now_ms >= c->active_ms + w->opts->idle_timeout_ms;
+}
+
+bool twin_conn_timeout_answer(struct twin_worker *w, struct twin_conn *c)
+{
+    if (c->phase != TWIN_OPEN || c->read_busy || !w->proto->timeout || !header_expired(w, c))
+        return false;
+    /* Appending after out_len is safe with a send in flight (it covers
+     * out_off..out_len as submitted); compact only without one. */
+    if (!c->send_busy && c->out_off > 0) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    if (!w->proto->timeout(w, c))
+        return false;
+    c->phase = TWIN_FLUSHING;
+    c->want = TWIN_WANT_CLOSE;
+    c->req_start_ms = 0;
+    return true;
 }
 
 void twin_sock_setup(int fd)
@@ -158,8 +182,9 @@ static void usage(FILE *f, const char *prog, const struct twin_proto *proto,
             "%s"
             "  --threads N          workers, each with its own SO_REUSEPORT socket (1)\n"
             "  --idle-timeout-ms N  close connections idle that long, 0 = never (60000)\n"
-            "  --header-timeout-ms N  close a connection whose request is still incomplete\n"
-            "                       that long after it began, 0 = never (10000)\n"
+            "  --header-timeout-ms N  answer 408 and close a connection whose request is\n"
+            "                       still incomplete that long after it began, 0 = never\n"
+            "                       (10000)\n"
             "  --max-conns N        connections per worker; more are closed (10000)\n"
             "  --quiet              no startup messages on stderr\n"
             "  --help               this text\n"

@@ -97,6 +97,9 @@ struct twin_proto {
     void (*conn_fini)(struct twin_worker *w, struct twin_conn *c);
     /* optional: a request started and is incomplete (header timeout) */
     bool (*mid_request)(struct twin_worker *w, struct twin_conn *c);
+    /* optional: the header timeout fired; true if a last answer was
+     * appended to c->out (http: 408), to be sent before FIN */
+    bool (*timeout)(struct twin_worker *w, struct twin_conn *c);
 };
 
 struct twin_engine {
@@ -147,6 +150,10 @@ void twin_worker_tick(struct twin_worker *w);
 bool twin_worker_sweep_due(struct twin_worker *w);
 /* Whether c should be ended now (idle or header timeout, linger deadline). */
 bool twin_conn_expired(const struct twin_worker *w, const struct twin_conn *c);
+/* For an expired c: if it was the header timeout and the protocol queued a
+ * last answer (http: 408), c is now TWIN_FLUSHING and true is returned: the
+ * engine sends it, FIN, lingers (best effort). False: end c now. */
+bool twin_conn_timeout_answer(struct twin_worker *w, struct twin_conn *c);
 /* TCP_NODELAY etc. on an accepted socket. */
 void twin_sock_setup(int fd);
 void twin_log(const struct twin_worker *w, const char *fmt, ...)

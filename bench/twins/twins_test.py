@@ -445,12 +445,24 @@ def timeout_tests(srv, root):
         ok += st == "HTTP/1.1 200 OK" and body == b"ok\n"
     check(ok == 20, "%s: 20 connections over 2 workers" % name)
 
+    # Mid-request: 408 with Connection: close, then EOF (RFC 9110 15.5.9);
+    # idle between requests: EOF without a byte.
     for what, req in (("header timeout", b"GET / HT"), ("idle timeout", b"")):
         s = connect(port)
         t0 = time.time()
+        r = Reader(s)
+        answer = "no answer"
         if req:
             s.sendall(req)
-        closed = Reader(s).at_eof()
+            try:
+                st, fields, body = r.response()
+                answer = "%s (%s)" % (st, fields.get("connection"))
+            except (EOFError, ConnectionResetError):
+                st, fields, body = None, {}, b""
+            check(st == "HTTP/1.1 408 Request Timeout" and fields.get("connection") == "close"
+                  and body == b"408 Request Timeout\n",
+                  "%s: %s answered 408 + Connection: close (got %s)" % (name, what, answer))
+        closed = r.at_eof()
         dt = time.time() - t0
         s.close()
         check(closed and 0.3 <= dt <= 5.0, "%s: %s closed after %.2f s" % (name, what, dt))

@@ -395,7 +395,14 @@ static void test_header_timeout(void **state)
     assert_true(run_until(is_eof, &c, 5000000));
     assert_true(W.now_us - t0 >= 1900000 && W.now_us - t0 <= 2600000);
     assert_int_equal(W.svc->c.header_timeouts, 1);
-    assert_int_equal(c.rx_len, 0);
+    /* Mid-request: a 408 with Connection: close before the FIN (RFC 9110
+     * section 15.5.9). */
+    assert_true(c.rx_len > 30);
+    assert_true(memcmp(c.rx, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+    assert_non_null(memmem(c.rx, c.rx_len, "\r\nConnection: close\r\n", 21));
+    assert_true(c.rx_len >= 20 &&
+                memcmp(c.rx + c.rx_len - 20, "408 Request Timeout\n", 20) == 0);
+    assert_int_equal(W.svc->c.errors, 1);
     client_done(&c);
     assert_true(run_until(svc_idle, NULL, 5000000));
 }

@@ -338,6 +338,56 @@ static void test_eof(void **state)
     free(r.data);
 }
 
+/* Header timeout (RFC 9110 section 15.5.9): mid-request, exactly a 408 with
+ * "Connection: close" and nothing more is served; idle (nothing, or only
+ * complete requests answered), nothing at all. */
+static void timeout_after(const char *in, const char *want)
+{
+    struct http_session s;
+    uint8_t obuf[8192];
+    struct http_out out = {obuf, 0, sizeof(obuf)};
+    size_t used = 0;
+    enum http_step st;
+    size_t before;
+
+    http_session_init(&s, &svc, &ops, NULL);
+    st = http_session_step(&s, (const uint8_t *)in, strlen(in), &used, &out, DATE);
+    assert_int_equal(st, HTTP_STEP_INPUT);
+    assert_int_equal(used, strlen(in));
+    before = out.len;
+    assert_int_equal(http_session_mid_request(&s), want != NULL);
+    assert_int_equal(http_session_timeout(&s, &out, DATE), want != NULL);
+    if (want) {
+        if (out.len - before != strlen(want) || memcmp(obuf + before, want, out.len - before))
+            fail_msg("got:\n%.*s\nwant:\n%s", (int)(out.len - before), (const char *)obuf + before,
+                     want);
+    } else {
+        assert_int_equal(out.len, before);
+    }
+    /* Either way the connection is over: the session serves nothing more. */
+    used = 0;
+    before = out.len;
+    st = http_session_step(&s, NULL, 0, &used, &out, DATE);
+    assert_int_equal(st, HTTP_STEP_CLOSE);
+    assert_int_equal(out.len, before);
+    http_session_fini(&s);
+}
+
+static void test_timeout(void **state)
+{
+    static const char want[] = "HTTP/1.1 408 Request Timeout\r\nServer: toe-httpd\r\n"
+                               "Date: " DATE "\r\n"
+                               "Content-Type: text/plain; charset=utf-8\r\n"
+                               "Content-Length: 20\r\nConnection: close\r\n\r\n"
+                               "408 Request Timeout\n";
+
+    timeout_after("GET /tiny HTTP/1.1\r\nHost: x\r\n", want);          /* fields, no end */
+    timeout_after("GE", want);                                         /* request line */
+    timeout_after("GET /tiny HTTP/1.1\r\nHost: x\r\n\r\nGET /", want); /* the second */
+    timeout_after("", NULL);                                           /* never sent a byte */
+    timeout_after("GET /tiny HTTP/1.1\r\nHost: x\r\n\r\n", NULL);      /* idle after one */
+}
+
 /* With a cache: the first GET fills a slot, later ones are served from it
  * without opening the file; output identical to the uncached server; after
  * the TTL the file is read again. */
@@ -493,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_read_error),
         cmocka_unit_test(test_eof),
+        cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_session_cache),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_cache_fill_error),
