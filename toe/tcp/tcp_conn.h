@@ -198,6 +198,7 @@ uint32_t tcp_sndbuf_tail_seq(const struct tcp_conn *c);
 /* ----- tcp_listen.c */
 /* Takes c off its listener's SYN-RECEIVED list or accept queue. */
 void tcp_listener_unlink(struct tcp_conn *c);
+void tcp_listener_accept_enqueue(struct tcp_listener *lst, struct tcp_conn *c);
 
 /* ----- tcp_output.c */
 /* Sends what window, cwnd, Nagle and SWS allow; FIN when due. */

@@ -129,16 +129,7 @@ static void syn_received_ack(struct tcp_conn *c, const struct tcp_seg *seg, uint
         struct tcp_listener *lst = c->listener;
 
         tcp_listener_unlink(c);
-        c->listener = lst;
-        c->in_accept_queue = true;
-        c->lnext = NULL;
-        c->lprev = lst->accept_tail;
-        if (lst->accept_tail)
-            lst->accept_tail->lnext = c;
-        else
-            lst->accept_head = c;
-        lst->accept_tail = c;
-        lst->accept_len++;
+        tcp_listener_accept_enqueue(lst, c);
         eng->ops->notify(eng->owner, c, TCP_EV_ACCEPTED);
     } else if (!c->passive) {
         tcp_notify(c, TCP_EV_CONNECTED);

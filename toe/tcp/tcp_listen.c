@@ -165,7 +165,9 @@ static void send_cookie_synack(struct tcp_engine *eng, struct tcp_listener *lst,
     lst->cookie_sent_us = now_us ? now_us : 1;
 }
 
-static void accept_queue_add(struct tcp_listener *lst, struct tcp_conn *c)
+/* Appends an established child to its listener's accept queue (oldest
+ * first, the order tcp_accept() hands them out). */
+void tcp_listener_accept_enqueue(struct tcp_listener *lst, struct tcp_conn *c)
 {
     c->listener = lst;
     c->in_accept_queue = true;
@@ -253,7 +255,7 @@ static void cookie_ack(struct tcp_engine *eng, struct tcp_listener *lst,
     c->snd_wl2 = seg->ack;
     tcp_set_state(c, TCP_ESTABLISHED);
     tcp_conn_established_setup(c, now_us);
-    accept_queue_add(lst, c);
+    tcp_listener_accept_enqueue(lst, c);
     eng->ops->notify(eng->owner, c, TCP_EV_ACCEPTED);
     /* The ACK may carry data and a FIN: process it as on the connection. */
     tcp_input(eng, c, seg, now_us);
