@@ -49,7 +49,10 @@ for exe in "$tmp/out/hello" "$tmp/out/hello-static" "$tmp/embed/hello"; do
     "$exe" | tee "$tmp/run.out" || fail "$exe exited non-zero"
     grep -q '^embed example: OK$' "$tmp/run.out" || fail "$exe did not say OK"
 done
-ldd "$tmp/out/hello" | grep -q "$tmp/prefix/.*libtoe.so" || fail "hello is not linked to the installed libtoe.so"
+# ldd's output goes to a file first: `ldd | grep -q` under pipefail fails
+# whenever grep quits early and ldd takes the SIGPIPE.
+ldd "$tmp/out/hello" >"$tmp/ldd.out"
+grep -q "$tmp/prefix/.*libtoe.so" "$tmp/ldd.out" || fail "hello is not linked to the installed libtoe.so"
 
 # The installed headers are the source tree's public headers, byte for byte.
 diff -r "$src/include/toe" "$tmp/prefix/include/toe" >/dev/null ||
