@@ -173,8 +173,35 @@ int sockmem_pool_fini(struct sockmem_pool *pool)
     pool->cache_max = 0;
     if (pool->stats.pages_in_use)
         return -EBUSY;
-    sys_arena_destroy(pool);
+    /* Released pages may still be in use elsewhere: their arena stays. */
+    if (!pool->arena_lent)
+        sys_arena_destroy(pool);
     return 0;
+}
+
+void sockmem_pool_release(struct sockmem_pool *pool, size_t pages)
+{
+    if (!pages)
+        return;
+    pool->arena_lent = true;
+    pool->stats.pages_in_use -= pages;
+    pool->stats.pages_released += pages;
+    if (pool->cfg.limit)
+        atomic_fetch_sub_explicit(&pool->cfg.limit->pages_used, pages, memory_order_relaxed);
+}
+
+void sockmem_pool_adopt(struct sockmem_pool *pool, size_t pages)
+{
+    struct sockmem_pool_stats *st = &pool->stats;
+
+    if (!pages)
+        return;
+    st->pages_in_use += pages;
+    if (st->pages_in_use > st->pages_in_use_hwm)
+        st->pages_in_use_hwm = st->pages_in_use;
+    st->pages_adopted += pages;
+    if (pool->cfg.limit)
+        atomic_fetch_add_explicit(&pool->cfg.limit->pages_used, pages, memory_order_relaxed);
 }
 
 void *sockmem_page_get_slow(struct sockmem_pool *pool)

@@ -15,11 +15,20 @@
  *    count against the limit for the others; sockmem_pool_trim() gives them back.
  *
  * A pool is single-threaded (owned by one core); only the limit is shared.
+ *
+ * Pages can change pools (a connection moving to another core): they stay
+ * where they are in memory and only their accounting moves, with
+ * sockmem_pool_release() on the old pool's thread and sockmem_pool_adopt()
+ * on the new one's. A page may then be put to any pool of the same page size
+ * (its cache, or its allocator: jemalloc frees a page into the arena it came
+ * from, from any thread). Its arena must outlive it, so a pool that ever
+ * released pages keeps its arena at fini (see sockmem_pool_fini).
  */
 #ifndef TOE_SOCKMEM_POOL_H
 #define TOE_SOCKMEM_POOL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +81,8 @@ struct sockmem_pool_stats {
     uint64_t fail_pool_limit;   /* get refused: cfg.max_pages reached */
     uint64_t fail_global_limit; /* get refused: shared limit reached */
     uint64_t fail_nomem;        /* get refused: allocator returned NULL */
+    uint64_t pages_released;    /* in-use pages handed to another pool */
+    uint64_t pages_adopted;     /* in-use pages taken over from another pool */
 };
 
 struct sockmem_pool {
@@ -81,6 +92,7 @@ struct sockmem_pool {
     uint32_t page_shift;
     uint32_t arena;    /* jemalloc arena index (unused without jemalloc) */
     size_t in_use_max; /* cfg.max_pages, or SIZE_MAX */
+    bool arena_lent;   /* pages were released: the arena outlives fini */
     struct sockmem_pool_stats stats;
     struct sockmem_pool_config cfg;
 };
@@ -93,8 +105,26 @@ int sockmem_pool_init(struct sockmem_pool *pool, const struct sockmem_pool_confi
 
 /* Frees cached pages and the arena. With pages still in use it returns
  * -EBUSY and keeps the arena so they stay valid; they can still be put back
- * (straight to the allocator) and fini called again. */
+ * (straight to the allocator) and fini called again. A pool that ever
+ * released pages (sockmem_pool_release) frees its cache but never destroys
+ * its arena: those pages may live on in other pools, and jemalloc's arena
+ * destroy would discard them under their new owners. The arena (one per
+ * such pool) is left to the process; pages put back later still go into it.
+ * Without jemalloc there is no arena and nothing is kept. */
 int sockmem_pool_fini(struct sockmem_pool *pool);
+
+/* Accounting of pages moving between pools; the pages are not touched.
+ * release: on this pool's thread, `pages` pages in use leave it (another
+ * pool will adopt them): pages_in_use and the shared limit (if any) go down.
+ * adopt: on this pool's thread, `pages` pages in use that another pool of
+ * the same page size released are accounted here: pages_in_use and the
+ * shared limit (if any) go up, past cfg.max_pages and the limit's max if need
+ * be (the memory exists already; refusing would lose data): later gets fail
+ * until use falls back. Pools with different limits stay exact; with a
+ * shared limit, pages in transit (released, not yet adopted) are not counted
+ * for that moment. */
+void sockmem_pool_release(struct sockmem_pool *pool, size_t pages);
+void sockmem_pool_adopt(struct sockmem_pool *pool, size_t pages);
 
 /* Gives every cached page back to the allocator and the shared limit. */
 void sockmem_pool_trim(struct sockmem_pool *pool);

@@ -1,5 +1,5 @@
 /* sockmem receive buffer: in-order and out-of-order stores, reads, and the
- * range list behind SACK (see rcvbuf.h). */
+ * range list behind SACK, and moving to another pool (see rcvbuf.h). */
 #include "sockmem/rcvbuf.h"
 
 #include <errno.h>
@@ -211,4 +211,33 @@ int rcvbuf_ranges(const struct rcvbuf *rb, struct sockmem_range *out, int max)
         return 0;
     memcpy(out, rb->ranges, (size_t)n * sizeof(*out));
     return n;
+}
+
+/* Pages the buffer holds, in order or not: exactly its non-empty slots. */
+static size_t pages_held(const struct rcvbuf *rb)
+{
+    const struct sockmem_ring *r = &rb->ring;
+    size_t n = 0;
+
+    for (uint32_t i = 0; r->slots && i <= r->slot_mask; i++)
+        n += r->slots[i] != NULL;
+    return n;
+}
+
+size_t rcvbuf_pool_unbind(struct rcvbuf *rb)
+{
+    size_t n = pages_held(rb);
+
+    sockmem_pool_release(rb->ring.pool, n);
+    rb->ring.pool = NULL;
+    return n;
+}
+
+int rcvbuf_pool_bind(struct rcvbuf *rb, struct sockmem_pool *pool)
+{
+    if (rb->ring.pool || rb->ring.page_shift != pool->page_shift)
+        return -EINVAL;
+    rb->ring.pool = pool;
+    sockmem_pool_adopt(pool, pages_held(rb));
+    return 0;
 }

@@ -58,6 +58,12 @@ void rcvbuf_reset(struct rcvbuf *rb);
 /* Clamped like init. 0, or -ENOMEM with nothing changed. */
 int rcvbuf_set_capacity(struct rcvbuf *rb, size_t wish_bytes);
 
+/* Moving the buffer to another pool: as sndbuf_pool_unbind/_bind (the
+ * out-of-order range array is the buffer's own heap memory and moves with
+ * it; it keeps its size, max_ranges, whatever the new pool's config says). */
+size_t rcvbuf_pool_unbind(struct rcvbuf *rb);
+int rcvbuf_pool_bind(struct rcvbuf *rb, struct sockmem_pool *pool);
+
 /* Stores the segment [off, off + len) (stream offsets), trimmed to
  * [edge, head + capacity). All or nothing. Returns how far the in-order edge
  * advanced (0 for out-of-order, duplicate or out-of-window data), or

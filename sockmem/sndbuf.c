@@ -1,4 +1,5 @@
-/* sockmem send buffer: append, release, and zero-copy reads (see sndbuf.h). */
+/* sockmem send buffer: append, release, zero-copy reads, and moving to
+ * another pool (see sndbuf.h). */
 #include "sockmem/sndbuf.h"
 
 #include <errno.h>
@@ -101,4 +102,33 @@ size_t sndbuf_copy(const struct sndbuf *sb, size_t off_bytes, void *dst, size_t 
     len = clip(sb, off_bytes, len);
     sockmem_ring_read(&sb->ring, sb->head_off + off_bytes, dst, len);
     return len;
+}
+
+/* Pages the buffer holds: exactly its non-empty slots (ring.h). */
+static size_t pages_held(const struct sndbuf *sb)
+{
+    const struct sockmem_ring *r = &sb->ring;
+    size_t n = 0;
+
+    for (uint32_t i = 0; r->slots && i <= r->slot_mask; i++)
+        n += r->slots[i] != NULL;
+    return n;
+}
+
+size_t sndbuf_pool_unbind(struct sndbuf *sb)
+{
+    size_t n = pages_held(sb);
+
+    sockmem_pool_release(sb->ring.pool, n);
+    sb->ring.pool = NULL;
+    return n;
+}
+
+int sndbuf_pool_bind(struct sndbuf *sb, struct sockmem_pool *pool)
+{
+    if (sb->ring.pool || sb->ring.page_shift != pool->page_shift)
+        return -EINVAL;
+    sb->ring.pool = pool;
+    sockmem_pool_adopt(pool, pages_held(sb));
+    return 0;
 }

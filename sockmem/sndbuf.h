@@ -43,6 +43,18 @@ void sndbuf_reset(struct sndbuf *sb);
 /* Clamped like init. 0, or -ENOMEM with nothing changed. */
 int sndbuf_set_capacity(struct sndbuf *sb, size_t wish_bytes);
 
+/* Moving the buffer to another pool of the same page size (its connection
+ * moves to another core): the pages stay, their accounting moves.
+ * sndbuf_pool_unbind(), on the old pool's thread, releases them from the pool
+ * (sockmem_pool_release) and leaves the buffer without a pool: nothing may
+ * use it until sndbuf_pool_bind() accounts them to the new pool
+ * (sockmem_pool_adopt), on that pool's thread. The struct may be copied
+ * bytewise in between (no pointer into itself). Unbind returns the pages
+ * held; bind returns 0, or -EINVAL (nothing done) when the page sizes
+ * differ. */
+size_t sndbuf_pool_unbind(struct sndbuf *sb);
+int sndbuf_pool_bind(struct sndbuf *sb, struct sockmem_pool *pool);
+
 /* Copies up to len bytes to the tail, as many as free space allows. Returns
  * the bytes stored (0 when full). If a page cannot be had the bytes stored
  * before it stay and their count is returned, or -ENOMEM if that is none;

@@ -136,6 +136,23 @@ static inline bool timer_pending(const struct timer *timer)
     return timer->link.next != NULL;
 }
 
+/* When an armed timer fires, as an absolute time: its deadline tick times
+ * tick_us (the expiry it was armed with, rounded up to the tick), or the
+ * wheel's now when it was armed in the past (due on the next advance).
+ * Moving a timer to another wheel (its owner moves to another core:
+ * timer_wheel_cancel here, timer_wheel_add there at this time) keeps its
+ * deadline exactly when both ticks are equal, else rounds it up to the new
+ * tick: never earlier. Only meaningful while timer_pending(). */
+static inline uint64_t timer_wheel_expiry_us(const struct timer_wheel *wheel,
+                                             const struct timer *timer)
+{
+    if (timer->expires == 0)
+        return wheel->now_us;
+    if (timer->expires > UINT64_MAX / wheel->tick_us)
+        return UINT64_MAX;
+    return timer->expires * wheel->tick_us;
+}
+
 /* Internals of the inline operations below. */
 
 /* us / tick_us and the remainder: the 64x64 high product underestimates the

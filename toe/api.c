@@ -1,8 +1,8 @@
 /* The public app API (include/toe/toe.h): listen, connect, send, recv,
- * shutdown, close, abort, connection info, counters. v1 runs every call on
- * the calling thread against the connection's core, as a synchronous app
- * event (counted as ToeEv_app_*); with several cores, calls for another core
- * will travel as events on that core's queue. */
+ * shutdown, close, abort, connection info, counters. Every call on a
+ * connection runs on the calling thread against the connection's core, as a
+ * synchronous app event (counted as ToeEv_app_*): the caller is that core's
+ * thread (toe.h "Threading model"). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,36 +27,64 @@ static bool toe_ipv4_unicast(const struct toe_core *core, uint32_t a)
     return true;
 }
 
+/* One core's replica of a listener. */
+static int listen_one(struct toe_core *core, uint16_t port, uint32_t backlog,
+                      const struct toe_app_ops *ops, void *ctx)
+{
+    struct toe_listener *l = calloc(1, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    l->ops = *ops;
+    l->ctx = ctx;
+    l->port = port;
+    int rc = tcp_listener_open(&core->eng, &l->tl, core->ip, port, backlog);
+    if (rc) {
+        free(l);
+        return rc;
+    }
+    l->tl.user = l;
+    listener_insert(&core->listeners, l);
+    core->stats.events[TOE_EV_APP_LISTEN]++;
+    return 0;
+}
+
+/* A core's share of a stack-wide backlog: ceil(backlog / n_cores), so the
+ * shares add up to at least what was asked. 0 stays the engine default. */
+static uint32_t backlog_share(const struct toe_stack *stack, int backlog)
+{
+    return ((uint32_t)backlog + stack->n_cores - 1) / stack->n_cores;
+}
+
 int toe_listen(struct toe_stack *stack, uint16_t port, int backlog,
                const struct toe_app_ops *ops, void *ctx)
 {
     if (!ops || port == 0 || backlog < 0)
         return -EINVAL;
+    if (stack->started)
+        return -EBUSY; /* replicas are made on each core: toe_listen_core */
     for (uint32_t i = 0; i < stack->n_cores; i++)
         if (listener_find(&stack->cores[i]->listeners, port))
             return -EADDRINUSE;
     for (uint32_t i = 0; i < stack->n_cores; i++) {
-        struct toe_core *core = stack->cores[i];
-        struct toe_listener *l = calloc(1, sizeof(*l));
-        if (!l)
-            goto err;
-        l->ops = *ops;
-        l->ctx = ctx;
-        l->port = port;
-        int rc = tcp_listener_open(&core->eng, &l->tl, core->ip, port, (uint32_t)backlog);
+        int rc = listen_one(stack->cores[i], port, backlog_share(stack, backlog), ops, ctx);
         if (rc) {
-            free(l);
             toe_unlisten(stack, port);
             return rc;
         }
-        l->tl.user = l;
-        listener_insert(&core->listeners, l);
-        core->stats.events[TOE_EV_APP_LISTEN]++;
     }
     return 0;
-err:
-    toe_unlisten(stack, port);
-    return -ENOMEM;
+}
+
+int toe_listen_core(struct toe_stack *stack, uint32_t core, uint16_t port, int backlog,
+                    const struct toe_app_ops *ops, void *ctx)
+{
+    if (!ops || port == 0 || backlog < 0 || core >= stack->n_cores)
+        return -EINVAL;
+    if (stack->started && toe_stack_current_core(stack) != (int)core)
+        return -EPERM; /* only the core's own thread touches its state */
+    if (listener_find(&stack->cores[core]->listeners, port))
+        return -EADDRINUSE;
+    return listen_one(stack->cores[core], port, (uint32_t)backlog, ops, ctx);
 }
 
 int toe_unlisten(struct toe_stack *stack, uint16_t port)
@@ -75,12 +103,43 @@ int toe_unlisten(struct toe_stack *stack, uint16_t port)
     return found ? 0 : -ENOENT;
 }
 
+/* The calling core: the thread's own, or core 0 outside any core
+ * (deterministic mode, before start). */
+static struct toe_core *calling_core(struct toe_stack *stack)
+{
+    int i = toe_stack_current_core(stack);
+    return stack->cores[i >= 0 ? (uint32_t)i : 0];
+}
+
+/* RFC 6056 section 3.3.3 (algorithm 3): offset = F(laddr, raddr, rport,
+ * secret), then port = min + (offset + next_ephemeral) % num, trying the
+ * next counter value on a collision. F is SipHash with the stack's flow key
+ * over the tuple with lport 0. We also skip ports whose tuple hashes into a
+ * bucket another core owns, so the whole flow stays on the calling core
+ * without an association (on average n_cores tries). */
+static int ephemeral_pick(struct toe_core *core, struct flow_key *key)
+{
+    const uint32_t lo = 49152, num = 65536 - 49152;
+    struct flow_key k0 = *key;
+
+    k0.lport = 0;
+    uint32_t offset = (uint32_t)flow_hash(&core->flows.hash_key, &k0);
+    for (uint32_t tries = 0; tries < num; tries++) {
+        key->lport = (uint16_t)(lo + (offset + core->ephemeral_next++) % num);
+        uint64_t h = flow_hash(&core->flows.hash_key, key);
+        uint32_t b = flow_bucket(h, core->n_buckets);
+        if (core->stack->n_cores > 1 && !core->bucket_here[b])
+            continue;
+        if (flow_table_lookup_hashed(&core->flows, key, h) == FLOW_ID_NONE)
+            return 0;
+    }
+    return -EADDRNOTAVAIL;
+}
+
 int toe_connect(struct toe_stack *stack, uint32_t raddr, uint16_t rport,
                 const struct toe_app_ops *ops, void *ctx, struct toe_conn **conn)
 {
-    /* v1: one core. With a dispatcher, the ephemeral port is chosen so that
-     * the tuple's bucket belongs to the calling core. */
-    struct toe_core *core = stack->cores[0];
+    struct toe_core *core = calling_core(stack);
     struct tcp_conn *tc;
 
     if (!ops || !conn || raddr == 0 || rport == 0 || raddr == core->ip)
@@ -97,19 +156,13 @@ int toe_connect(struct toe_stack *stack, uint32_t raddr, uint16_t rport,
         return -ENETUNREACH;
     core->stats.events[TOE_EV_APP_CONNECT]++;
 
-    struct tcp_tuple t = {.laddr = core->ip, .raddr = raddr, .rport = rport};
     struct flow_key key = {.laddr = core->ip, .raddr = raddr, .rport = rport};
-    for (uint32_t tries = 0;; tries++) {
-        if (tries == 16384)
-            return -EADDRNOTAVAIL;
-        key.lport = core->ephemeral_next;
-        core->ephemeral_next = core->ephemeral_next == 65535 ? 49152 : core->ephemeral_next + 1;
-        if (flow_table_lookup(&core->flows, &key) == FLOW_ID_NONE)
-            break;
-    }
-    t.lport = key.lport;
+    int rc = ephemeral_pick(core, &key);
+    if (rc)
+        return rc;
+    struct tcp_tuple t = {.laddr = core->ip, .raddr = raddr, .lport = key.lport, .rport = rport};
 
-    int rc = tcp_connect(&core->eng, &t, core->now_us, &tc);
+    rc = tcp_connect(&core->eng, &t, core->now_us, &tc);
     if (rc) {
         core_app_done(core);
         return rc;
@@ -195,6 +248,11 @@ void toe_conn_set_ctx(struct toe_conn *c, void *ctx)
 void *toe_conn_get_ctx(const struct toe_conn *c)
 {
     return c->ctx;
+}
+
+uint32_t toe_conn_core(const struct toe_conn *c)
+{
+    return c->core->index;
 }
 
 int toe_conn_info(const struct toe_conn *c, struct toe_conn_info *info)

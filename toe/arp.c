@@ -226,35 +226,40 @@ int arp_hold(struct toe_core *core, uint32_t next_hop, const uint8_t *frame, uin
     return 0;
 }
 
-void arp_input(struct toe_core *core, const struct arp_view *a)
+/* RFC 826 merge: update a known sender; add it only if we are the target.
+ * spa 0 is an RFC 5227 probe: answer it, learn nothing. */
+void arp_merge(struct toe_core *core, const struct arp_view *a)
 {
     struct arp_cache *ac = &core->arp;
+
+    if (a->spa == 0)
+        return;
+    struct arp_entry *e = arp_cache_find(ac, a->spa);
+    if (!e && a->tpa == core->ip)
+        e = entry_alloc(core, a->spa);
+    if (!e)
+        return;
+    bool was_incomplete = e->state == ARP_INCOMPLETE || e->state == ARP_FREE;
+    memcpy(e->mac, a->sha, WIRE_ETH_ALEN);
+    e->state = ARP_REACHABLE;
+    e->retries = 0;
+    e->confirmed_us = core->now_us;
+    core->stats.arp_cache_updates++;
+    if (was_incomplete) {
+        core->stats.arp_resolved++;
+        held_send_all(core, e);
+    }
+}
+
+void arp_input(struct toe_core *core, const struct arp_view *a)
+{
     bool for_us = a->tpa == core->ip;
 
     if (a->op == WIRE_ARP_OP_REQUEST)
         core->stats.arp_in_requests++;
     else
         core->stats.arp_in_replies++;
-
-    /* RFC 826 merge: update a known sender; add it only if we are the target.
-     * spa 0 is an RFC 5227 probe: answer it, learn nothing. */
-    if (a->spa != 0) {
-        struct arp_entry *e = arp_cache_find(ac, a->spa);
-        if (!e && for_us)
-            e = entry_alloc(core, a->spa);
-        if (e) {
-            bool was_incomplete = e->state == ARP_INCOMPLETE || e->state == ARP_FREE;
-            memcpy(e->mac, a->sha, WIRE_ETH_ALEN);
-            e->state = ARP_REACHABLE;
-            e->retries = 0;
-            e->confirmed_us = core->now_us;
-            core->stats.arp_cache_updates++;
-            if (was_incomplete) {
-                core->stats.arp_resolved++;
-                held_send_all(core, e);
-            }
-        }
-    }
+    arp_merge(core, a);
 
     if (for_us && a->op == WIRE_ARP_OP_REQUEST) {
         struct port_frame *f = core_tx_get(core);

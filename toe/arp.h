@@ -91,6 +91,9 @@ int arp_hold(struct toe_core *core, uint32_t next_hop, const uint8_t *frame, uin
 /* A valid ARP packet from the input unit (addressed to us, or a sender update). */
 void arp_input(struct toe_core *core, const struct arp_view *a);
 
+/* The cache half of arp_input: what another core saw (RFC 826 merge). */
+void arp_merge(struct toe_core *core, const struct arp_view *a);
+
 /* Retries, failures and aging. Returns the time of the next tick needed. */
 uint64_t arp_tick(struct toe_core *core, uint64_t now_us);
 

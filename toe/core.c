@@ -26,8 +26,9 @@ int core_net_init(struct toe_core *core, const struct toe_stack_config *cfg, str
     if (port->caps & PORT_CAP_RX_L4_CSUM)
         core->parse_flags |= WIRE_PARSE_NO_L4_CSUM;
     core->arp_next_tick_us = UINT64_MAX;
-    /* Ephemeral ports: RFC 6056 range 49152..65535, start from the key. */
-    core->ephemeral_next = (uint16_t)(49152 + (hk->k[0] | hk->k[1] << 8) % 16384);
+    /* RFC 6056 algorithm 3's counter starts anywhere: from the key. */
+    core->ephemeral_next = (uint32_t)(hk->k[0] | hk->k[1] << 8);
+    core->n_buckets = cfg->n_buckets ? cfg->n_buckets : TOE_DEFAULT_BUCKETS;
 
     struct flow_table_config fc = {
         .max_flows = cfg->max_flows,

@@ -106,7 +106,7 @@ static int input_tcp(struct toe_core *core, const struct frame_view *fv, struct 
     ev->key.rport = t->sport;
     /* The proxy: hash once, look up once; everything after uses flow_id. */
     ev->hash = flow_hash(&core->flows.hash_key, &ev->key);
-    ev->bucket = flow_bucket(ev->hash, core->flows.n_buckets);
+    ev->bucket = flow_bucket(ev->hash, core->n_buckets);
     ev->flow_id = flow_table_lookup_hashed(&core->flows, &ev->key, ev->hash);
     ev->flow_gen = ev->flow_id != FLOW_ID_NONE ? flow_table_gen(&core->flows, ev->flow_id) : 0;
 

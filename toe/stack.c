@@ -11,11 +11,20 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "sockmem/pool.h"
 #include "timers/wheel.h"
+#include "toe/bucket_move.h"
+#include "toe/control.h"
+#include "toe/core_msg.h"
+#include "toe/dispatch/assoc.h"
+#include "toe/dispatch/balance.h"
+#include "toe/dispatch/ring.h"
 #include "toe/icmp.h"
 #include "toe/input.h"
+#include "toe/relay_port.h"
 #include "toe/stack_internal.h"
 
 /* ---- configuration ---- */
@@ -50,6 +59,14 @@ void toe_stack_config_init(struct toe_stack_config *cfg)
     cfg->timestamps = true;
     cfg->window_scale = true;
     cfg->ttl = 64;
+    for (unsigned i = 0; i < TOE_MAX_CORES; i++)
+        cfg->cpus[i] = -1;
+    cfg->n_buckets = TOE_DEFAULT_BUCKETS;
+    cfg->balance_interval_ms = 100;
+    cfg->ring_slots = 256;
+    cfg->park_max_events = 1024;
+    cfg->sim_core_events_per_s = 100000;
+    cfg->busy_poll = false;
 }
 
 int toe_ipv4_parse(const char *text, uint32_t *addr)
@@ -208,6 +225,12 @@ static struct tcp_conn *op_conn_alloc(void *owner, const struct tcp_tuple *t)
     c->flow_id = id;
     c->gen = flow_table_gen(&core->flows, id);
     c->tcp_live = true;
+    c->moved_in = false;
+    c->bucket = flow_bucket(hash, core->n_buckets);
+    if (core->bucket_flows)
+        LIST_INSERT_HEAD(&core->bucket_flows[c->bucket], c, bucket_link);
+    else
+        c->bucket = TOE_BUCKET_PINNED;
     return toe_conn_tcp(c);
 }
 
@@ -217,19 +240,24 @@ static void op_conn_free(void *owner, struct tcp_conn *tc)
     struct toe_conn *c = toe_conn_of_tcp(tc);
 
     core_nq_unlink(core, c);
+    if (c->bucket != TOE_BUCKET_PINNED)
+        LIST_REMOVE(c, bucket_link);
+    c->bucket = TOE_BUCKET_PINNED;
     c->tcp_live = false;
     c->app_owned = false;
     flow_table_free(&core->flows, c->flow_id);
 }
 
-static void op_notify(void *owner, struct tcp_conn *tc, unsigned events)
+void core_conn_notify(struct toe_core *core, struct toe_conn *c, unsigned events)
 {
-    struct toe_core *core = owner;
-    struct toe_conn *c = toe_conn_of_tcp(tc);
-
     c->pending |= events;
     if (!c->queued)
         nq_push(core, c);
+}
+
+static void op_notify(void *owner, struct tcp_conn *tc, unsigned events)
+{
+    core_conn_notify(owner, toe_conn_of_tcp(tc), events);
 }
 
 static const struct tcp_engine_ops engine_ops = {
@@ -273,8 +301,22 @@ out:
 }
 
 /* Runs one event to completion on its core. */
-static void core_process_event(struct toe_core *core, const struct toe_event *ev)
+/* One writer (this core): a relaxed load and store, no locked add. */
+static inline void fig_add64(atomic_uint_fast64_t *a, uint64_t n)
 {
+    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+void core_process_event(struct toe_core *core, const struct toe_event *ev)
+{
+    fig_add64(&core->fig.events, 1);
+    fig_add64(&core->fig.class_events[ev->cls], 1);
+    if (ev->cls != TOE_CLASS_NET && core->bucket_load) {
+        _Atomic uint32_t *l = &core->bucket_load[ev->bucket];
+        atomic_store_explicit(l, atomic_load_explicit(l, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    }
     switch ((enum toe_ev_type)ev->type) {
     case TOE_EV_TCP_SYN:
     case TOE_EV_TCP_SYNACK:
@@ -287,6 +329,9 @@ static void core_process_event(struct toe_core *core, const struct toe_event *ev
         break;
     case TOE_EV_ARP:
         arp_input(core, &ev->arp);
+        /* Every core keeps its own cache: tell the others. */
+        if (core->stack->n_cores > 1 && ev->arp.spa != 0)
+            core_msg_share_arp(core, &ev->arp);
         break;
     case TOE_EV_ICMP_ECHO:
     case TOE_EV_ICMP_OTHER:
@@ -370,6 +415,15 @@ static uint32_t deliver_one(struct toe_core *core, struct toe_conn *c, unsigned 
         core->stats.app_notify_stale++;
         return n;
     }
+    if (c->moved_in) {
+        /* First thing on the new core: the app takes the flow in. */
+        c->moved_in = false;
+        struct toe_listener *l = listener_find(&core->listeners, tcp_conn_tuple(tc)->lport);
+        c->ops.on_move_in(c, c->ctx, l ? l->ctx : NULL);
+        n++;
+        if (GONE())
+            return n;
+    }
     if ((ev & TCP_EV_CONNECTED) && c->connecting) {
         c->connecting = false;
         if (c->ops.on_connect)
@@ -437,7 +491,16 @@ static uint32_t core_deliver(struct toe_core *core)
 
 /* ---- per-core poll ---- */
 
-static int core_poll(struct toe_core *core, uint64_t now_us)
+/* Figures for the control thread: one writer (this core), relaxed. */
+static void core_publish_figures(struct toe_core *core)
+{
+    atomic_store_explicit(&core->fig.queue_depth, core_msgs_waiting(core),
+                          memory_order_relaxed);
+    atomic_store_explicit(&core->fig.flows, flow_table_count(&core->flows),
+                          memory_order_relaxed);
+}
+
+int core_poll(struct toe_core *core, uint64_t now_us)
 {
     int work = 0;
 
@@ -449,20 +512,24 @@ static int core_poll(struct toe_core *core, uint64_t now_us)
     /* Connections whose emit met a full TX ring retry first. */
     tcp_engine_tx_ready(&core->eng, now_us);
 
+    /* RFC 9293 3.10.7.4 (MUST-59): the whole burst -- our frames and the
+     * events other cores sent us -- is processed before the ACKs of in-order
+     * data go out, one per connection. */
+    tcp_engine_rx_begin(&core->eng);
     uint32_t n = port_rx_burst(core->port, core->rx, core->rx_cap);
     if (n) {
         core->stats.rx_bursts++;
         core->evq_len = 0;
         input_burst(core, core->rx, n);
-        /* RFC 9293 3.10.7.4 (MUST-59): the whole burst is processed
-         * before the ACKs of in-order data go out, one per connection. */
-        tcp_engine_rx_begin(&core->eng);
         for (uint32_t i = 0; i < core->evq_len; i++)
-            core_process_event(core, &core->evq[i]);
-        tcp_engine_rx_end(&core->eng, now_us);
+            core_dispatch_event(core, &core->evq[i]);
+        work += (int)n;
+    }
+    work += (int)core_msgs_drain(core, 2 * core->rx_cap);
+    tcp_engine_rx_end(&core->eng, now_us);
+    if (n) {
         core->evq_len = 0;
         port_rx_release(core->port, core->rx, n);
-        work += (int)n;
     }
 
     int fired = timer_wheel_advance(core->wheel, now_us);
@@ -475,10 +542,17 @@ static int core_poll(struct toe_core *core, uint64_t now_us)
         core->arp_next_tick_us = arp_tick(core, now_us);
         work++;
     }
+    if (core->assoc)
+        assoc_expire(core->assoc, now_us, 16);
     core_tx_flush(core);
 
+    /* Bucket moves call the app (on_move_out) and so run here, outside the
+     * input batch, like every other callback. */
+    work += (int)bucket_move_step(core);
     work += (int)core_deliver(core);
     core_tx_flush(core);
+    core_msg_wake_peers(core);
+    core_publish_figures(core);
     core->in_poll = false;
     return work;
 }
@@ -491,6 +565,63 @@ void core_app_done(struct toe_core *core)
 }
 
 /* ---- lifecycle ---- */
+
+/* The dispatcher's per-core state: bucket lists and ownership, the
+ * association table, parking, the eventfd. */
+static int core_dispatch_init(struct toe_core *core)
+{
+    struct toe_stack *stack = core->stack;
+    uint32_t nb = stack->n_buckets;
+
+    core->efd = -1;
+    core->bucket_flows = calloc(nb, sizeof(*core->bucket_flows));
+    core->bucket_here = calloc(nb, 1);
+    core->bucket_load = calloc(nb, sizeof(*core->bucket_load));
+    if (!core->bucket_flows || !core->bucket_here || !core->bucket_load)
+        return -ENOMEM;
+    uint32_t owned = 0;
+    for (uint32_t b = 0; b < nb; b++) {
+        LIST_INIT(&core->bucket_flows[b]);
+        core->bucket_here[b] = atomic_load(&stack->bucket_owner[b]) == core->index;
+        owned += core->bucket_here[b];
+    }
+    atomic_store(&core->fig.buckets_owned, owned);
+    if (stack->n_cores == 1)
+        return 0;
+    struct assoc_config ac = {
+        .capacity = stack->cfg.max_flows,
+        .idle_timeout_us = (uint64_t)stack->cfg.time_wait_ms * 2000 + 600000000ull,
+        .fin_timeout_us = (uint64_t)stack->cfg.time_wait_ms * 1000,
+    };
+    core->assoc = calloc(1, sizeof(*core->assoc));
+    if (!core->assoc)
+        return -ENOMEM;
+    int rc = assoc_init(core->assoc, &ac);
+    if (rc) {
+        free(core->assoc);
+        core->assoc = NULL;
+        return rc;
+    }
+    rc = core_park_init(core, stack->cfg.park_max_events, stack->ring_slot_bytes);
+    if (rc)
+        return rc;
+    core->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return core->efd < 0 ? -errno : 0;
+}
+
+static void core_dispatch_fini(struct toe_core *core)
+{
+    if (core->assoc) {
+        assoc_fini(core->assoc);
+        free(core->assoc);
+    }
+    core_park_fini(core);
+    if (core->efd >= 0)
+        close(core->efd);
+    free(core->bucket_flows);
+    free(core->bucket_here);
+    free(core->bucket_load);
+}
 
 static void core_destroy(struct toe_core *core)
 {
@@ -531,6 +662,7 @@ static void core_destroy(struct toe_core *core)
         sockmem_pool_fini(core->pool);
     free(core->pool);
     free(core->wheel);
+    core_dispatch_fini(core);
     core_net_fini(core);
     free(core);
 }
@@ -547,11 +679,25 @@ static int core_create(struct toe_stack *stack, uint32_t index, const struct flo
         return -ENOMEM;
     core->stack = stack;
     core->index = index;
-    rc = core_net_init(core, cfg, stack->port, hk, TOE_CONN_TCP_OFF + tcp_conn_size());
+    core->efd = -1;
+    core->own_port = index < stack->n_ports;
+    struct port *port = stack->ports[index % stack->n_ports];
+    if (!core->own_port) {
+        rc = relay_port_create(core, port, index % stack->n_ports, &stack->relays[index]);
+        if (rc) {
+            free(core);
+            return rc;
+        }
+        port = stack->relays[index];
+    }
+    rc = core_net_init(core, cfg, port, hk, TOE_CONN_TCP_OFF + tcp_conn_size());
     if (rc) {
         free(core);
         return rc;
     }
+    rc = core_dispatch_init(core);
+    if (rc)
+        goto err;
     tcp_config_from(&tc, cfg, stack->port);
 
     rc = -ENOMEM;
@@ -586,13 +732,9 @@ static int core_create(struct toe_stack *stack, uint32_t index, const struct flo
     if (rc)
         goto err;
     core->eng_up = true;
-    if (cfg->seed) {
-        /* Reproducible runs: ISNs from the seed too. */
-        uint8_t k[TCP_ISN_KEY_BYTES];
-        for (unsigned i = 0; i < sizeof(k); i++)
-            k[i] = (uint8_t)(hk->k[i] ^ 0x5c);
-        tcp_isn_key_set(&core->eng.isn_key, k);
-    }
+    /* One key set per stack: a cookie issued here validates on any core. */
+    tcp_isn_key_set(&core->eng.isn_key, stack->isn_key);
+    syncookie_key_set(&core->eng.cookie_key, stack->cookie_key);
     *out = core;
     return 0;
 
@@ -601,70 +743,196 @@ err:
     return rc;
 }
 
-int toe_stack_create(const struct toe_stack_config *cfg, struct port *port,
-                     struct toe_stack **out)
+/* The stack's keys (flow hash, ISN, SYN cookie): subkeys of one master
+ * key, itself from the seed (reproducible runs) or from randomness. */
+static void stack_keys_derive(struct toe_stack *stack, uint64_t seed)
 {
-    struct flow_hash_key hk;
+    static const char ctx[crypto_kdf_CONTEXTBYTES] = {'t', 'o', 'e', 'k', 'e', 'y', 's', '1'};
+    uint8_t master[crypto_kdf_KEYBYTES];
+
+    if (seed)
+        crypto_generichash(master, sizeof(master), (const uint8_t *)&seed, sizeof(seed), NULL, 0);
+    else
+        crypto_kdf_keygen(master);
+    crypto_kdf_derive_from_key(stack->hash_key.k, sizeof(stack->hash_key.k), 1, ctx, master);
+    crypto_kdf_derive_from_key(stack->isn_key, sizeof(stack->isn_key), 2, ctx, master);
+    crypto_kdf_derive_from_key(stack->cookie_key, sizeof(stack->cookie_key), 3, ctx, master);
+    sodium_memzero(master, sizeof(master));
+}
+
+static int stack_check_config(const struct toe_stack_config *cfg, uint32_t n_ports)
+{
+    if (cfg->ipv4_addr == 0 || cfg->max_flows == 0)
+        return -EINVAL;
+    if (cfg->n_cores == 0 || cfg->n_cores > TOE_MAX_CORES || n_ports == 0 ||
+        n_ports > cfg->n_cores)
+        return -EINVAL;
+    if (cfg->n_buckets && (cfg->n_buckets & (cfg->n_buckets - 1)))
+        return -EINVAL; /* a power of two: bucket = hash & (n - 1) */
+    if (cfg->n_buckets && cfg->n_buckets < cfg->n_cores)
+        return -EINVAL; /* every core needs a bucket */
+    if (cfg->n_buckets > (1u << 16))
+        return -EINVAL; /* bucket_owner holds 16-bit core indices per bucket */
+    if (cfg->ring_slots && (cfg->ring_slots & (cfg->ring_slots - 1)))
+        return -EINVAL;
+    return 0;
+}
+
+/* Bucket table and rings: what the cores share. */
+static int stack_shared_init(struct toe_stack *stack)
+{
+    const struct toe_stack_config *cfg = &stack->cfg;
+    uint32_t nb = stack->n_buckets;
+
+    stack->bucket_owner = calloc(nb, sizeof(*stack->bucket_owner));
+    stack->bucket_moving = calloc(nb, sizeof(*stack->bucket_moving));
+    stack->relays = calloc(stack->n_cores, sizeof(*stack->relays));
+    if (!stack->bucket_owner || !stack->bucket_moving || !stack->relays)
+        return -ENOMEM;
+    for (uint32_t b = 0; b < nb; b++)
+        atomic_init(&stack->bucket_owner[b], (uint16_t)(b % stack->n_cores));
+    if (stack->n_cores == 1)
+        return 0;
+    uint32_t n_rings = (stack->n_cores + 1) * stack->n_cores;
+    stack->ring_slot_bytes = core_msg_slot_bytes(port_frame_cap(stack->port));
+    stack->rings = aligned_alloc(64, n_rings * sizeof(*stack->rings));
+    if (!stack->rings)
+        return -ENOMEM;
+    memset(stack->rings, 0, n_rings * sizeof(*stack->rings));
+    for (uint32_t i = 0; i < n_rings; i++) {
+        int rc = spsc_ring_init(&stack->rings[i], cfg->ring_slots ? cfg->ring_slots : 256,
+                                stack->ring_slot_bytes);
+        if (rc)
+            return rc;
+        stack->n_rings = i + 1;
+    }
+    return 0;
+}
+
+static void stack_shared_fini(struct toe_stack *stack)
+{
+    for (uint32_t i = 0; i < stack->n_rings; i++)
+        spsc_ring_fini(&stack->rings[i]);
+    free(stack->rings);
+    if (stack->relays)
+        for (uint32_t i = 0; i < stack->n_cores; i++)
+            relay_port_destroy(stack->relays[i]);
+    free(stack->relays);
+    free((void *)stack->bucket_owner);
+    free((void *)stack->bucket_moving);
+}
+
+int toe_stack_create_ports(const struct toe_stack_config *cfg, struct port *const *ports,
+                           uint32_t n_ports, struct toe_stack **out)
+{
     int rc;
 
-    if (!cfg || !port || !out || cfg->ipv4_addr == 0 || cfg->max_flows == 0)
+    if (!cfg || !ports || !out)
         return -EINVAL;
-    if (cfg->n_cores > 1)
-        return -EOPNOTSUPP; /* the dispatcher comes later */
+    rc = stack_check_config(cfg, n_ports);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < n_ports; i++)
+        if (!ports[i])
+            return -EINVAL;
     if (sodium_init() < 0)
         return -EIO;
-    if (cfg->seed) {
-        crypto_generichash(hk.k, sizeof(hk.k), (const uint8_t *)&cfg->seed, sizeof(cfg->seed),
-                           NULL, 0);
-    } else {
-        randombytes_buf(hk.k, sizeof(hk.k));
-    }
 
     struct toe_stack *stack = calloc(1, sizeof(*stack));
     if (!stack)
         return -ENOMEM;
     stack->cfg = *cfg;
-    stack->cfg.n_cores = 1;
-    stack->port = port;
-    stack->n_cores = 1;
+    stack->n_cores = cfg->n_cores;
+    stack->n_buckets = cfg->n_buckets ? cfg->n_buckets : TOE_DEFAULT_BUCKETS;
+    stack->cfg.n_buckets = stack->n_buckets;
+    stack->n_ports = n_ports;
+    stack->ports = calloc(n_ports, sizeof(*stack->ports));
     stack->cores = calloc(stack->n_cores, sizeof(*stack->cores));
-    if (!stack->cores) {
-        free(stack);
-        return -ENOMEM;
+    if (!stack->ports || !stack->cores) {
+        rc = -ENOMEM;
+        goto err;
     }
+    memcpy(stack->ports, ports, n_ports * sizeof(*ports));
+    stack->port = ports[0];
+    stack_keys_derive(stack, cfg->seed);
+    rc = stack_shared_init(stack);
+    if (rc)
+        goto err;
     for (uint32_t i = 0; i < stack->n_cores; i++) {
-        rc = core_create(stack, i, &hk, &stack->cores[i]);
-        if (rc) {
-            toe_stack_destroy(stack);
-            return rc;
-        }
+        rc = core_create(stack, i, &stack->hash_key, &stack->cores[i]);
+        if (rc)
+            goto err;
     }
+    rc = control_create(stack);
+    if (rc)
+        goto err;
     if (cfg->arp_gratuitous) {
         arp_announce(stack->cores[0]);
         core_tx_flush(stack->cores[0]);
     }
     *out = stack;
     return 0;
+err:
+    toe_stack_destroy(stack);
+    return rc;
+}
+
+int toe_stack_create(const struct toe_stack_config *cfg, struct port *port,
+                     struct toe_stack **out)
+{
+    if (!port)
+        return -EINVAL;
+    return toe_stack_create_ports(cfg, &port, 1, out);
 }
 
 void toe_stack_destroy(struct toe_stack *stack)
 {
     if (!stack)
         return;
-    for (uint32_t i = 0; i < stack->n_cores; i++)
-        core_destroy(stack->cores[i]);
+    toe_stack_stop(stack);
+    control_destroy(stack);
+    if (stack->cores)
+        for (uint32_t i = 0; i < stack->n_cores; i++)
+            core_destroy(stack->cores[i]);
+    stack_shared_fini(stack);
     free(stack->cores);
+    free(stack->ports);
     free(stack);
 }
+
+uint32_t toe_stack_cores(const struct toe_stack *stack)
+{
+    return stack->n_cores;
+}
+
+/* Deterministic mode: every core in index order, then again while messages
+ * are still travelling between them (bounded), so that one call leaves the
+ * stack as quiet as the input allows -- Tcl scripts and netsim stay exact. */
+#define POLL_MAX_ROUNDS 16
 
 int toe_stack_poll(struct toe_stack *stack, uint64_t now_us)
 {
     int work = 0;
+
+    if (stack->started)
+        return -EBUSY;
     for (uint32_t i = 0; i < stack->n_cores; i++)
         if (stack->cores[i]->in_poll)
             return -EBUSY; /* from a callback: the burst is still in use */
-    for (uint32_t i = 0; i < stack->n_cores; i++)
-        work += core_poll(stack->cores[i], now_us);
+    control_poll(stack, now_us);
+    for (uint32_t round = 0; round < POLL_MAX_ROUNDS; round++) {
+        uint32_t waiting = 0;
+        for (uint32_t i = 0; i < stack->n_cores; i++) {
+            struct toe_core *core = stack->cores[i];
+            stack_current_set(core);
+            work += core_poll(core, now_us);
+            stack_current_set(NULL);
+        }
+        for (uint32_t i = 0; i < stack->n_cores; i++)
+            waiting += core_msgs_waiting(stack->cores[i]);
+        if (!waiting)
+            break;
+    }
     return work;
 }
 
@@ -680,6 +948,8 @@ uint64_t toe_stack_next_timer_us(const struct toe_stack *stack)
             next = core->arp_next_tick_us;
         if (core->nq_head && core->now_us < next)
             next = core->now_us; /* notifications wait for the next poll */
+        if ((core->mv.active || core_msgs_waiting(core)) && core->now_us < next)
+            next = core->now_us; /* a move or messages in flight */
     }
     return next;
 }

@@ -4,18 +4,28 @@
  * struct toe_core is the per-core context passed everywhere (no per-packet or
  * per-core state in globals): its TCP engine, timer wheel, page pool, flow
  * table partition, listener replicas, ARP cache, event queue, TX batch, app
- * notification queue and counters. v1 runs one core; a dispatcher assigning
- * flow-hash buckets to cores comes later and fits this layout: every event
- * already carries its bucket, and every core has its own partition. */
+ * notification queue, counters, and its ends of the message rings.
+ *
+ * Ownership (DESIGN.md "Threads and ownership"): a core's fields are touched
+ * only by the thread running that core. Other threads reach it through the
+ * SPSC rings (ring(src, dst): one per ordered pair of cores, plus one from
+ * the control thread to each core) and its eventfd. What is shared is
+ * written by one thread at a time and read with atomics: the bucket ->
+ * owner table (an entry is written only by the core that owns the bucket,
+ * see bucket_move.c), the published figures and counter snapshots. */
 #ifndef TOE_STACK_INTERNAL_H
 #define TOE_STACK_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include <toe/toe.h>
 
 #include "toe/arp.h"
+#include "toe/dispatch/ring.h"
 #include "toe/event.h"
 #include "toe/flow_table.h"
 #include <toe/port.h>
@@ -31,6 +41,7 @@ struct sockmem_pool;
 struct toe_conn {
     struct toe_core *core;
     struct toe_conn *nq_next, *nq_prev; /* app notification queue */
+    LIST_ENTRY(toe_conn) bucket_link;   /* core->bucket_flows[bucket] */
     struct toe_app_ops ops;
     void *ctx;
     uint64_t sent_bytes;      /* accepted by toe_send */
@@ -42,7 +53,14 @@ struct toe_conn {
     bool app_owned;           /* the app holds the handle (engine: app owns it) */
     bool connecting;          /* active open: on_connect not yet called */
     bool tcp_live;            /* the engine has not freed the tcp_conn */
+    bool moved_in;            /* arrived by a bucket move: on_move_in pending */
+    uint32_t bucket;          /* dispatcher bucket, TOE_BUCKET_PINNED if none */
 };
+
+/* A flow on no bucket list: it stayed on its core when its bucket moved. */
+#define TOE_BUCKET_PINNED UINT32_MAX
+
+LIST_HEAD(toe_conn_list, toe_conn);
 
 #define TOE_CONN_TCP_OFF ((sizeof(struct toe_conn) + 63) & ~(size_t)63)
 
@@ -80,11 +98,65 @@ void listener_insert(struct listener_table *lt, struct toe_listener *l);
 struct toe_listener *listener_remove(struct listener_table *lt, uint16_t port);
 
 #define TOE_TX_BATCH 64
+#define TOE_DEFAULT_BUCKETS 256
+
+struct assoc_table;
+struct core_parked;
+
+/* Per-core figures the control thread reads (relaxed atomics: one writer,
+ * the core; a torn view across fields only blurs one interval's figure). */
+struct core_figures {
+    _Alignas(64) atomic_uint_fast64_t busy_ns;  /* time spent doing work */
+    atomic_uint_fast64_t events;                /* events processed */
+    atomic_uint_fast64_t drops;                 /* events dropped (ring/park full) */
+    atomic_uint_fast64_t moves_in, moves_out;   /* buckets */
+    atomic_uint_fast32_t queue_depth;           /* messages waiting at last look */
+    atomic_uint_fast32_t buckets_owned;
+    atomic_uint_fast32_t flows;
+    atomic_uint_fast64_t class_events[TOE_CLASS_COUNT];
+};
+
+/* Dispatcher counters of one core (its own; snapshots for readers). */
+#define TOE_DISPATCH_COUNTERS(X)                                              \
+    X(fwd_out, "DispatchForwarded")      /* events sent to their owner core */ \
+    X(fwd_in, "DispatchReceived")        /* events received from another core */ \
+    X(fwd_ring_full, "DispatchRingFullDrops") /* lost: the owner's ring was full */ \
+    X(stale_fwd, "DispatchStaleForwards") /* re-sent to the bucket's new owner */ \
+    X(parked, "DispatchParked")          /* held while their bucket moved in */ \
+    X(park_overflow, "DispatchParkOverflowDrops") /* lost: parking full */  \
+    X(replayed, "DispatchReplayed")      /* parked events run after the move */ \
+    X(assoc_hits, "DispatchAssocHits")   /* owner found by association */    \
+    X(tx_relayed, "DispatchTxRelayed")   /* frames sent for a port-less core */ \
+    X(tx_relay_drops, "DispatchTxRelayDrops") /* lost: TX ring or batch full */ \
+    X(arp_shared, "DispatchArpShared")   /* ARP learnt, told to other cores */ \
+    X(buckets_in, "DispatchBucketsIn")   /* buckets moved to this core */    \
+    X(buckets_out, "DispatchBucketsOut") /* buckets moved away */            \
+    X(flows_in, "DispatchFlowsIn")       /* flows moved to this core */      \
+    X(flows_out, "DispatchFlowsOut")                                         \
+    X(move_refused, "DispatchMovesRefused") /* bucket kept: a flow could not move */ \
+    X(move_lost, "DispatchMoveLost")     /* a moved flow found no room here */ \
+    X(msgs_in, "DispatchMsgsIn")         /* ring messages handled */
+
+struct toe_dispatch_stats {
+#define TOE_DISPATCH_FIELD_(f, n) uint64_t f;
+    TOE_DISPATCH_COUNTERS(TOE_DISPATCH_FIELD_)
+#undef TOE_DISPATCH_FIELD_
+};
+
+/* A bucket move in progress on its old owner (bucket_move.c). */
+struct core_move_out {
+    uint32_t bucket;
+    uint32_t to;
+    uint32_t fences_left;     /* FENCE messages still awaited */
+    uint64_t fence_req_todo;  /* RX cores still to be sent FENCE_REQ */
+    bool active;
+};
 
 struct toe_core {
     struct toe_stack *stack;
     uint32_t index;
     struct port *port;
+    bool own_port;            /* port is ports[index], else a relay port */
 
     /* Addressing (copied from the stack config and the port). */
     uint32_t ip;
@@ -122,8 +194,24 @@ struct toe_core {
     bool in_poll;              /* TX is flushed at the end of the poll */
     bool destroying;           /* toe_stack_destroy: emit sends nothing */
 
-    uint16_t ephemeral_next;
+    uint32_t ephemeral_next;  /* RFC 6056 algorithm 3's counter */
     uint64_t arp_next_tick_us;
+
+    /* Dispatcher, this core's part. */
+    struct toe_dispatch_stats dstats;
+    struct toe_conn_list *bucket_flows; /* n_buckets lists of this core's flows */
+    uint8_t *bucket_here;     /* n_buckets: 1 = this core holds the bucket */
+    struct assoc_table *assoc;/* this dispatcher's associations (RX cores) */
+    struct core_parked *parked; /* events held for buckets moving in */
+    struct core_move_out mv;  /* the bucket this core is giving away */
+    struct core_figures fig;
+    uint32_t n_buckets;       /* the stack's dispatcher bucket count */
+    _Atomic uint32_t *bucket_load; /* events per bucket (this core's), for control */
+    int efd;                  /* eventfd: wakes the core's thread */
+    atomic_bool sleeping;     /* in poll(): producers must write efd */
+    uint64_t wake_mask;       /* cores sent messages this round: wake them */
+    pthread_t thread;
+    bool thread_up;
 
     /* Allocated apart: the wheel must not move after init. */
     struct timer_wheel *wheel;
@@ -134,10 +222,61 @@ struct toe_core {
 
 struct toe_stack {
     struct toe_stack_config cfg;
-    struct port *port;
+    struct port *port;        /* ports[0] */
+    struct port **ports;
+    uint32_t n_ports;
     uint32_t n_cores;
     struct toe_core **cores;
+
+    /* One key set per stack (flow hash, ISN, SYN cookie), the same on every
+     * core: derived once from the seed or from randomness. */
+    struct flow_hash_key hash_key;
+    uint8_t isn_key[TCP_ISN_KEY_BYTES];
+    uint8_t cookie_key[SYNCOOKIE_KEY_BYTES];
+
+    /* Dispatcher tables shared by the cores. */
+    uint32_t n_buckets;
+    _Atomic uint16_t *bucket_owner; /* bucket -> core */
+    _Atomic uint8_t *bucket_moving; /* set by control, cleared by the new owner */
+    struct spsc_ring *rings;  /* (n_cores + 1) * n_cores: ring(src, dst) */
+    uint32_t n_rings;         /* initialised */
+    uint32_t ring_slot_bytes;
+    struct port **relays;     /* n_cores: the relay port of a port-less core */
+
+    /* Threaded mode. */
+    bool started;
+    atomic_bool stop;
+    struct toe_core_hooks hooks;
+    void *hooks_arg;
+    pthread_t control_thread;
+    bool control_up;
+    struct toe_control *control;
 };
+
+static inline struct spsc_ring *stack_ring(const struct toe_stack *s, uint32_t src, uint32_t dst)
+{
+    return &s->rings[src * s->n_cores + dst];
+}
+
+/* Index of the control thread as a ring source. */
+static inline uint32_t stack_control_src(const struct toe_stack *s)
+{
+    return s->n_cores;
+}
+
+/* dispatcher.c: the owner core of an event (the receiving core's
+ * association table first, then the bucket table); an event that reached
+ * its owner (run, parked, or sent on); an event from this core's input. */
+uint32_t core_event_owner(struct toe_core *core, const struct toe_event *ev);
+void core_event_here(struct toe_core *core, const struct toe_event *ev);
+void core_dispatch_event(struct toe_core *core, const struct toe_event *ev);
+
+/* stack.c: one poll round of a core; runs one event to completion; queues
+ * app notifications; the core whose thread runs now (core_thread.c). */
+int core_poll(struct toe_core *core, uint64_t now_us);
+void stack_current_set(struct toe_core *core);
+void core_process_event(struct toe_core *core, const struct toe_event *ev);
+void core_conn_notify(struct toe_core *core, struct toe_conn *c, unsigned events);
 
 /* core.c: the parts of a core that do not need the engine: addressing from
  * the config and the port, flow table (flow_slot_bytes of data per flow),

@@ -122,12 +122,16 @@ static void mq_tx_free(struct port *p, const struct port_frame *frames, uint32_t
     port_tx_free(sub(to_mq(p), 0), frames, n);
 }
 
+static int mq_fd_op(struct port *p);
+
 static const struct port_ops afxdp_mq_ops = {
     .rx_burst = mq_rx_burst,
     .rx_release = mq_rx_release,
     .tx_alloc = mq_tx_alloc,
     .tx_submit = mq_tx_submit,
     .tx_free = mq_tx_free,
+    .fd = mq_fd_op,
+    .kick = afxdp_mq_flush,
 };
 
 bool afxdp_is_mq_port(const struct port *p)
@@ -198,4 +202,9 @@ struct port *afxdp_mq_port(const struct afxdp *x)
 int afxdp_mq_fd(const struct afxdp *x)
 {
     return x->mq->epfd;
+}
+
+static int mq_fd_op(struct port *p)
+{
+    return to_mq(p)->epfd;
 }

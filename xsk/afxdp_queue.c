@@ -265,12 +265,24 @@ static void afxdp_tx_free(struct port *p, const struct port_frame *frames, uint3
     }
 }
 
+static int afxdp_port_fd_op(struct port *p)
+{
+    return to_queue(p)->fd;
+}
+
+static void afxdp_port_kick(struct port *p)
+{
+    afxdp_queue_flush(to_queue(p));
+}
+
 static const struct port_ops afxdp_port_ops = {
     .rx_burst = afxdp_rx_burst,
     .rx_release = afxdp_rx_release,
     .tx_alloc = afxdp_tx_alloc,
     .tx_submit = afxdp_tx_submit,
     .tx_free = afxdp_tx_free,
+    .fd = afxdp_port_fd_op,
+    .kick = afxdp_port_kick,
 };
 
 void afxdp_port_flush(struct port *p)

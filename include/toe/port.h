@@ -42,6 +42,12 @@ struct port_ops {
     uint32_t (*tx_alloc)(struct port *p, struct port_frame *frames, uint32_t n);
     uint32_t (*tx_submit)(struct port *p, const struct port_frame *frames, uint32_t n);
     void (*tx_free)(struct port *p, const struct port_frame *frames, uint32_t n);
+    /* Optional (NULL: none). A descriptor that polls readable when frames
+     * arrive, for a thread that wants to sleep; and a kick that finishes
+     * pending TX (AF_XDP copy mode sends inside sendto()) and refills RX,
+     * called before sleeping. */
+    int (*fd)(struct port *p);
+    void (*kick)(struct port *p);
 };
 
 /* Implementations embed this as their first member. */
@@ -83,6 +89,19 @@ static inline uint32_t port_tx_submit(struct port *p, const struct port_frame *f
 static inline void port_tx_free(struct port *p, const struct port_frame *frames, uint32_t n)
 {
     p->ops->tx_free(p, frames, n);
+}
+
+/* The port's wakeup descriptor, or -1. */
+static inline int port_fd(struct port *p)
+{
+    return p->ops->fd ? p->ops->fd(p) : -1;
+}
+
+/* Finishes pending TX before the caller sleeps (no-op if not needed). */
+static inline void port_kick(struct port *p)
+{
+    if (p->ops->kick)
+        p->ops->kick(p);
 }
 
 static inline const uint8_t *port_mac(const struct port *p)

@@ -1,13 +1,20 @@
-/* toe public API, v1: stack lifecycle and configuration, the callback-based app
+/* toe public API: stack lifecycle and configuration, the callback-based app
  * API, and counters.
  *
- * Threading model (v1): a stack is driven by one thread that calls
- * toe_stack_poll(). Every app callback runs on that thread, from inside
- * toe_stack_poll(), AFTER the input burst has been processed (never from deep
- * inside protocol processing), so a callback may freely call any toe_* function
- * on any connection of the same stack. The app functions (toe_send, toe_connect,
- * ...) must be called from that same thread, either from a callback or between
- * polls.
+ * Threading model. A stack has n_cores cores; a core owns a partition of the
+ * flows (the hash buckets the dispatcher gives it), its timer wheel, page
+ * pool, TX batch and counters. Two ways to run it:
+ *  - Deterministic: one thread calls toe_stack_poll(), which drives every
+ *    core in a fixed order (and carries the messages between them) until
+ *    nothing moves. Tests and the Tcl harness use this with a virtual clock.
+ *  - Threaded: toe_stack_start() runs one pinned thread per core (and a
+ *    control thread that rebalances buckets); toe_stack_stop() joins them.
+ * Either way every app callback of a connection runs on the core that owns
+ * it, from inside that core's poll, AFTER its input burst (never from deep
+ * inside protocol processing), and the toe_* calls on a connection must be
+ * made from that core's thread (a callback, or a core hook). Calls before
+ * toe_stack_start() (or in deterministic mode) may be made from the creating
+ * thread.
  *
  * Conventions: every function returns 0 (or a byte count) on success and a
  * negative errno on failure. IPv4 addresses and ports in this header are in
@@ -33,6 +40,7 @@ struct toe_stack; /* one stack: its cores, flow tables, listeners, counters */
 struct toe_conn;  /* one TCP connection as the app sees it */
 
 #define TOE_CC_NAME_MAX 16
+#define TOE_MAX_CORES 64
 
 /* Stack configuration. Always start from toe_stack_config_init(): new fields
  * are added at the end with defaults, so old callers keep working. */
@@ -44,7 +52,7 @@ struct toe_stack_config {
 
     /* Capacity. */
     uint32_t max_flows;        /* connections incl. TIME_WAIT (default 4096) */
-    uint32_t n_cores;          /* processing cores; only 1 is supported in v1 */
+    uint32_t n_cores;          /* processing cores (1); see "Many cores" below */
     uint32_t rx_burst_frames;  /* frames taken from the port per poll (64) */
     uint64_t seed;             /* keys for the flow hash and ISNs; 0 = random */
 
@@ -77,6 +85,18 @@ struct toe_stack_config {
     /* IPv4 TTL of TCP segments (RFC 9293 MUST-49; default 64, 0 = 64);
      * toe_conn_set_ttl() overrides it per connection. */
     uint8_t ttl;
+
+    /* Many cores (n_cores above, 1..TOE_MAX_CORES). */
+    int16_t cpus[TOE_MAX_CORES]; /* CPU of core thread i; -1 = not pinned (default) */
+    uint32_t n_buckets;          /* dispatcher hash buckets, power of two (256) */
+    uint32_t balance_interval_ms; /* control period: figures, rebalancing (100);
+                                     0 = buckets never move */
+    uint32_t ring_slots;         /* messages per core-to-core ring, power of two (256) */
+    uint32_t park_max_events;    /* events parked per core during bucket moves (1024) */
+    /* Deterministic mode (toe_stack_poll on a virtual clock): a core's busy
+     * figure is its events per interval over this capacity (events/s). */
+    uint32_t sim_core_events_per_s; /* (100000) */
+    bool busy_poll;              /* core threads spin instead of sleeping */
 };
 
 /* Fills *cfg with defaults (ipv4_addr stays 0: the caller must set it). */
@@ -85,8 +105,39 @@ void toe_stack_config_init(struct toe_stack_config *cfg);
 /* Creates a stack on a port (borrowed: it must outlive the stack). */
 int toe_stack_create(const struct toe_stack_config *cfg, struct port *port,
                      struct toe_stack **out);
-/* Frees everything; open connections vanish without sending anything. */
+/* The same on several ports (AF_XDP queue sockets): core i receives from and
+ * transmits on ports[i] for i < n_ports (1 <= n_ports <= n_cores); a core
+ * without a port hands its frames to the core of port (i % n_ports). */
+int toe_stack_create_ports(const struct toe_stack_config *cfg, struct port *const *ports,
+                           uint32_t n_ports, struct toe_stack **out);
+/* Frees everything; open connections vanish without sending anything.
+ * Stops the threads first if toe_stack_start() ran. */
 void toe_stack_destroy(struct toe_stack *stack);
+
+uint32_t toe_stack_cores(const struct toe_stack *stack);
+
+/* Per-core hooks of the threaded mode, all called on the core's thread:
+ * init before its first poll (listen there with toe_listen_core()), poll at
+ * every round (returns work done), fd: one more descriptor to wait on while
+ * idle (-1 none), next_us: an app deadline (UINT64_MAX none), fini after the
+ * last poll. Any may be NULL. */
+struct toe_core_hooks {
+    int (*init)(struct toe_stack *stack, uint32_t core, void *arg);
+    int (*poll)(struct toe_stack *stack, uint32_t core, uint64_t now_us, void *arg);
+    int (*fd)(struct toe_stack *stack, uint32_t core, void *arg);
+    uint64_t (*next_us)(struct toe_stack *stack, uint32_t core, void *arg);
+    void (*fini)(struct toe_stack *stack, uint32_t core, void *arg);
+};
+/* Starts one thread per core (pinned to cfg.cpus[i] when >= 0) and the
+ * control thread; returns once every init hook has run: 0, or the first
+ * hook's or pthread's negative errno (then nothing runs). -EALREADY if
+ * started. toe_stack_poll() returns -EBUSY from then on. */
+int toe_stack_start(struct toe_stack *stack, const struct toe_core_hooks *hooks, void *arg);
+/* Asks every thread to stop and joins them (fini hooks run). Idempotent. */
+void toe_stack_stop(struct toe_stack *stack);
+/* Index of the core whose thread calls this (or whose poll is running in
+ * deterministic mode); -1 from any other thread. */
+int toe_stack_current_core(const struct toe_stack *stack);
 
 /* One round: take a burst of frames from the port and run them through the input
  * unit and the engine, fire due timers, flush TX, then deliver app callbacks.
@@ -123,17 +174,35 @@ struct toe_app_ops {
      * is dead after the callback returns. Not called after toe_close() or
      * toe_abort(): those give the handle back. */
     void (*on_close)(struct toe_conn *conn, int status, void *ctx);
+    /* A flow moves to another core (bucket rebalancing). on_move_out runs
+     * on the old core: the app lets go of its per-core bookkeeping of conn
+     * (or returns a negative value to keep the flow where it is). Then
+     * on_move_in runs on the new core with the NEW handle (the old one is
+     * dead) and the new core's listener ctx for the local port (NULL if
+     * none). Flows the app holds are moved only if both are set; the others
+     * keep their bucket on its core. */
+    int (*on_move_out)(struct toe_conn *conn, void *ctx);
+    void (*on_move_in)(struct toe_conn *conn, void *ctx, void *core_ctx);
 };
 
 /* Passive open on a local port. ops is copied. backlog bounds connections in
- * SYN_RCVD plus established-not-yet-accepted (0 = engine default).
- * -EADDRINUSE if the port already listens. */
+ * SYN_RCVD plus established-not-yet-accepted (0 = engine default), shared
+ * out over the cores (each core's replica gets ceil(backlog / n_cores)).
+ * Replicated on every core with the same ctx. -EADDRINUSE if the port
+ * already listens. */
 int toe_listen(struct toe_stack *stack, uint16_t port, int backlog,
                const struct toe_app_ops *ops, void *ctx);
+/* Listens on one core only, with that core's own ctx (per-core app
+ * contexts): before toe_stack_start() or from that core's thread. The
+ * backlog is this core's share. */
+int toe_listen_core(struct toe_stack *stack, uint32_t core, uint16_t port, int backlog,
+                    const struct toe_app_ops *ops, void *ctx);
 /* Stops listening; established connections are not affected. */
 int toe_unlisten(struct toe_stack *stack, uint16_t port);
 
-/* Active open to raddr:rport (host order) from an ephemeral port. *conn is
+/* Active open to raddr:rport (host order) from an ephemeral port chosen (RFC
+ * 6056 algorithm 3) so that the flow's bucket belongs to the calling core
+ * (toe_stack_current_core(), core 0 outside any core). *conn is
  * valid at once (it may be used with toe_send() to queue data before the
  * handshake completes); completion is reported by on_connect. */
 int toe_connect(struct toe_stack *stack, uint32_t raddr, uint16_t rport,
@@ -155,6 +224,8 @@ int toe_close(struct toe_conn *conn);
 int toe_abort(struct toe_conn *conn);
 
 void toe_conn_set_ctx(struct toe_conn *conn, void *ctx);
+/* The core that owns the connection now. */
+uint32_t toe_conn_core(const struct toe_conn *conn);
 void *toe_conn_get_ctx(const struct toe_conn *conn);
 
 /* Connection identity and state, host byte order. */

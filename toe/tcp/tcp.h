@@ -490,4 +490,92 @@ struct tcp_conn_info {
 
 void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *info);
 
+/* ---------------------------------------- Moving a connection between engines
+ *
+ * A flow can move from one core's engine to another's (hash-bucket
+ * rebalancing, processing-class handover) with nothing lost, duplicated or
+ * reordered. Three steps:
+ *
+ *  1. On the old core: tcp_conn_detach(c, &m, now_us), the fence. An ACK c
+ *     owes (deferred to the end of an RX burst, MUST-59) is sent now; c's
+ *     timers are stopped and their absolute expiries recorded in m; c leaves
+ *     every engine list (blocked, TIME_WAIT, burst ACK list); the engine's
+ *     nconns, CurrEstab and TIME_WAIT count drop; the accounting of its
+ *     buffer pages leaves the old pool. From then on c is self-contained:
+ *     no pointer into the old engine, wheel or pool (c->eng is NULL), no
+ *     pointer into itself. The old engine does not call ops->conn_free: the
+ *     stack releases the old slot itself once the bytes are copied.
+ *  2. The stack copies tcp_conn_size() bytes of c and m to a slot the new
+ *     core's stack provides (memcpy; possibly through a message to another
+ *     thread). ops->conn_alloc is not called.
+ *  3. On the new core: tcp_conn_attach(eng, c, &m, now_us) on the copy. c
+ *     joins eng: timers re-armed at their recorded absolute expiry on eng's
+ *     wheel (a tick equal to the old one keeps them exact; an expiry already
+ *     past fires on the next advance), lists re-joined (TIME_WAIT, in expiry
+ *     order; blocked, if emit had failed: eng retries at tcp_engine_tx_ready),
+ *     counters raised, pages accounted to eng's pool (past its limits if need
+ *     be: the memory exists already). A TIME_WAIT arrival beyond
+ *     cfg.max_time_wait recycles eng's oldest as tcp_time_wait_enter does.
+ *     From then on eng owns c as the old engine did: it calls eng's
+ *     ops->conn_free(c) when done, so the slot must be one the new stack
+ *     frees.
+ *
+ * The connection's pages stay where they are (same process); only their
+ * accounting moves (sockmem_pool_release/_adopt). Buffer pages may later be
+ * freed into the new pool whichever pool allocated them (see sockmem/pool.h).
+ *
+ * Preconditions (the stack's duty):
+ *  - All engines share one clock (now_us of every core from the same source:
+ *    timer expiries, RTT and timestamp state are absolute times).
+ *  - Both pools have the same page size (else attach fails: -EINVAL), and
+ *    the engines should share one tcp_config: c follows the new engine's cfg
+ *    from then on (timers already armed keep their expiry; the congestion
+ *    control algorithm and out-of-order range bound stay c's own).
+ *  - Detach runs on the old core, attach on the new one, never from inside
+ *    ops->emit/notify/conn_alloc/conn_free or a timer callback. Between them
+ *    nothing may touch c: no tcp_input, app call or tcp_conn_info.
+ *  - Segments of the flow reaching the old core after the detach must be
+ *    held and handed, in order, to the new core's engine after the attach
+ *    (never to tcp_input_closed: that would answer with RST).
+ *  - Notifications queued through ops->notify before the detach name the old
+ *    slot: the stack delivers them or carries them over (events are
+ *    idempotent bits). tcp_conn_user (c->user) is the stack's to set.
+ *  - A connection linked to a listener (SYN_RECEIVED, or established and
+ *    not yet accepted) or CLOSED cannot move: -EBUSY. Move it after
+ *    tcp_accept(); a SYN_SENT active open can move.
+ */
+
+#define TCP_MOVED_RTX       0x01u /* retransmission/persist/PTO timer armed */
+#define TCP_MOVED_DELACK    0x02u /* delayed ACK timer armed */
+#define TCP_MOVED_KA        0x04u /* keepalive/TIME_WAIT/FIN_WAIT_2 timer armed */
+#define TCP_MOVED_BLOCKED   0x08u /* was on the blocked list (emit failed) */
+#define TCP_MOVED_TIME_WAIT 0x10u /* was on the TIME_WAIT list */
+
+/* What tcp_conn_detach() recorded; travels with the bytes of the conn. */
+struct tcp_conn_moved {
+    uint64_t rtx_expiry_us;    /* absolute, if TCP_MOVED_RTX, else 0 */
+    uint64_t delack_expiry_us; /* absolute, if TCP_MOVED_DELACK, else 0 */
+    uint64_t ka_expiry_us;     /* absolute, if TCP_MOVED_KA, else 0 */
+    uint64_t detach_us;        /* now_us of the detach */
+    uint32_t snd_pages;        /* pages the buffers hold (accounting moved) */
+    uint32_t rcv_pages;
+    uint32_t page_bytes;       /* page size of the old pool */
+    uint8_t state;             /* enum tcp_state at the detach */
+    uint8_t flags;             /* TCP_MOVED_* */
+};
+
+/* The fence, on the old core: 0 and c is detached from its engine (m filled
+ * in), or nothing changed and -EBUSY: c is linked to a listener
+ * (SYN_RECEIVED, accept queue) or CLOSED; -EINVAL: c is already detached.
+ * The owed ACK may fail to go out (emit -ENOBUFS): it then travels as
+ * TCP_MOVED_BLOCKED and the new engine sends it at its tx_ready. */
+int tcp_conn_detach(struct tcp_conn *c, struct tcp_conn_moved *m, uint64_t now_us);
+/* On the new core: c holds the bytes of a detached conn (copied by the
+ * stack). 0, or -EINVAL and nothing changed: c was not detached, m does not
+ * belong to it, or eng's pool has another page size; the stack may then
+ * attach c back to the old engine. It sends nothing (now_us: the new core's
+ * time of the attach; recorded timer expiries are absolute). */
+int tcp_conn_attach(struct tcp_engine *eng, struct tcp_conn *c, const struct tcp_conn_moved *m,
+                    uint64_t now_us);
+
 #endif

@@ -1,0 +1,254 @@
+/* Moving a hash bucket and its flows between cores: the protocol of
+ * bucket_move.h, one function per step. */
+#include "toe/bucket_move.h"
+
+#include <string.h>
+
+#include "toe/core_msg.h"
+#include "toe/dispatch/assoc.h"
+#include "toe/dispatch/ring.h"
+#include "toe/stack_internal.h"
+
+static void move_clear(struct toe_stack *stack, uint32_t bucket)
+{
+    atomic_store_explicit(&stack->bucket_moving[bucket], 0, memory_order_release);
+}
+
+/* A flow the app holds moves only if the app can let go of it and take it
+ * back on the other core. */
+static bool app_can_move(const struct toe_conn *c)
+{
+    return !c->app_owned || (c->ops.on_move_out && c->ops.on_move_in);
+}
+
+/* Step 1: may this bucket leave? Every flow the app holds must be movable;
+ * handshakes on a listener are decided at export (they stay pinned). */
+static bool bucket_can_move(struct toe_core *core, uint32_t bucket)
+{
+    struct toe_conn *c;
+
+    LIST_FOREACH(c, &core->bucket_flows[bucket], bucket_link)
+        if (!app_can_move(c))
+            return false;
+    return true;
+}
+
+static void fence_reqs_send(struct toe_core *core)
+{
+    struct toe_stack *stack = core->stack;
+    struct core_move_out *mv = &core->mv;
+
+    for (uint32_t r = 0; r < stack->n_cores; r++) {
+        if (!(mv->fence_req_todo & (1ull << r)))
+            continue;
+        struct core_msg *m = core_msg_reserve(core, r, CORE_MSG_FENCE_REQ);
+        if (!m)
+            continue; /* next round */
+        m->bucket = mv->bucket;
+        core_msg_commit(core, r);
+        mv->fence_req_todo &= ~(1ull << r);
+    }
+}
+
+/* Steps 1 and 2 on the old owner. */
+void bucket_move_request(struct toe_core *core, uint32_t bucket, uint32_t to)
+{
+    struct toe_stack *stack = core->stack;
+    struct core_move_out *mv = &core->mv;
+
+    if (mv->active || bucket >= stack->n_buckets || !core->bucket_here[bucket] ||
+        to == core->index || to >= stack->n_cores || !bucket_can_move(core, bucket)) {
+        core->dstats.move_refused++;
+        move_clear(stack, bucket);
+        return;
+    }
+    memset(mv, 0, sizeof(*mv));
+    mv->active = true;
+    mv->bucket = bucket;
+    mv->to = to;
+    /* The flip: from here on every dispatcher sends b's events to `to`.
+     * Release: pairs with the dispatchers' acquire load. */
+    atomic_store_explicit(&stack->bucket_owner[bucket], (uint16_t)to, memory_order_release);
+    for (uint32_t r = 0; r < stack->n_cores; r++) {
+        if (r == core->index || !stack->cores[r]->own_port)
+            continue;
+        mv->fence_req_todo |= 1ull << r;
+        mv->fences_left++;
+    }
+    fence_reqs_send(core);
+}
+
+/* Step 3 on an RX core: our events of the bucket for the old owner are all
+ * in its ring already (we saw the flip before this message), so a FENCE
+ * behind them closes the stream. */
+bool bucket_move_fence_req(struct toe_core *core, uint32_t bucket, uint32_t old_owner)
+{
+    struct core_msg *m = core_msg_reserve(core, old_owner, CORE_MSG_FENCE);
+    if (!m)
+        return false;
+    m->bucket = bucket;
+    core_msg_commit(core, old_owner);
+    return true;
+}
+
+void bucket_move_fence(struct toe_core *core, uint32_t bucket)
+{
+    struct core_move_out *mv = &core->mv;
+
+    if (mv->active && mv->bucket == bucket && mv->fences_left)
+        mv->fences_left--;
+}
+
+/* A flow that cannot leave stays here: the new owner learns its key as an
+ * association to this core and sends its events on. */
+static bool export_pinned(struct toe_core *core, struct toe_conn *c)
+{
+    struct core_msg *m = core_msg_reserve(core, core->mv.to, CORE_MSG_FLOW);
+    if (!m)
+        return false;
+    m->bucket = c->bucket;
+    m->len = 0;
+    m->flow.key = *flow_table_key(&core->flows, c->flow_id);
+    m->flow.hash = core->flows.slots[c->flow_id].hash;
+    core_msg_commit(core, core->mv.to);
+    LIST_REMOVE(c, bucket_link);
+    c->bucket = TOE_BUCKET_PINNED;
+    return true;
+}
+
+/* Step 4 for one flow. False when the ring to the new owner is full. */
+static bool export_flow(struct toe_core *core, struct toe_conn *c)
+{
+    struct tcp_conn *tc = toe_conn_tcp(c);
+    bool movable = tcp_conn_listener(tc) == NULL && tcp_conn_state(tc) != TCP_CLOSED;
+
+    if (!movable)
+        return export_pinned(core, c);
+    struct core_msg *m = core_msg_reserve(core, core->mv.to, CORE_MSG_FLOW);
+    if (!m)
+        return false;
+    if (c->app_owned && c->ops.on_move_out(c, c->ctx) < 0) {
+        spsc_ring_unreserve(stack_ring(core->stack, core->index, core->mv.to), 1);
+        return export_pinned(core, c);
+    }
+    if (tcp_conn_detach(tc, &m->flow.moved, core->now_us) != 0) {
+        spsc_ring_unreserve(stack_ring(core->stack, core->index, core->mv.to), 1);
+        if (c->app_owned) {
+            /* The app let go already: it takes the flow back here. */
+            c->moved_in = true;
+            core_conn_notify(core, c, 0);
+        }
+        return export_pinned(core, c);
+    }
+    m->bucket = c->bucket;
+    m->flow.key = *flow_table_key(&core->flows, c->flow_id);
+    m->flow.hash = core->flows.slots[c->flow_id].hash;
+    m->flow.ops = c->ops;
+    m->flow.ctx = c->ctx;
+    m->flow.sent_bytes = c->sent_bytes;
+    m->flow.acked_reported = c->acked_reported;
+    m->flow.pending = c->pending;
+    m->flow.app_owned = c->app_owned;
+    m->flow.connecting = c->connecting;
+    m->len = (uint32_t)tcp_conn_size();
+    memcpy(m->data, tc, m->len);
+    /* The owed ACK the detach sent leaves before anything the new owner
+     * sends for this flow. */
+    core_tx_flush(core);
+    core_msg_commit(core, core->mv.to);
+
+    LIST_REMOVE(c, bucket_link);
+    c->bucket = TOE_BUCKET_PINNED;
+    core_nq_unlink(core, c);
+    c->pending = 0;
+    c->tcp_live = false;
+    c->app_owned = false;
+    flow_table_free(&core->flows, c->flow_id);
+    core->dstats.flows_out++;
+    return true;
+}
+
+uint32_t bucket_move_step(struct toe_core *core)
+{
+    struct core_move_out *mv = &core->mv;
+    struct toe_conn *c;
+    uint32_t work = 0;
+
+    if (!mv->active)
+        return 0;
+    if (mv->fence_req_todo)
+        fence_reqs_send(core);
+    if (mv->fences_left)
+        return 0;
+    while ((c = LIST_FIRST(&core->bucket_flows[mv->bucket]))) {
+        if (!export_flow(core, c))
+            return work;
+        work++;
+    }
+    struct core_msg *m = core_msg_reserve(core, mv->to, CORE_MSG_BUCKET_DONE);
+    if (!m)
+        return work;
+    m->bucket = mv->bucket;
+    core_msg_commit(core, mv->to);
+    core->bucket_here[mv->bucket] = 0;
+    core->dstats.buckets_out++;
+    atomic_fetch_sub_explicit(&core->fig.buckets_owned, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&core->fig.moves_out, 1, memory_order_relaxed);
+    mv->active = false;
+    return work + 1;
+}
+
+/* Step 5 for one flow, on the new owner. */
+void bucket_move_flow_in(struct toe_core *core, struct core_msg *m)
+{
+    const struct core_msg_flow *f = &m->flow;
+    uint32_t id;
+
+    if (m->len == 0) {
+        /* Pinned on the sender: its events go there. */
+        if (core->assoc)
+            assoc_memorize(core->assoc, &f->key, f->hash, m->src, core->now_us);
+        return;
+    }
+    if (flow_table_insert_hashed(&core->flows, &f->key, f->hash, &id) != 0) {
+        /* No room here: the flow is lost (counted); its peer times out. */
+        core->dstats.move_lost++;
+        return;
+    }
+    struct toe_conn *c = flow_table_data(&core->flows, id);
+    struct tcp_conn *tc = toe_conn_tcp(c);
+    memset(c, 0, sizeof(*c));
+    memcpy(tc, m->data, m->len);
+    if (tcp_conn_attach(&core->eng, tc, &f->moved, core->now_us) != 0) {
+        core->dstats.move_lost++;
+        flow_table_free(&core->flows, id);
+        return;
+    }
+    c->core = core;
+    c->flow_id = id;
+    c->gen = flow_table_gen(&core->flows, id);
+    c->tcp_live = true;
+    c->ops = f->ops;
+    c->ctx = f->ctx;
+    c->sent_bytes = f->sent_bytes;
+    c->acked_reported = f->acked_reported;
+    c->app_owned = f->app_owned;
+    c->connecting = f->connecting;
+    c->bucket = m->bucket;
+    LIST_INSERT_HEAD(&core->bucket_flows[m->bucket], c, bucket_link);
+    core->dstats.flows_in++;
+    if (c->app_owned) {
+        c->moved_in = true;
+        core_conn_notify(core, c, f->pending);
+    }
+}
+
+void bucket_move_done_in(struct toe_core *core, uint32_t bucket)
+{
+    core->bucket_here[bucket] = 1;
+    core->dstats.buckets_in++;
+    atomic_fetch_add_explicit(&core->fig.buckets_owned, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&core->fig.moves_in, 1, memory_order_relaxed);
+    core_park_replay(core, bucket);
+    move_clear(core->stack, bucket);
+}

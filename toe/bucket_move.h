@@ -1,0 +1,56 @@
+/* Moving a hash bucket, with its flows, from one core to another (seeds
+ * 001/002: buckets queued to processors; DESIGN.md "Threads and ownership").
+ *
+ * The protocol, for bucket b moving from core A to core B (asked by the
+ * control thread with MOVE_REQ to A, after it set bucket_moving[b]):
+ *  1. A checks the bucket can move (every flow the app holds has
+ *     on_move_out/on_move_in), else refuses (counted) and clears
+ *     bucket_moving[b].
+ *  2. A flips bucket_owner[b] to B (A is the only writer of that entry while
+ *     it owns the bucket) and sends FENCE_REQ to every RX core but itself.
+ *     From the flip on, every dispatcher sends b's new events to B, which
+ *     PARKS them (it sees b is its own in the table but not yet here).
+ *  3. Each RX core answers with FENCE on its ring to A, after every event of
+ *     b it had sent to A (rings are FIFO per pair). Once A has every FENCE,
+ *     it has processed every event of b that will ever reach it.
+ *  4. A flushes its TX batch (so its segments of these flows leave before
+ *     B's), then detaches each flow (tcp_conn_detach: owed ACK out, timers
+ *     recorded by absolute expiry, pages un-accounted) and sends it as FLOW
+ *     to B, then BUCKET_DONE. A flow that cannot move (a handshake still on
+ *     a listener, or an app that refused) stays on A: B gets its key as a
+ *     pinned association and forwards its events to A.
+ *  5. B attaches each flow (timers re-armed at their absolute expiry, pages
+ *     accounted to B's pool), and on BUCKET_DONE holds b, replays the parked
+ *     events in order and clears bucket_moving[b].
+ * Nothing is lost, duplicated or reordered: events of b reach A until the
+ * fences, then B, which runs them only after every flow has arrived. A move
+ * whose messages meet a full ring resumes at the next round; only parked
+ * events beyond park_max_events are dropped (counted: TCP retransmits). */
+#ifndef TOE_BUCKET_MOVE_H
+#define TOE_BUCKET_MOVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct toe_core;
+struct core_msg;
+struct toe_event;
+
+/* Handlers of the protocol's messages (core_msg.c). */
+void bucket_move_request(struct toe_core *core, uint32_t bucket, uint32_t to);
+/* False when the FENCE answer found no room: try again later. */
+bool bucket_move_fence_req(struct toe_core *core, uint32_t bucket, uint32_t old_owner);
+void bucket_move_fence(struct toe_core *core, uint32_t bucket);
+void bucket_move_flow_in(struct toe_core *core, struct core_msg *m);
+void bucket_move_done_in(struct toe_core *core, uint32_t bucket);
+/* Resumes a move stalled on a full ring; every round. Returns work done. */
+uint32_t bucket_move_step(struct toe_core *core);
+
+/* Parking of events for buckets moving in (dispatcher.c). */
+int core_park_init(struct toe_core *core, uint32_t max_events, uint32_t slot_bytes);
+void core_park_fini(struct toe_core *core);
+void core_park_event(struct toe_core *core, const struct toe_event *ev);
+/* Runs (in order) the parked events of bucket; keeps the others. */
+uint32_t core_park_replay(struct toe_core *core, uint32_t bucket);
+
+#endif

@@ -1,0 +1,156 @@
+/* The dispatcher's per-core part (DESIGN.md "Dispatcher"): which core owns a
+ * TCP event (association first, then the bucket table), what a core does
+ * with an event that reached it (run it, park it while its bucket moves in,
+ * or send it on to the bucket's owner), and the parking itself.
+ *
+ * Input is two-stage: the receiving core validated, parsed and hashed the
+ * frame (input.c); the owner looks the flow up and runs TCP. ARP and ICMP
+ * have no flow and run where they arrive. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "toe/bucket_move.h"
+#include "toe/core_msg.h"
+#include "toe/dispatch/assoc.h"
+#include "toe/stack_internal.h"
+
+/* Events held while their bucket moves in: copies (event + payload) in a
+ * preallocated array, FIFO. */
+struct core_parked {
+    uint32_t max, n;
+    uint32_t slot_bytes;
+    uint8_t *slots;
+};
+
+static struct core_msg *park_slot(struct core_parked *p, uint32_t i)
+{
+    return (struct core_msg *)(p->slots + (size_t)i * p->slot_bytes);
+}
+
+int core_park_init(struct toe_core *core, uint32_t max_events, uint32_t slot_bytes)
+{
+    struct core_parked *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->max = max_events;
+    p->slot_bytes = slot_bytes;
+    if (max_events) {
+        p->slots = aligned_alloc(64, (size_t)max_events * slot_bytes);
+        if (!p->slots) {
+            free(p);
+            return -ENOMEM;
+        }
+    }
+    core->parked = p;
+    return 0;
+}
+
+void core_park_fini(struct toe_core *core)
+{
+    if (!core->parked)
+        return;
+    free(core->parked->slots);
+    free(core->parked);
+    core->parked = NULL;
+}
+
+void core_park_event(struct toe_core *core, const struct toe_event *ev)
+{
+    struct core_parked *p = core->parked;
+
+    if (!p || p->n == p->max) {
+        core->dstats.park_overflow++;
+        atomic_fetch_add_explicit(&core->fig.drops, 1, memory_order_relaxed);
+        return;
+    }
+    struct core_msg *m = park_slot(p, p->n++);
+    m->ev = *ev;
+    m->len = ev->seg.len;
+    if (ev->seg.len)
+        memcpy(m->data, ev->seg.payload, ev->seg.len);
+    m->ev.seg.payload = NULL;
+    core->dstats.parked++;
+}
+
+uint32_t core_park_replay(struct toe_core *core, uint32_t bucket)
+{
+    struct core_parked *p = core->parked;
+    uint32_t kept = 0, ran = 0;
+
+    if (!p)
+        return 0;
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct core_msg *m = park_slot(p, i);
+        if (m->ev.bucket != bucket) {
+            if (kept != i)
+                memcpy(park_slot(p, kept), m, sizeof(*m) + m->len);
+            kept++;
+            continue;
+        }
+        m->ev.seg.payload = m->len ? m->data : NULL;
+        core_process_event(core, &m->ev);
+        ran++;
+    }
+    p->n = kept;
+    core->dstats.replayed += ran;
+    return ran;
+}
+
+uint32_t core_event_owner(struct toe_core *core, const struct toe_event *ev)
+{
+    struct toe_stack *stack = core->stack;
+
+    if (!stack || stack->n_cores == 1 || ev->cls == TOE_CLASS_NET)
+        return core->index;
+    if (core->assoc) {
+        uint16_t a = assoc_lookup(core->assoc, &ev->key, ev->hash, core->now_us);
+        if (a != ASSOC_NONE) {
+            core->dstats.assoc_hits++;
+            return a;
+        }
+    }
+    /* Acquire: pairs with the old owner's release store of the flip, so a
+     * core that sees the new owner also sees what the old owner wrote first. */
+    return atomic_load_explicit(&stack->bucket_owner[ev->bucket], memory_order_acquire);
+}
+
+void core_event_here(struct toe_core *core, const struct toe_event *ev)
+{
+    struct toe_stack *stack = core->stack;
+
+    if (ev->cls == TOE_CLASS_NET || ev->pinned || stack->n_cores == 1 ||
+        core->bucket_here[ev->bucket]) {
+        /* A flow of a bucket that moved away but stayed here (pinned) is
+         * found by its key in the association table of the new owner. */
+        if (core->assoc && !ev->pinned && ev->cls != TOE_CLASS_NET) {
+            uint16_t a = assoc_lookup(core->assoc, &ev->key, ev->hash, core->now_us);
+            if (a != ASSOC_NONE && a != core->index) {
+                struct toe_event fwd = *ev;
+                fwd.pinned = 1;
+                core->dstats.assoc_hits++;
+                core_msg_send_event(core, a, &fwd);
+                return;
+            }
+        }
+        core_process_event(core, ev);
+        return;
+    }
+    uint32_t owner = atomic_load_explicit(&stack->bucket_owner[ev->bucket], memory_order_acquire);
+    if (owner == core->index) {
+        core_park_event(core, ev); /* the bucket is on its way here */
+        return;
+    }
+    core->dstats.stale_fwd++;
+    core_msg_send_event(core, owner, ev);
+}
+
+void core_dispatch_event(struct toe_core *core, const struct toe_event *ev)
+{
+    uint32_t owner = core_event_owner(core, ev);
+
+    if (owner == core->index)
+        core_event_here(core, ev);
+    else
+        core_msg_send_event(core, owner, ev);
+}
