@@ -56,6 +56,13 @@ void bucket_move_request(struct toe_core *core, uint32_t bucket, uint32_t to)
     struct toe_stack *stack = core->stack;
     struct core_move_out *mv = &core->mv;
 
+    if (mv->active && bucket < stack->n_buckets && core->mvq_n < TOE_MOVE_QUEUE) {
+        /* One move at a time per core: the others wait their turn. */
+        core->mvq[core->mvq_n].bucket = bucket;
+        core->mvq[core->mvq_n].to = to;
+        core->mvq_n++;
+        return;
+    }
     if (mv->active || bucket >= stack->n_buckets || !core->bucket_here[bucket] ||
         to == core->index || to >= stack->n_cores || !bucket_can_move(core, bucket)) {
         core->dstats.move_refused++;
@@ -195,6 +202,12 @@ uint32_t bucket_move_step(struct toe_core *core)
     atomic_fetch_sub_explicit(&core->fig.buckets_owned, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&core->fig.moves_out, 1, memory_order_relaxed);
     mv->active = false;
+    if (core->mvq_n) {
+        uint32_t b = core->mvq[0].bucket, to = core->mvq[0].to;
+        core->mvq_n--;
+        memmove(core->mvq, core->mvq + 1, core->mvq_n * sizeof(core->mvq[0]));
+        bucket_move_request(core, b, to);
+    }
     return work + 1;
 }
 

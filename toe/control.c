@@ -2,6 +2,7 @@
 #include "toe/control.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,23 +155,48 @@ static void control_round(struct toe_stack *stack)
         ctl->owner[b] = atomic_load_explicit(&stack->bucket_owner[b], memory_order_acquire);
     int n = balance_plan(&ctl->bcfg, ctl->owner, nb, ctl->load, ctl->fig, nc, ctl->moves,
                          ctl->bcfg.max_moves_per_round);
-    for (int i = 0; i < n; i++) {
-        const struct balance_move *mv = &ctl->moves[i];
-        uint8_t idle = 0;
-        if (!atomic_compare_exchange_strong(&stack->bucket_moving[mv->bucket], &idle, 1)) {
-            ctl->view.moves_skipped_busy++;
-            continue;
-        }
-        struct core_msg *m = control_msg_reserve(stack, mv->from, CORE_MSG_MOVE_REQ);
-        if (!m) {
-            atomic_store(&stack->bucket_moving[mv->bucket], 0);
-            continue;
-        }
-        m->bucket = mv->bucket;
-        m->to = mv->to;
-        control_msg_commit(stack, mv->from);
-        ctl->view.moves_asked++;
+    if (getenv("TOE_CONTROL_DEBUG")) {
+        fprintf(stderr, "round: plan %d:", n);
+        for (uint32_t i = 0; i < nc; i++)
+            fprintf(stderr, " %u", ctl->fig[i].busy_permille);
+        for (int i = 0; i < n; i++)
+            fprintf(stderr, " [%u %u->%u]", ctl->moves[i].bucket, ctl->moves[i].from, ctl->moves[i].to);
+        fprintf(stderr, "\n");
     }
+    for (int i = 0; i < n; i++) {
+        int rc = control_move_bucket(stack, ctl->moves[i].bucket, ctl->moves[i].to);
+        pthread_mutex_lock(&ctl->lock);
+        if (rc == 0)
+            ctl->view.moves_asked++;
+        else if (rc == -EBUSY)
+            ctl->view.moves_skipped_busy++;
+        pthread_mutex_unlock(&ctl->lock);
+    }
+}
+
+int control_move_bucket(struct toe_stack *stack, uint32_t bucket, uint32_t to)
+{
+    uint8_t idle = 0;
+
+    if (bucket >= stack->n_buckets || to >= stack->n_cores || stack->n_cores == 1)
+        return -EINVAL;
+    /* One move of a bucket at a time: its new owner clears the flag. */
+    if (!atomic_compare_exchange_strong(&stack->bucket_moving[bucket], &idle, 1))
+        return -EBUSY;
+    uint32_t from = atomic_load_explicit(&stack->bucket_owner[bucket], memory_order_acquire);
+    if (from == to) {
+        atomic_store(&stack->bucket_moving[bucket], 0);
+        return -EINVAL;
+    }
+    struct core_msg *m = control_msg_reserve(stack, from, CORE_MSG_MOVE_REQ);
+    if (!m) {
+        atomic_store(&stack->bucket_moving[bucket], 0);
+        return -ENOBUFS;
+    }
+    m->bucket = bucket;
+    m->to = to;
+    control_msg_commit(stack, from);
+    return 0;
 }
 
 void control_poll(struct toe_stack *stack, uint64_t now_us)

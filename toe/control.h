@@ -19,6 +19,13 @@ void control_poll(struct toe_stack *stack, uint64_t now_us);
 /* Threaded mode: the control thread's body (arg: the stack). */
 void *control_thread_main(void *arg);
 
+/* Asks bucket's owner to give it to core `to`, as a control round would
+ * (tests, toe-stat). 0, -EBUSY if the bucket is moving already, -ENOBUFS if
+ * the owner's ring is full, -EINVAL for a bad bucket or core. Threaded mode:
+ * only from the thread that runs the control rounds' ring (not while the
+ * control thread runs). */
+int control_move_bucket(struct toe_stack *stack, uint32_t bucket, uint32_t to);
+
 /* What the last round measured, per core (for toe-stat and tests). */
 struct control_core_view {
     uint32_t busy_permille;     /* filtered */

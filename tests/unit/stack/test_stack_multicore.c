@@ -1,0 +1,576 @@
+/* Many cores in deterministic mode: a server stack with N simulated cores
+ * and a one-core client stack joined by the in-memory port under a virtual
+ * clock (toe_stack_poll drives every core in order and carries the messages
+ * between them).
+ *  - Ownership: every flow lives on the core that owns its bucket, every
+ *    callback runs on that core, and a cookie issued by one core validates
+ *    on another (one key set per stack).
+ *  - Bucket moves during transfers: 64 connections echo byte-exact while
+ *    buckets move back and forth continually.
+ *  - Rebalancing: a skewed load (a few heavy app-paced connections, many
+ *    light ones, the heavy flows' buckets piled onto core 0) on 4 and 8
+ *    cores: the control rounds (10 ms of virtual time) bring the spread of
+ *    filtered busy figures from over 300 permille to at most 150 within 15
+ *    rounds, and once balanced nothing moves in the last 10 rounds. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <toe/port_mem.h>
+#include <toe/toe.h>
+
+#include "stack_pair.h"
+#include "toe/control.h"
+#include "toe/stack_internal.h"
+
+#define IP_SRV 0x0a000001u
+#define IP_CLI 0x0a000002u
+#define PORT   7
+#define MAX_CONNS 64
+
+/* ---- the server: an echo service whose flows may move ---- */
+
+struct echo_conn {
+    uint8_t buf[8192];
+    size_t off, len; /* read but not yet sent */
+};
+
+struct server {
+    struct toe_stack *s;
+    struct echo_conn *all[4 * MAX_CONNS]; /* freed at the end (the stack's
+                                             destroy reports no on_close) */
+    uint32_t n_all;
+    uint64_t accepted, moved_in, moved_out, wrong_core, echoed;
+};
+
+static void check_core(struct server *srv, struct toe_conn *c)
+{
+    if (toe_stack_current_core(srv->s) != (int)toe_conn_core(c))
+        srv->wrong_core++;
+}
+
+static void echo_pump(struct server *srv, struct toe_conn *c, struct echo_conn *ec)
+{
+    for (;;) {
+        if (ec->len) {
+            ssize_t w = toe_send(c, ec->buf + ec->off, ec->len);
+            if (w <= 0)
+                return;
+            srv->echoed += (uint64_t)w;
+            ec->off += (size_t)w;
+            ec->len -= (size_t)w;
+            if (ec->len)
+                return;
+        }
+        ssize_t n = toe_recv(c, ec->buf, sizeof(ec->buf));
+        if (n == 0) {
+            toe_close(c);
+            return;
+        }
+        if (n < 0)
+            return;
+        ec->off = 0;
+        ec->len = (size_t)n;
+    }
+}
+
+static int srv_accept(struct toe_conn *c, void *ctx)
+{
+    struct server *srv = ctx;
+    check_core(srv, c);
+    struct echo_conn *ec = calloc(1, sizeof(*ec));
+    if (!ec || srv->n_all == sizeof(srv->all) / sizeof(srv->all[0])) {
+        free(ec);
+        return -1;
+    }
+    srv->all[srv->n_all++] = ec;
+    toe_conn_set_ctx(c, ec);
+    srv->accepted++;
+    return 0;
+}
+
+static struct server *g_srv; /* the test's server (callbacks get the conn's ctx) */
+
+static void srv_recv(struct toe_conn *c, void *ctx)
+{
+    check_core(g_srv, c);
+    echo_pump(g_srv, c, ctx);
+}
+
+static void srv_sent(struct toe_conn *c, size_t acked, void *ctx)
+{
+    (void)acked;
+    check_core(g_srv, c);
+    echo_pump(g_srv, c, ctx);
+}
+
+static void srv_close(struct toe_conn *c, int status, void *ctx)
+{
+    (void)c;
+    (void)status;
+    (void)ctx;
+}
+
+static int srv_move_out(struct toe_conn *c, void *ctx)
+{
+    (void)ctx;
+    check_core(g_srv, c);
+    g_srv->moved_out++;
+    return 0;
+}
+
+static void srv_move_in(struct toe_conn *c, void *ctx, void *core_ctx)
+{
+    check_core(g_srv, c);
+    assert_ptr_equal(core_ctx, g_srv);
+    g_srv->moved_in++;
+    echo_pump(g_srv, c, ctx); /* anything that arrived meanwhile */
+}
+
+static const struct toe_app_ops srv_ops = {
+    .on_accept = srv_accept,
+    .on_recv = srv_recv,
+    .on_sent = srv_sent,
+    .on_close = srv_close,
+    .on_move_out = srv_move_out,
+    .on_move_in = srv_move_in,
+};
+
+/* ---- the client: N connections, each sends total bytes and checks the echo ---- */
+
+struct cli_conn {
+    struct toe_conn *c;
+    uint32_t idx;
+    size_t total, sent, rcvd;
+    uint32_t rate_bytes_per_ms; /* app-paced sender (0: as fast as TCP goes) */
+    uint64_t start_us;
+    bool connected, done, bad;
+};
+
+struct client {
+    struct cli_conn conns[MAX_CONNS];
+    uint32_t n, done, bad, failed;
+};
+
+static uint8_t pattern(uint32_t idx, size_t i)
+{
+    return (uint8_t)(i * 13 + (i >> 9) + idx * 31);
+}
+
+static const uint64_t *g_now; /* the world's virtual clock */
+
+static void cli_pump(struct cli_conn *cc)
+{
+    uint8_t buf[4096];
+    size_t limit = cc->total;
+    if (cc->rate_bytes_per_ms) {
+        uint64_t allowed = (*g_now - cc->start_us) * cc->rate_bytes_per_ms / 1000;
+        if (allowed < limit)
+            limit = (size_t)allowed;
+    }
+    while (cc->c && cc->sent < limit) {
+        size_t n = limit - cc->sent < sizeof(buf) ? limit - cc->sent : sizeof(buf);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = pattern(cc->idx, cc->sent + i);
+        ssize_t w = toe_send(cc->c, buf, n);
+        if (w <= 0)
+            break;
+        cc->sent += (size_t)w;
+    }
+    if (cc->sent == cc->total && cc->rcvd == cc->total && !cc->done) {
+        cc->done = true;
+        toe_close(cc->c);
+        cc->c = NULL;
+    }
+}
+
+static struct client *g_cli;
+
+static void cli_connect(struct toe_conn *c, int status, void *ctx)
+{
+    struct cli_conn *cc = ctx;
+    (void)c;
+    if (status) {
+        g_cli->failed++;
+        cc->c = NULL;
+        return;
+    }
+    cc->connected = true;
+    cc->start_us = *g_now;
+    cli_pump(cc);
+}
+
+static void cli_recv(struct toe_conn *c, void *ctx)
+{
+    struct cli_conn *cc = ctx;
+    uint8_t buf[8192];
+    ssize_t n;
+    while ((n = toe_recv(c, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != pattern(cc->idx, cc->rcvd + (size_t)i))
+                cc->bad = true;
+        cc->rcvd += (size_t)n;
+    }
+    if (cc->bad && !cc->done)
+        g_cli->bad++;
+    bool was = cc->done;
+    cli_pump(cc);
+    if (cc->done && !was)
+        g_cli->done++;
+}
+
+static void cli_sent(struct toe_conn *c, size_t acked, void *ctx)
+{
+    (void)c;
+    (void)acked;
+    struct cli_conn *cc = ctx;
+    if (!cc->done)
+        cli_pump(cc);
+}
+
+static void cli_close(struct toe_conn *c, int status, void *ctx)
+{
+    (void)c;
+    struct cli_conn *cc = ctx;
+    if (status)
+        g_cli->failed++;
+    cc->c = NULL;
+}
+
+static const struct toe_app_ops cli_ops = {
+    .on_connect = cli_connect,
+    .on_recv = cli_recv,
+    .on_sent = cli_sent,
+    .on_close = cli_close,
+};
+
+/* ---- the world ---- */
+
+struct world {
+    struct port *ps, *pc;
+    struct toe_stack *srv_stack, *cli_stack;
+    struct server srv;
+    struct client cli;
+    uint64_t now;
+};
+
+static void world_create(struct world *w, uint32_t n_cores, uint32_t balance_ms,
+                         uint32_t sim_eps, uint64_t rate_bps)
+{
+    struct port_mem_config pcfg;
+    struct toe_stack_config cfg;
+
+    memset(w, 0, sizeof(*w));
+    memset(&pcfg, 0, sizeof(pcfg));
+    pcfg.seed = 7;
+    /* 50 us of delay (and a rate limit if asked): virtual time passes while
+     * the transfers run, so moves and control rounds happen during them. */
+    pcfg.a_to_b.rate_bps = pcfg.b_to_a.rate_bps = rate_bps;
+    pcfg.a_to_b.delay_us = pcfg.b_to_a.delay_us = 50;
+    pcfg.a_to_b.queue_limit_frames = pcfg.b_to_a.queue_limit_frames = 16000;
+    assert_int_equal(port_mem_pair_create(&pcfg, &w->ps, &w->pc), 0);
+    toe_stack_config_init(&cfg);
+    cfg.seed = 42;
+    cfg.ipv4_addr = IP_SRV;
+    cfg.n_cores = n_cores;
+    cfg.balance_interval_ms = balance_ms;
+    cfg.sim_core_events_per_s = sim_eps;
+    cfg.time_wait_ms = 1000;
+    cfg.arp_pending_frames = MAX_CONNS; /* every first SYN waits for the ARP reply */
+    assert_int_equal(toe_stack_create(&cfg, w->ps, &w->srv_stack), 0);
+    cfg.ipv4_addr = IP_CLI;
+    cfg.n_cores = 1;
+    cfg.seed = 43;
+    assert_int_equal(toe_stack_create(&cfg, w->pc, &w->cli_stack), 0);
+    w->srv.s = w->srv_stack;
+    g_srv = &w->srv;
+    g_cli = &w->cli;
+    g_now = &w->now;
+    assert_int_equal(toe_listen(w->srv_stack, PORT, 256, &srv_ops, &w->srv), 0);
+}
+
+static void world_destroy(struct world *w)
+{
+    for (uint32_t i = 0; i < w->srv.n_all; i++)
+        free(w->srv.all[i]);
+    stack_pair_destroy(w->srv_stack, w->cli_stack, w->ps);
+}
+
+static void world_connect(struct world *w, uint32_t n, size_t total_each)
+{
+    w->cli.n = n;
+    for (uint32_t i = 0; i < n; i++) {
+        struct cli_conn *cc = &w->cli.conns[i];
+        cc->idx = i;
+        cc->total = total_each;
+        assert_int_equal(toe_connect(w->cli_stack, IP_SRV, PORT, &cli_ops, cc, &cc->c), 0);
+    }
+}
+
+/* One step of the pair; false when nothing is pending. */
+static bool world_step(struct world *w)
+{
+    port_mem_set_now(w->ps, w->now);
+    return stack_pair_step(w->srv_stack, w->cli_stack, w->ps, w->pc, &w->now) >= 0;
+}
+
+static bool all_done(struct world *w)
+{
+    return w->cli.done + w->cli.failed >= w->cli.n;
+}
+
+static struct toe_core *srv_core(struct world *w, uint32_t i)
+{
+    return w->srv_stack->cores[i];
+}
+
+/* Every flow of the server lives on its bucket's owner (or was pinned). */
+static void assert_flows_on_owners(struct world *w)
+{
+    struct toe_stack *s = w->srv_stack;
+    for (uint32_t i = 0; i < s->n_cores; i++) {
+        struct toe_core *core = s->cores[i];
+        for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+            if (!flow_table_valid(&core->flows, id))
+                continue;
+            struct toe_conn *c = flow_table_data(&core->flows, id);
+            if (c->bucket == TOE_BUCKET_PINNED)
+                continue;
+            assert_int_equal(atomic_load(&s->bucket_owner[c->bucket]), i);
+            assert_true(core->bucket_here[c->bucket]);
+        }
+    }
+}
+
+/* ---- tests ---- */
+
+/* 64 connections on 4 cores: each flow's events run on its owner only. */
+static void test_flows_on_owner_cores(void **state)
+{
+    (void)state;
+    struct world w;
+    world_create(&w, 4, 0, 0, 1000000000ull);
+    world_connect(&w, MAX_CONNS, 32 * 1024);
+    for (uint64_t i = 0; i < 2000000 && !all_done(&w); i++) {
+        if (!world_step(&w))
+            break;
+        if (i % 512 == 0)
+            assert_flows_on_owners(&w);
+    }
+    assert_int_equal(w.cli.failed, 0);
+    assert_int_equal(w.cli.bad, 0);
+    assert_int_equal(w.cli.done, MAX_CONNS);
+    assert_int_equal(w.srv.accepted, MAX_CONNS);
+    assert_int_equal(w.srv.wrong_core, 0);
+    assert_int_equal(w.srv.echoed, (uint64_t)MAX_CONNS * 32 * 1024);
+    /* One RX core (port 0): it forwards what the other three own. */
+    uint64_t fwd_out = 0, fwd_in = 0;
+    for (uint32_t i = 0; i < 4; i++) {
+        struct toe_core *core = srv_core(&w, i);
+        fwd_out += core->dstats.fwd_out;
+        fwd_in += core->dstats.fwd_in;
+        assert_true(atomic_load(&core->fig.events) > 0); /* every core did work */
+        assert_int_equal(core->dstats.fwd_ring_full, 0);
+        assert_int_equal(core->dstats.stale_fwd, 0);
+        assert_int_equal(core->dstats.parked, 0);
+    }
+    assert_int_equal(fwd_out, fwd_in);
+    assert_true(fwd_out > 0);
+    assert_int_equal(srv_core(&w, 0)->dstats.fwd_in, 0);
+    /* The other cores send through core 0's port. */
+    assert_true(srv_core(&w, 1)->stats.tx_frames == 0 || srv_core(&w, 0)->dstats.tx_relayed > 0);
+    assert_true(srv_core(&w, 0)->dstats.tx_relayed > 0);
+    world_destroy(&w);
+}
+
+/* Moves buckets that hold flows to another core, again and again, while 64
+ * connections echo 128 KiB each: every byte arrives once and in order. */
+static void run_moves(uint32_t n_cores)
+{
+    struct world w;
+    uint32_t rng = 12345, asked = 0;
+    world_create(&w, n_cores, 0, 0, 1000000000ull);
+    world_connect(&w, MAX_CONNS, 128 * 1024);
+    uint64_t next_move = 200;
+    for (uint64_t i = 0; i < 4000000 && !all_done(&w); i++) {
+        if (!world_step(&w))
+            break;
+        if (w.now < next_move)
+            continue;
+        next_move = w.now + 150;
+        /* A bucket with flows, to a random other core. */
+        for (int t = 0; t < 8; t++) {
+            rng = rng * 1103515245u + 12345u;
+            uint32_t from = (rng >> 8) % n_cores;
+            struct toe_core *core = srv_core(&w, from);
+            uint32_t b = (rng >> 16) % w.srv_stack->n_buckets;
+            if (!core->bucket_here[b] || LIST_EMPTY(&core->bucket_flows[b]))
+                continue;
+            uint32_t to = (from + 1 + (rng >> 4) % (n_cores - 1)) % n_cores;
+            if (control_move_bucket(w.srv_stack, b, to) == 0)
+                asked++;
+            break;
+        }
+    }
+    assert_int_equal(w.cli.failed, 0);
+    assert_int_equal(w.cli.bad, 0);
+    assert_int_equal(w.cli.done, MAX_CONNS);
+    assert_int_equal(w.srv.wrong_core, 0);
+    assert_int_equal(w.srv.echoed, (uint64_t)MAX_CONNS * 128 * 1024);
+    uint64_t flows_in = 0, flows_out = 0, buckets_in = 0, buckets_out = 0, lost = 0, over = 0;
+    for (uint32_t i = 0; i < n_cores; i++) {
+        struct toe_core *core = srv_core(&w, i);
+        flows_in += core->dstats.flows_in;
+        flows_out += core->dstats.flows_out;
+        buckets_in += core->dstats.buckets_in;
+        buckets_out += core->dstats.buckets_out;
+        lost += core->dstats.move_lost;
+        over += core->dstats.park_overflow;
+    }
+    print_message("%u cores: %u moves asked, %llu buckets moved, %llu flows moved\n", n_cores,
+                  asked, (unsigned long long)buckets_in, (unsigned long long)flows_in);
+    assert_true(asked >= 20);
+    assert_int_equal(buckets_in, buckets_out);
+    assert_int_equal(flows_in, flows_out);
+    assert_true(flows_in >= 20);
+    assert_int_equal(lost, 0);
+    assert_int_equal(over, 0);
+    assert_int_equal(w.srv.moved_in, w.srv.moved_out);
+    assert_true(w.srv.moved_in > 0);
+    assert_flows_on_owners(&w);
+    world_destroy(&w);
+}
+
+static void test_moves_during_transfer_2(void **state)
+{
+    (void)state;
+    run_moves(2);
+}
+
+static void test_moves_during_transfer_4(void **state)
+{
+    (void)state;
+    run_moves(4);
+}
+
+/* Skewed load: a few heavy connections (whose buckets start piled onto core 0)
+ * and 58 light ones on n cores, control rounds every 10 ms of virtual time,
+ * a simulated core capacity such that the heavy flows alone would saturate
+ * one core. Returns the spread after `rounds` rounds and the bucket moves. */
+struct skew_result {
+    uint32_t spread_first, spread_last, rounds;
+    uint32_t converged_round; /* first round with spread <= 150 */
+    uint64_t moves, moves_late; /* all; in the last 10 rounds */
+};
+
+static void run_skew(uint32_t n_cores, uint32_t heavy, uint32_t sim_eps, uint32_t max_rounds,
+                     struct skew_result *r)
+{
+    struct world w;
+    struct control_view v;
+    world_create(&w, n_cores, 10, sim_eps, 0);
+    /* Light flows first, then the heavy ones: their buckets are moved to
+     * core 0 before any data flows (a skew the hash alone would not make). */
+    world_connect(&w, MAX_CONNS, 64u << 20);
+    for (uint32_t i = 0; i < MAX_CONNS; i++)
+        w.cli.conns[i].rate_bytes_per_ms = i < heavy ? 4000 : 50;
+    for (uint64_t i = 0; i < 20000 && w.srv.accepted < MAX_CONNS; i++)
+        if (!world_step(&w))
+            w.now += 100;
+    for (uint32_t i = 0; i < heavy; i++) {
+        struct toe_conn_info ci;
+        assert_int_equal(toe_conn_info(w.cli.conns[i].c, &ci), 0);
+        struct flow_key k = {.laddr = IP_SRV, .raddr = IP_CLI, .lport = PORT,
+                             .rport = ci.local_port};
+        uint32_t b = flow_bucket(flow_hash(&w.srv_stack->hash_key, &k), w.srv_stack->n_buckets);
+        if (atomic_load(&w.srv_stack->bucket_owner[b]) != 0)
+            assert_int_equal(control_move_bucket(w.srv_stack, b, 0), 0);
+        for (int j = 0; j < 100; j++)
+            if (!world_step(&w))
+                w.now += 100;
+    }
+    memset(r, 0, sizeof(*r));
+    uint64_t start_rounds = 0;
+    control_view_get(w.srv_stack, &v, NULL, 0);
+    start_rounds = v.rounds;
+    uint64_t moves0 = v.moves_asked;
+    uint64_t next_pace = w.now;
+    for (uint64_t steps = 0; steps < 50000000; steps++) {
+        if (!world_step(&w))
+            w.now += 100; /* all quiet: the paced senders' clock moves on */
+        if (w.now >= next_pace) {
+            /* The paced senders send what their rate allows by now. */
+            for (uint32_t i = 0; i < MAX_CONNS; i++)
+                if (w.cli.conns[i].connected && w.cli.conns[i].c)
+                    cli_pump(&w.cli.conns[i]);
+            next_pace = w.now + 100;
+        }
+        control_view_get(w.srv_stack, &v, NULL, 0);
+        uint32_t done = (uint32_t)(v.rounds - start_rounds);
+        if (done <= 3 && v.spread_permille > r->spread_first)
+            r->spread_first = v.spread_permille; /* the skew, as first measured */
+        if (done > 3 && !r->converged_round && v.spread_permille <= 150)
+            r->converged_round = done;
+        if (done == max_rounds - 10)
+            r->moves_late = v.moves_asked;
+        if (done >= max_rounds)
+            break;
+    }
+    r->rounds = (uint32_t)(v.rounds - start_rounds);
+    r->spread_last = v.spread_permille;
+    r->moves = v.moves_asked - moves0;
+    r->moves_late = v.moves_asked - r->moves_late;
+    struct control_core_view cv[8];
+    control_view_get(w.srv_stack, &v, cv, n_cores);
+    for (uint32_t i = 0; i < n_cores; i++)
+        print_message("  core %u: busy %u permille, %u buckets, %llu events/interval\n", i,
+                      cv[i].busy_permille, cv[i].buckets, (unsigned long long)cv[i].events);
+    print_message("%u cores: spread %u -> %u permille after %u rounds (<= 150 from round %u), "
+                  "%llu moves, %llu in the last 10 rounds\n",
+                  n_cores, r->spread_first, r->spread_last, r->rounds, r->converged_round,
+                  (unsigned long long)r->moves, (unsigned long long)r->moves_late);
+    assert_int_equal(w.cli.failed, 0);
+    assert_int_equal(w.cli.bad, 0);
+    assert_int_equal(w.srv.wrong_core, 0);
+    world_destroy(&w);
+}
+
+static void test_rebalance_skew_4(void **state)
+{
+    (void)state;
+    struct skew_result r;
+    run_skew(4, 6, 400000, 40, &r);
+    assert_true(r.spread_first > 300);
+    assert_true(r.converged_round > 0 && r.converged_round <= 15);
+    assert_true(r.spread_last <= 150);
+    assert_int_equal(r.moves_late, 0); /* once balanced, nothing moves */
+}
+
+static void test_rebalance_skew_8(void **state)
+{
+    (void)state;
+    struct skew_result r;
+    run_skew(8, 16, 400000, 40, &r);
+    assert_true(r.spread_first > 300);
+    assert_true(r.converged_round > 0 && r.converged_round <= 15);
+    assert_true(r.spread_last <= 150);
+    assert_int_equal(r.moves_late, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_flows_on_owner_cores),
+        cmocka_unit_test(test_moves_during_transfer_2),
+        cmocka_unit_test(test_moves_during_transfer_4),
+        cmocka_unit_test(test_rebalance_skew_4),
+        cmocka_unit_test(test_rebalance_skew_8),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
