@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "toe/core_msg.h"
 #include "toe/stack_internal.h"
 
 /* ---- app API ---- */
@@ -376,7 +377,7 @@ int toe_stack_conns_print(const struct toe_stack *stack, FILE *out)
             snprintf(l, sizeof(l), "%s:%u", la, fs->key.lport);
             snprintf(r, sizeof(r), "%s:%u", ra, fs->key.rport);
             if (fprintf(out, "%-4u %-6u %-6u %-21s %-21s %-12s %8u %8u %8u %10u %8u %8u %5u %s\n",
-                        i, id, flow_bucket(fs->hash, core->flows.n_buckets), l, r,
+                        i, id, c->bucket, l, r,
                         tcp_state_name(ti.state), ti.unacked_bytes, ti.unread_bytes,
                         ti.cwnd_bytes, ti.ssthresh_bytes, ti.srtt_us, ti.rto_us, ti.retransmits,
                         c->app_owned ? "app" : "engine") < 0)
@@ -398,12 +399,74 @@ static void stack_sum(const struct toe_stack *stack, struct toe_stats *st, struc
     }
 }
 
+static void dispatch_sum(const struct toe_stack *stack, struct toe_dispatch_stats *d)
+{
+    memset(d, 0, sizeof(*d));
+    for (uint32_t i = 0; i < stack->n_cores; i++) {
+        const struct toe_dispatch_stats *c = &stack->cores[i]->dstats;
+#define TOE_DISPATCH_ADD_(f, n) d->f += c->f;
+        TOE_DISPATCH_COUNTERS(TOE_DISPATCH_ADD_)
+#undef TOE_DISPATCH_ADD_
+    }
+}
+
+static int dispatch_lookup(const struct toe_stack *stack, const char *name, uint64_t *value)
+{
+    struct toe_dispatch_stats d;
+    dispatch_sum(stack, &d);
+#define TOE_DISPATCH_FIND_(f, n)                                                                \
+    if (strcmp(name, n) == 0) {                                                                 \
+        *value = d.f;                                                                           \
+        return 0;                                                                               \
+    }
+    TOE_DISPATCH_COUNTERS(TOE_DISPATCH_FIND_)
+#undef TOE_DISPATCH_FIND_
+    return -ENOENT;
+}
+
 int toe_stack_stats_print(const struct toe_stack *stack, FILE *out)
 {
     struct toe_stats st;
     struct tcp_stats ts;
+    struct toe_dispatch_stats d;
     stack_sum(stack, &st, &ts);
-    return toe_stats_print(&st, &ts, out);
+    int rc = toe_stats_print(&st, &ts, out);
+    dispatch_sum(stack, &d);
+#define TOE_DISPATCH_PRINT_(f, n)                                                               \
+    if (fprintf(out, "%s %llu\n", n, (unsigned long long)d.f) < 0)                            \
+        rc = -EIO;
+    TOE_DISPATCH_COUNTERS(TOE_DISPATCH_PRINT_)
+#undef TOE_DISPATCH_PRINT_
+    return rc;
+}
+
+int toe_stack_cores_print(const struct toe_stack *stack, FILE *out)
+{
+    int rc = 0;
+    if (fprintf(out, "%-4s %7s %7s %10s %10s %10s %9s %8s %8s %9s %9s %8s %8s %7s\n", "core",
+                "buckets", "flows", "ev_ctrl", "ev_data", "ev_net", "busy_ms", "bkt_in", "bkt_out",
+                "flows_in", "fwd_out", "parked", "dropped", "waiting") < 0)
+        rc = -EIO;
+    for (uint32_t i = 0; i < stack->n_cores; i++) {
+        const struct toe_core *c = stack->cores[i];
+        const struct core_figures *f = &c->fig;
+        if (fprintf(out, "%-4u %7u %7u %10llu %10llu %10llu %9.1f %8llu %8llu %9llu %9llu %8llu "
+                         "%8llu %7u\n",
+                    i, (unsigned)atomic_load(&f->buckets_owned), flow_table_count(&c->flows),
+                    (unsigned long long)atomic_load(&f->class_events[TOE_CLASS_CONTROL]),
+                    (unsigned long long)atomic_load(&f->class_events[TOE_CLASS_DATA]),
+                    (unsigned long long)atomic_load(&f->class_events[TOE_CLASS_NET]),
+                    (double)atomic_load(&f->busy_ns) / 1e6,
+                    (unsigned long long)c->dstats.buckets_in,
+                    (unsigned long long)c->dstats.buckets_out,
+                    (unsigned long long)c->dstats.flows_in,
+                    (unsigned long long)c->dstats.fwd_out, (unsigned long long)c->dstats.parked,
+                    (unsigned long long)(c->dstats.fwd_ring_full + c->dstats.park_overflow +
+                                         c->dstats.tx_relay_drops),
+                    core_msgs_waiting(c)) < 0)
+            rc = -EIO;
+    }
+    return rc;
 }
 
 int toe_stack_counter(const struct toe_stack *stack, const char *name, uint64_t *value)
@@ -413,5 +476,7 @@ int toe_stack_counter(const struct toe_stack *stack, const char *name, uint64_t 
     if (!name || !value)
         return -EINVAL;
     stack_sum(stack, &st, &ts);
+    if (dispatch_lookup(stack, name, value) == 0)
+        return 0;
     return toe_stats_lookup(&st, &ts, name, value);
 }

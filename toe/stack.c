@@ -63,7 +63,7 @@ void toe_stack_config_init(struct toe_stack_config *cfg)
         cfg->cpus[i] = -1;
     cfg->n_buckets = TOE_DEFAULT_BUCKETS;
     cfg->balance_interval_ms = 100;
-    cfg->ring_slots = 256;
+    cfg->ring_slots = 1024;
     cfg->park_max_events = 1024;
     cfg->sim_core_events_per_s = 100000;
     cfg->busy_poll = false;

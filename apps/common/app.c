@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apps/common/app.h"
 
@@ -60,7 +61,15 @@ static void usage(const struct app_def *def, FILE *out)
                  "  --cc NAME              newreno | cubic (default newreno)\n"
                  "  --no-syncookies        drop SYNs when the backlog is full instead\n"
                  "  --seed N               ISN / SYN-cookie / hash keys (default: random)\n"
-                 "  --rx-burst N           frames taken from the port per poll (default 64)\n");
+                 "  --rx-burst N           frames taken from the port per poll (default 64)\n"
+                 "  --cores LIST           one stack with a pinned thread per CPU in LIST (e.g.\n"
+                 "                         0,1 or 0-3; a CPU may repeat: threads share it);\n"
+                 "                         core i polls RX queue i when --queues allows, the\n"
+                 "                         others get their frames from it (default: one\n"
+                 "                         thread, no pinning)\n"
+                 "  --buckets N            dispatcher hash buckets, a power of two (default 256)\n"
+                 "  --balance-ms MS        control interval: figures and bucket rebalancing\n"
+                 "                         (default 100; 0 = buckets never move)\n");
     if (def->usage_extra)
         fputs(def->usage_extra, out);
     fprintf(out, "  --verbose              let libxdp/libbpf print diagnostics\n"
@@ -104,6 +113,40 @@ static int parse_ip_prefix(const char *s, uint32_t *addr, uint8_t *prefix)
     return 0;
 }
 
+/* "0,1" or "0-3,6": the CPUs of the core threads, in order, each one that
+ * exists (online). 0 or -EINVAL. */
+static int parse_cpu_list(const char *s, struct toe_stack_config *cfg)
+{
+    long n_cpus = sysconf(_SC_NPROCESSORS_CONF);
+    char buf[256], *save = NULL;
+    uint32_t n = 0;
+
+    if (strlen(s) >= sizeof(buf) || !s[0])
+        return -EINVAL;
+    strcpy(buf, s);
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        uint64_t lo, hi;
+        char *dash = strchr(tok, '-');
+        if (dash) {
+            *dash = '\0';
+            if (app_parse_u64(tok, 0, 4095, &lo) < 0 || app_parse_u64(dash + 1, 0, 4095, &hi) < 0 ||
+                hi < lo)
+                return -EINVAL;
+        } else if (app_parse_u64(tok, 0, 4095, &lo) < 0) {
+            return -EINVAL;
+        } else {
+            hi = lo;
+        }
+        for (uint64_t c = lo; c <= hi; c++) {
+            if ((long)c >= n_cpus || n == TOE_MAX_CORES)
+                return -EINVAL;
+            cfg->cpus[n++] = (int16_t)c;
+        }
+    }
+    cfg->n_cores = n;
+    return n ? 0 : -EINVAL;
+}
+
 int app_bad(const struct app_def *def, const char *opt, const char *val, const char *want)
 {
     fprintf(stderr, "%s: %s %s: %s\n", def->name, opt, val, want);
@@ -127,6 +170,9 @@ enum {
     O_NOCOOKIES,
     O_SEED,
     O_RXBURST,
+    O_CORES,
+    O_BUCKETS,
+    O_BALANCE,
     O_VERBOSE,
     O_HELP,
 };
@@ -148,6 +194,9 @@ static const struct option common_opts[] = {
     {"no-syncookies", no_argument, NULL, O_NOCOOKIES},
     {"seed", required_argument, NULL, O_SEED},
     {"rx-burst", required_argument, NULL, O_RXBURST},
+    {"cores", required_argument, NULL, O_CORES},
+    {"buckets", required_argument, NULL, O_BUCKETS},
+    {"balance-ms", required_argument, NULL, O_BALANCE},
     {"verbose", no_argument, NULL, O_VERBOSE},
     {"help", no_argument, NULL, O_HELP},
 };
@@ -237,6 +286,22 @@ static int parse_common(const struct app_def *def, int c, struct app_opts *o, bo
             return app_bad(def, "--rx-burst", optarg, "want 1..4096");
         o->stack.rx_burst_frames = (uint32_t)v;
         return 0;
+    case O_CORES:
+        if (parse_cpu_list(optarg, &o->stack) < 0)
+            return app_bad(def, "--cores", optarg,
+                           "want a list of online CPUs such as 0,1 or 0-3 (at most 64)");
+        o->cores_given = true;
+        return 0;
+    case O_BUCKETS:
+        if (app_parse_u64(optarg, 1, 65536, &v) < 0 || (v & (v - 1)))
+            return app_bad(def, "--buckets", optarg, "want a power of two, 1..65536");
+        o->stack.n_buckets = (uint32_t)v;
+        return 0;
+    case O_BALANCE:
+        if (app_parse_u64(optarg, 0, 3600000, &v) < 0)
+            return app_bad(def, "--balance-ms", optarg, "want 0..3600000");
+        o->stack.balance_interval_ms = (uint32_t)v;
+        return 0;
     case O_VERBOSE:
         o->xdp.verbose = true;
         return 0;
@@ -289,6 +354,19 @@ int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_
     }
     if (def->check_extra && def->check_extra(def) < 0)
         return -EINVAL;
+    if (o->cores_given) {
+        if (o->xdp.n_queues > o->stack.n_cores) {
+            fprintf(stderr, "%s: --queues %u needs at least as many --cores (%u given)\n",
+                    def->name, o->xdp.n_queues, o->stack.n_cores);
+            return -EINVAL;
+        }
+        if (o->stack.n_buckets < o->stack.n_cores) {
+            fprintf(stderr, "%s: --buckets %u is fewer than the %u cores\n", def->name,
+                    o->stack.n_buckets, o->stack.n_cores);
+            return -EINVAL;
+        }
+        o->xdp.one_port = false; /* a port per queue, queue i on core i */
+    }
     /* One seed for all queues' stacks, so ISNs and SYN cookies agree. */
     if (!o->stack.seed &&
         getrandom(&o->stack.seed, sizeof(o->stack.seed), 0) != (ssize_t)sizeof(o->stack.seed))
@@ -458,6 +536,155 @@ static void print_final(const struct app_def *def, struct app_worker *ws, uint32
     fflush(stdout);
 }
 
+/* ---- --cores: one stack, its pinned core threads run the app ---- */
+
+struct cores_run {
+    const struct app_def *def;
+    const struct app_opts *o;
+    struct app_worker *ws; /* one per core: its service */
+};
+
+static int core_hook_init(struct toe_stack *stack, uint32_t core, void *arg)
+{
+    struct cores_run *r = arg;
+    struct app_worker *w = &r->ws[core];
+    int backlog = (r->o->backlog + (int)toe_stack_cores(stack) - 1) / (int)toe_stack_cores(stack);
+    int rc;
+
+    w->stack = stack;
+    rc = r->def->svc_create(w);
+    if (rc < 0) {
+        fprintf(stderr, "%s: core %u: %s\n", r->def->name, core, strerror(-rc));
+        return rc;
+    }
+    rc = toe_listen_core(stack, core, r->o->port, backlog, r->def->ops, w->svc);
+    if (rc < 0)
+        fprintf(stderr, "%s: core %u: listen on port %u: %s\n", r->def->name, core, r->o->port,
+                strerror(-rc));
+    return rc;
+}
+
+static int core_hook_poll(struct toe_stack *stack, uint32_t core, uint64_t now_us, void *arg)
+{
+    struct cores_run *r = arg;
+    (void)stack;
+    return r->def->svc_poll ? r->def->svc_poll(&r->ws[core], now_us) : 0;
+}
+
+static int core_hook_fd(struct toe_stack *stack, uint32_t core, void *arg)
+{
+    struct cores_run *r = arg;
+    (void)stack;
+    return r->def->svc_fd ? r->def->svc_fd(&r->ws[core]) : -1;
+}
+
+static uint64_t core_hook_next_us(struct toe_stack *stack, uint32_t core, void *arg)
+{
+    struct cores_run *r = arg;
+    (void)stack;
+    return r->def->svc_next_us ? r->def->svc_next_us(&r->ws[core]) : UINT64_MAX;
+}
+
+static void core_hook_fini(struct toe_stack *stack, uint32_t core, void *arg)
+{
+    struct cores_run *r = arg;
+    (void)stack;
+    if (r->def->svc_stop && r->ws[core].svc)
+        r->def->svc_stop(&r->ws[core]);
+}
+
+static const struct toe_core_hooks core_hooks = {
+    .init = core_hook_init,
+    .poll = core_hook_poll,
+    .fd = core_hook_fd,
+    .next_us = core_hook_next_us,
+    .fini = core_hook_fini,
+};
+
+static void print_final_cores(const struct app_def *def, struct toe_stack *stack,
+                              struct app_worker *ws, struct afxdp *x, double secs)
+{
+    struct afxdp_queue_stats st;
+
+    printf("%s: stopped after %.3f s\n", def->name, secs);
+    printf("# cores\n");
+    toe_stack_cores_print(stack, stdout);
+    printf("# stack counters\n");
+    toe_stack_stats_print(stack, stdout);
+    if (toe_stack_flow_count(stack)) {
+        printf("# connections still held (%u flows)\n", toe_stack_flow_count(stack));
+        toe_stack_conns_print(stack, stdout);
+    }
+    if (def->counters_print)
+        def->counters_print(ws, toe_stack_cores(stack), stdout);
+    for (uint32_t q = 0; q < afxdp_n_queues(x); q++)
+        if (afxdp_queue_stats(x, q, &st) == 0)
+            printf("Queue%uRxFrames %" PRIu64 "\nQueue%uTxFrames %" PRIu64 "\n", q,
+                   st.port.rx_frames, q, st.port.tx_frames);
+    fflush(stdout);
+}
+
+static int app_run_cores(const struct app_def *def, const struct app_opts *o, struct afxdp *x)
+{
+    struct toe_stack_config cfg = o->stack;
+    struct port *ports[AFXDP_MAX_QUEUES];
+    uint32_t n_ports = afxdp_n_ports(x), n_cores = cfg.n_cores;
+    struct toe_stack *stack = NULL;
+    struct cores_run r = {.def = def, .o = o};
+    char ip[16];
+    int rc, status = 1;
+
+    cfg.busy_poll = o->busy_poll;
+    for (uint32_t i = 0; i < n_ports; i++)
+        ports[i] = afxdp_port(x, i);
+    r.ws = calloc(n_cores, sizeof(*r.ws));
+    if (!r.ws) {
+        fprintf(stderr, "%s: out of memory\n", def->name);
+        return 1;
+    }
+    for (uint32_t i = 0; i < n_cores; i++) {
+        r.ws[i].index = i;
+        r.ws[i].o = o;
+        r.ws[i].def = def;
+        r.ws[i].x = x;
+    }
+    rc = toe_stack_create_ports(&cfg, ports, n_ports, &stack);
+    if (rc < 0) {
+        fprintf(stderr, "%s: stack: %s\n", def->name, strerror(-rc));
+        goto out;
+    }
+    snprintf(ip, sizeof(ip), "%u.%u.%u.%u", cfg.ipv4_addr >> 24, (cfg.ipv4_addr >> 16) & 0xff,
+             (cfg.ipv4_addr >> 8) & 0xff, cfg.ipv4_addr & 0xff);
+    printf("%s: listening on %s:%u (/%u) on %s, %u core thread(s) on CPUs", def->name, ip, o->port,
+           cfg.ipv4_prefix_len, o->xdp.ifname, n_cores);
+    for (uint32_t i = 0; i < n_cores; i++)
+        printf("%s%d", i ? "," : " ", cfg.cpus[i]);
+    printf(", %u RX queue(s) (queue i on core i), %u buckets, XDP %s (%s)\n", n_ports,
+           cfg.n_buckets, afxdp_bound_name(afxdp_bound_mode(x)), afxdp_mode_reason(x));
+    fflush(stdout);
+
+    uint64_t t0 = app_mono_us();
+    rc = toe_stack_start(stack, &core_hooks, &r);
+    if (rc < 0) {
+        fprintf(stderr, "%s: starting the core threads: %s\n", def->name, strerror(-rc));
+        goto out;
+    }
+    while (!stop_flag) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = MAX_SLEEP_MS * 1000000L};
+        nanosleep(&ts, NULL); /* a signal cuts it short */
+    }
+    toe_stack_stop(stack);
+    status = 0;
+    print_final_cores(def, stack, r.ws, x, (double)(app_mono_us() - t0) / 1e6);
+out:
+    toe_stack_destroy(stack);
+    for (uint32_t i = 0; i < n_cores; i++)
+        if (r.ws[i].svc)
+            def->svc_destroy(&r.ws[i]);
+    free(r.ws);
+    return status;
+}
+
 int app_run(const struct app_def *def, const struct app_opts *o)
 {
     struct app_worker *ws = NULL;
@@ -479,6 +706,11 @@ int app_run(const struct app_def *def, const struct app_opts *o)
     if (rc < 0) {
         fprintf(stderr, "%s: %s\n", def->name, err);
         return 1;
+    }
+    if (o->cores_given) {
+        status = app_run_cores(def, o, x);
+        afxdp_close(x);
+        return status;
     }
     n = afxdp_n_ports(x);
     ws = calloc(n, sizeof(*ws));

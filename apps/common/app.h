@@ -29,6 +29,7 @@ struct app_opts {
     int backlog;
     double stats_interval_s;
     bool busy_poll;
+    bool cores_given;   /* --cores: one stack, one pinned thread per core */
 };
 
 struct app_def;

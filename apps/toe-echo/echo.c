@@ -19,7 +19,8 @@ struct echo_conn {
     size_t pending_off, pending_len;
 };
 
-static void echo_conn_free(struct echo_conn *ec)
+/* Takes ec off its service's list (the service of the core that owns it). */
+static void echo_conn_unlink(struct echo_conn *ec)
 {
     if (ec->prev)
         ec->prev->next = ec->next;
@@ -27,7 +28,24 @@ static void echo_conn_free(struct echo_conn *ec)
         ec->svc->conns = ec->next;
     if (ec->next)
         ec->next->prev = ec->prev;
+    ec->prev = ec->next = NULL;
     ec->svc->c.open--;
+}
+
+static void echo_conn_link(struct echo_service *svc, struct echo_conn *ec)
+{
+    ec->svc = svc;
+    ec->prev = NULL;
+    ec->next = svc->conns;
+    if (svc->conns)
+        svc->conns->prev = ec;
+    svc->conns = ec;
+    svc->c.open++;
+}
+
+static void echo_conn_free(struct echo_conn *ec)
+{
+    echo_conn_unlink(ec);
     free(ec->pending);
     free(ec);
 }
@@ -121,13 +139,8 @@ static int echo_on_accept(struct toe_conn *conn, void *listen_ctx)
         svc->c.rejected_nomem++;
         return -ENOMEM; /* the stack answers with RST */
     }
-    ec->svc = svc;
-    ec->next = svc->conns;
-    if (svc->conns)
-        svc->conns->prev = ec;
-    svc->conns = ec;
+    echo_conn_link(svc, ec);
     svc->c.accepted++;
-    svc->c.open++;
     toe_conn_set_ctx(conn, ec);
     /* Data may have come with the handshake's last ACK. */
     echo_pump(conn, ec);
@@ -160,11 +173,36 @@ static void echo_on_close(struct toe_conn *conn, int status, void *ctx)
     echo_conn_free(ec);
 }
 
+/* A bucket move takes the connection to another core: it leaves this
+ * core's service (on the old core's thread) and joins the new core's
+ * (core_ctx, on the new core's thread). ec itself travels as the ctx. */
+static int echo_on_move_out(struct toe_conn *conn, void *ctx)
+{
+    struct echo_conn *ec = ctx;
+
+    (void)conn;
+    ec->svc->c.moved_out++;
+    echo_conn_unlink(ec);
+    return 0;
+}
+
+static void echo_on_move_in(struct toe_conn *conn, void *ctx, void *core_ctx)
+{
+    struct echo_conn *ec = ctx;
+    struct echo_service *svc = core_ctx;
+
+    echo_conn_link(svc, ec);
+    svc->c.moved_in++;
+    echo_pump(conn, ec); /* what arrived while it moved */
+}
+
 const struct toe_app_ops echo_ops = {
     .on_accept = echo_on_accept,
     .on_recv = echo_on_recv,
     .on_sent = echo_on_sent,
     .on_close = echo_on_close,
+    .on_move_out = echo_on_move_out,
+    .on_move_in = echo_on_move_in,
 };
 
 void echo_service_init(struct echo_service *svc)
@@ -193,6 +231,8 @@ void echo_counters_add(struct echo_counters *a, const struct echo_counters *b)
     a->stalls += b->stalls;
     a->resumes += b->resumes;
     a->send_errors += b->send_errors;
+    a->moved_out += b->moved_out;
+    a->moved_in += b->moved_in;
 }
 
 void echo_counters_print(const struct echo_counters *c, FILE *out)
@@ -209,4 +249,6 @@ void echo_counters_print(const struct echo_counters *c, FILE *out)
     fprintf(out, "EchoStalls %" PRIu64 "\n", c->stalls);
     fprintf(out, "EchoResumes %" PRIu64 "\n", c->resumes);
     fprintf(out, "EchoSendErrors %" PRIu64 "\n", c->send_errors);
+    fprintf(out, "EchoMovedOut %" PRIu64 "\n", c->moved_out);
+    fprintf(out, "EchoMovedIn %" PRIu64 "\n", c->moved_in);
 }

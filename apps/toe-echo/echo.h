@@ -25,6 +25,8 @@ struct echo_counters {
     uint64_t stalls;            /* toe_send took less than was read: reading paused */
     uint64_t resumes;           /* on_sent flushed a stalled connection */
     uint64_t send_errors;       /* toe_send failed other than -EAGAIN: connection aborted */
+    uint64_t moved_out;         /* connections handed to another core (bucket moves) */
+    uint64_t moved_in;          /* connections taken over from another core */
 };
 
 /* One per thread/stack: the callbacks' context on the listener. */

@@ -91,7 +91,7 @@ struct toe_stack_config {
     uint32_t n_buckets;          /* dispatcher hash buckets, power of two (256) */
     uint32_t balance_interval_ms; /* control period: figures, rebalancing (100);
                                      0 = buckets never move */
-    uint32_t ring_slots;         /* messages per core-to-core ring, power of two (256) */
+    uint32_t ring_slots;         /* messages per core-to-core ring, power of two (1024) */
     uint32_t park_max_events;    /* events parked per core during bucket moves (1024) */
     /* Deterministic mode (toe_stack_poll on a virtual clock): a core's busy
      * figure is its events per interval over this capacity (events/s). */
@@ -273,6 +273,11 @@ int toe_stack_stats_print(const struct toe_stack *stack, FILE *out);
  * bucket, local and remote address, state, and the engine's view (bytes
  * unacked/unread, cwnd, ssthresh, srtt, rto, retransmits). Returns 0 or -EIO. */
 int toe_stack_conns_print(const struct toe_stack *stack, FILE *out);
+/* One line per core: buckets held, flows, events processed (by class),
+ * busy time, buckets and flows moved in/out, events forwarded, parked and
+ * dropped, messages waiting. Call it when the core threads are stopped (or
+ * in deterministic mode). 0 or -EIO. */
+int toe_stack_cores_print(const struct toe_stack *stack, FILE *out);
 /* One counter by its name; -ENOENT if there is no such counter. */
 int toe_stack_counter(const struct toe_stack *stack, const char *name,
                       uint64_t *value);

@@ -51,10 +51,17 @@ lab_test_fail_logs() {
     [[ -s $TMP/echo.log ]] && { echo "--- toe-echo log (tail):" >&2; tail -n 60 "$TMP/echo.log" >&2; }
 }
 
+# With TOE_ECHO_CORES=LIST (e.g. 0,1) every case runs toe-echo with
+# --cores LIST: one stack, a pinned thread per core, the dispatcher between
+# them; cores_check then asserts that every core did work and the RX core
+# forwarded the other cores' events to them.
+CORES_ARGS=()
+[[ -n ${TOE_ECHO_CORES:-} ]] && CORES_ARGS=(--cores "$TOE_ECHO_CORES")
+
 # echo_start ARGS...: toe-echo on s0 (port 7), waits for "listening on".
 echo_start() {
     lab_bg "$TMP/echo.log" net "$LAB_SERVER_NS" "$ECHO_BIN" --iface "$LAB_SERVER_IF" \
-        --ip "$LAB_SERVER_IP/$LAB_PREFIX" --port 7 "$@"
+        --ip "$LAB_SERVER_IP/$LAB_PREFIX" --port 7 "${CORES_ARGS[@]}" "$@"
     ECHO_PID=$LAB_BG_PID
     lab_wait_log "$TMP/echo.log" "listening on" "$ECHO_PID" 150 || fail "toe-echo did not start"
     grep "listening on" "$TMP/echo.log"
@@ -85,6 +92,20 @@ want_counter() { # NAME OP VALUE
     ge) [[ $v -ge $3 ]] ;;
     gt) [[ $v -gt $3 ]] ;;
     esac || fail "counter $1 = $v, want $2 $3"
+}
+
+# cores_check: with --cores, the exit's core table shows every core with
+# flows' events, and the RX core forwarded the other cores' events to them
+# (a flow's events run on its owner only; stack_multicore checks that flow
+# by flow on the in-memory port).
+cores_check() {
+    [[ -n ${TOE_ECHO_CORES:-} ]] || return 0
+    local n
+    sed -n '/^# cores$/,/^# stack counters$/p' "$TMP/echo.log"
+    n=$(awk '/^# cores$/ { t = 1; next } /^#/ { t = 0 } t && $1 ~ /^[0-9]+$/ && $5 > 0 { n++ }
+        END { print n + 0 }' "$TMP/echo.log")
+    [[ $n -eq $(tr ',' '\n' <<<"$TOE_ECHO_CORES" | wc -l) ]] || fail "only $n core(s) ran data events"
+    want_counter DispatchForwarded gt 0
 }
 
 # check NAME ARGS...: toe-echo-check from the client; must PASS.
@@ -128,6 +149,7 @@ case_many() {
     want_counter EchoBytes eq 209715200
     want_counter EchoOpen eq 0
     want_counter TcpCurrEstab eq 0
+    cores_check
 }
 
 case_short() {
@@ -379,7 +401,11 @@ case_mq() {
     ipc sh -c "echo 1 > /sys/class/net/$LAB_CLIENT_IF/queues/tx-0/xps_cpus &&
         echo 2 > /sys/class/net/$LAB_CLIENT_IF/queues/tx-1/xps_cpus" || fail "cannot set XPS"
     echo_start --queues 2
-    grep -q "one stack polls 2 RX queues" "$TMP/echo.log" || fail "not one stack over 2 queues"
+    if [[ -n ${TOE_ECHO_CORES:-} ]]; then
+        grep -q "2 RX queue(s) (queue i on core i)" "$TMP/echo.log" || fail "not a queue per core"
+    else
+        grep -q "one stack polls 2 RX queues" "$TMP/echo.log" || fail "not one stack over 2 queues"
+    fi
     for cpu in 0 1 0 1; do
         step "from client CPU $cpu (client TX queue $cpu -> server RX queue $cpu)"
         ipc taskset -c "$cpu" "$PROBE" icmp --dst "$LAB_SERVER_IP" --count 5 --timeout 2 ||
@@ -399,6 +425,7 @@ case_mq() {
     want_counter EchoClosedByPeer eq 280
     want_counter EchoOpen eq 0
     want_counter TcpCurrEstab eq 0
+    cores_check
 }
 
 case $CASE in

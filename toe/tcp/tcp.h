@@ -518,7 +518,9 @@ void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *info);
  *     cfg.max_time_wait recycles eng's oldest as tcp_time_wait_enter does.
  *     From then on eng owns c as the old engine did: it calls eng's
  *     ops->conn_free(c) when done, so the slot must be one the new stack
- *     frees.
+ *     frees. If the new core has no slot for c, tcp_conn_drop_detached()
+ *     releases what c holds and resets the peer; if attach fails (-EINVAL),
+ *     attach c back to the old engine (or drop it there).
  *
  * The connection's pages stay where they are (same process); only their
  * accounting moves (sockmem_pool_release/_adopt). Buffer pages may later be
@@ -577,5 +579,15 @@ int tcp_conn_detach(struct tcp_conn *c, struct tcp_conn_moved *m, uint64_t now_u
  * time of the attach; recorded timer expiries are absolute). */
 int tcp_conn_attach(struct tcp_engine *eng, struct tcp_conn *c, const struct tcp_conn_moved *m,
                     uint64_t now_us);
+/* A detached conn that will not be attached (no slot for it on the new
+ * core): without this its buffer pages and arrays would leak. Releases them
+ * through eng (any engine whose pool has the same page size, usually the
+ * new core's: its pool takes the pages) and, when synchronized, sends the
+ * peer a RST as tcp_abort() would (counted TCPAbortOnMemory). The bytes of c
+ * stay the caller's; c is CLOSED and holds nothing. 0, or -EINVAL and
+ * nothing changed (c not detached, m not its, another page size: attach it
+ * back to the old engine instead). */
+int tcp_conn_drop_detached(struct tcp_engine *eng, struct tcp_conn *c,
+                           const struct tcp_conn_moved *m, uint64_t now_us);
 
 #endif

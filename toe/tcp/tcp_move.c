@@ -3,7 +3,9 @@
  * connection between engines"). The TCB is bytes plus pointers to heap
  * memory of its own (buffer slot arrays, out-of-order ranges); everything
  * that points into an engine, a wheel or a pool is undone here and redone
- * there: the timer nodes, the engine lists, the buffers' pool. */
+ * there: the timer nodes, the engine lists, the buffers' pool. A detached
+ * conn that finds no place on the new core is dropped (its memory released,
+ * the peer reset). */
 #include <string.h>
 
 #include "toe/tcp/tcp_conn.h"
@@ -112,25 +114,40 @@ static void tw_list_insert(struct tcp_engine *eng, struct tcp_conn *c)
     eng->tw_count++;
 }
 
+/* c is a detached conn, m its record, and eng's pool can take its pages. */
+static bool can_join(const struct tcp_engine *eng, const struct tcp_conn *c,
+                     const struct tcp_conn_moved *m)
+{
+    const struct sockmem_pool *p = eng->pool;
+
+    if (c->eng || m->state != c->state || c->blocked || c->on_tw_list || c->on_ack_list ||
+        timer_pending(&c->rtx_timer) || timer_pending(&c->delack_timer) ||
+        timer_pending(&c->ka_timer))
+        return false;
+    if (!c->bufs_ready)
+        return true;
+    return !c->snd.ring.pool && !c->rcv.ring.pool && sockmem_pool_page_bytes(p) == m->page_bytes &&
+           c->snd.ring.page_shift == p->page_shift && c->rcv.ring.page_shift == p->page_shift;
+}
+
+/* c joins eng, its pages eng's pool (cannot fail after can_join). */
+static void join(struct tcp_engine *eng, struct tcp_conn *c)
+{
+    c->eng = eng;
+    if (c->bufs_ready) {
+        sndbuf_pool_bind(&c->snd, eng->pool);
+        rcvbuf_pool_bind(&c->rcv, eng->pool);
+    }
+}
+
 int tcp_conn_attach(struct tcp_engine *eng, struct tcp_conn *c, const struct tcp_conn_moved *m,
                     uint64_t now_us)
 {
     struct timer_wheel *w = eng->wheel;
 
-    if (c->eng || m->state != c->state || c->blocked || c->on_tw_list || c->on_ack_list)
+    if (!can_join(eng, c, m))
         return -EINVAL;
-    if (c->bufs_ready && (c->snd.ring.pool || c->rcv.ring.pool ||
-                          sockmem_pool_page_bytes(eng->pool) != m->page_bytes ||
-                          c->snd.ring.page_shift != eng->pool->page_shift ||
-                          c->rcv.ring.page_shift != eng->pool->page_shift))
-        return -EINVAL;
-
-    c->eng = eng;
-    if (c->bufs_ready) {
-        /* Cannot fail: checked above. */
-        sndbuf_pool_bind(&c->snd, eng->pool);
-        rcvbuf_pool_bind(&c->rcv, eng->pool);
-    }
+    join(eng, c);
     eng->nconns++;
     if (counted_estab(c))
         eng->stats.curr_estab++;
@@ -155,5 +172,37 @@ int tcp_conn_attach(struct tcp_engine *eng, struct tcp_conn *c, const struct tcp
         if (eng->cfg.max_time_wait && eng->tw_count > eng->cfg.max_time_wait)
             tcp_time_wait_recycle(eng, c);
     }
+    return 0;
+}
+
+int tcp_conn_drop_detached(struct tcp_engine *eng, struct tcp_conn *c,
+                           const struct tcp_conn_moved *m, uint64_t now_us)
+{
+    if (!can_join(eng, c, m))
+        return -EINVAL;
+    join(eng, c);
+    /* As tcp_abort (RFC 9293 3.10.5): the peer learns at once rather than
+     * after its retransmissions give up. No slot: as Linux's out-of-memory
+     * abort. */
+    switch (c->state) {
+    case TCP_ESTABLISHED:
+    case TCP_FIN_WAIT_1:
+    case TCP_FIN_WAIT_2:
+    case TCP_CLOSE_WAIT:
+        tcp_send_rst_conn(c, now_us);
+        break;
+    default:
+        break;
+    }
+    eng->stats.abort_on_memory++;
+    if (c->bufs_ready) {
+        sndbuf_fini(&c->snd);
+        rcvbuf_fini(&c->rcv);
+        c->bufs_ready = false;
+    }
+    c->state = TCP_CLOSED;
+    if (!c->close_reason)
+        c->close_reason = TCP_CLOSE_ABORTED;
+    c->eng = NULL;
     return 0;
 }

@@ -37,13 +37,13 @@ struct node {
     struct tcp_engine_ops ops;
     struct tcp_listener lst;
     bool listening;
-    bool live;           /* engine and pool not yet destroyed */
+    bool live; /* engine and pool not yet destroyed */
     unsigned nalloc, nfree;
 };
 
 struct pkt {
     uint64_t at_us;
-    uint64_t order;      /* send order, breaks ties between directions */
+    uint64_t order; /* send order, breaks ties between directions */
     struct tcp_seg seg;
     uint8_t data[2048];
 };
@@ -51,7 +51,7 @@ struct pkt {
 struct fifo {
     struct pkt *p;
     unsigned head, len;
-    uint64_t link_free_us;  /* the link is busy sending until then */
+    uint64_t link_free_us; /* the link is busy sending until then */
 };
 
 /* One segment on the wire as sent; node: which engine sent it. */
@@ -74,35 +74,35 @@ struct world {
     uint64_t now_us;
     uint64_t delay_us;
     struct tcp_tuple ctuple, stuple;
-    struct tcp_conn *cconn;      /* client's conn (also its app handle) */
-    struct tcp_conn *sconn;      /* server's conn (the app's once accepted) */
-    int srv;                     /* node holding sconn: W_A or W_B */
-    bool s_app;                  /* the server app holds sconn */
-    bool c_app;                  /* the client app holds cconn */
+    struct tcp_conn *cconn; /* client's conn (also its app handle) */
+    struct tcp_conn *sconn; /* server's conn (the app's once accepted) */
+    int srv;                /* node holding sconn: W_A or W_B */
+    bool s_app;             /* the server app holds sconn */
+    bool c_app;             /* the client app holds cconn */
     bool drop_to_server, drop_to_client;
-    bool fail_srv_emit;          /* server emits fail with -ENOBUFS */
-    bool no_accept;              /* the server app does not accept */
+    bool fail_srv_emit; /* server emits fail with -ENOBUFS */
+    bool no_accept;     /* the server app does not accept */
     /* Moves */
-    bool do_moves;               /* false: the reference run, same schedule */
-    uint64_t move_period_us;     /* periodic moves (0: none) */
+    bool do_moves;           /* false: the reference run, same schedule */
+    uint64_t move_period_us; /* periodic moves (0: none) */
     uint64_t next_move_us;
-    uint64_t transit_us;         /* a move takes this long (0: at once) */
+    uint64_t transit_us; /* a move takes this long (0: at once) */
     bool in_transit;
     uint64_t transit_end_us;
     struct tcp_conn_moved transit_m;
     unsigned moves, busy;
-    unsigned moves_with_data;    /* moves while the buffers held pages */
-    unsigned moves_with_rtx;     /* moves while the RTO (or PTO) was armed */
-    unsigned moves_with_delack;  /* moves while a delayed ACK was armed */
-    unsigned held;               /* segments that waited for a move to end */
+    unsigned moves_with_data;   /* moves while the buffers held pages */
+    unsigned moves_with_rtx;    /* moves while the RTO (or PTO) was armed */
+    unsigned moves_with_delack; /* moves while a delayed ACK was armed */
+    unsigned held;              /* segments that waited for a move to end */
     unsigned slots_alloc, slots_free;
-    uint64_t sconn_freed_us;     /* when sconn was freed (0: not yet) */
+    uint64_t sconn_freed_us; /* when sconn was freed (0: not yet) */
     /* The app: one side sends W_XFER bytes, the other reads them. */
     bool auto_app;
     bool srv_sends;
     size_t xfer, sent, rcvd;
     bool snd_shut, snd_closed, rcv_closed, snd_eof;
-    uint64_t read_every_us;      /* the receiver reads this often (0: always) */
+    uint64_t read_every_us; /* the receiver reads this often (0: always) */
     uint64_t next_read_us;
     /* Trace */
     struct trec *tr;
@@ -224,9 +224,7 @@ static void node_free(void *owner, struct tcp_conn *c)
     free(c);
 }
 
-static void node_notify(void *owner, struct tcp_conn *c, unsigned ev)
-{
-}
+static void node_notify(void *owner, struct tcp_conn *c, unsigned ev) {}
 
 static void node_init(struct world *w, int id, const struct tcp_config *cfg, size_t page_bytes)
 {
@@ -268,10 +266,10 @@ static struct world *w_new(const struct tcp_config *cfg)
     sockmem_limit_init(&w->limit, 0);
     for (int i = 0; i < W_NODES; i++)
         node_init(w, i, cfg, W_PAGE);
-    w->ctuple = (struct tcp_tuple){.laddr = 0x0a000001, .raddr = 0x0a000002,
-                                   .lport = 33000, .rport = 80};
-    w->stuple = (struct tcp_tuple){.laddr = 0x0a000002, .raddr = 0x0a000001,
-                                   .lport = 80, .rport = 33000};
+    w->ctuple =
+        (struct tcp_tuple){.laddr = 0x0a000001, .raddr = 0x0a000002, .lport = 33000, .rport = 80};
+    w->stuple =
+        (struct tcp_tuple){.laddr = 0x0a000002, .raddr = 0x0a000001, .lport = 80, .rport = 33000};
     assert_int_equal(tcp_listener_open(&w->n[W_A].eng, &w->n[W_A].lst, 0, 80, 0), 0);
     w->n[W_A].listening = true;
     w->srv = W_A;
@@ -349,8 +347,7 @@ static void w_detach(struct world *w)
     }
     assert_int_equal(rc, 0);
     assert_int_equal(from->eng.nconns, nconns - 1);
-    assert_int_equal(from->eng.tw_count,
-                     tw - !!(w->transit_m.flags & TCP_MOVED_TIME_WAIT));
+    assert_int_equal(from->eng.tw_count, tw - !!(w->transit_m.flags & TCP_MOVED_TIME_WAIT));
     assert_int_equal(st->pages_in_use, in_use - w->transit_m.snd_pages - w->transit_m.rcv_pages);
     assert_int_equal(w->transit_m.page_bytes, W_PAGE);
     assert_int_equal(timer_wheel_next_expiry(&from->wheel), UINT64_MAX);
@@ -649,8 +646,8 @@ static void assert_traces_equal(const struct world *a, const struct world *b)
             x->tsval != y->tsval || x->tsecr != y->tsecr || x->sack_count != y->sack_count)
             fail_msg("segment %u differs: %llu us %c %02x seq %u ack %u len %u wnd %u vs "
                      "%llu us %c %02x seq %u ack %u len %u wnd %u",
-                     i, (unsigned long long)x->at_us, x->from_server ? 'S' : 'C', x->flags,
-                     x->seq, x->ack, x->len, x->wnd, (unsigned long long)y->at_us,
+                     i, (unsigned long long)x->at_us, x->from_server ? 'S' : 'C', x->flags, x->seq,
+                     x->ack, x->len, x->wnd, (unsigned long long)y->at_us,
                      y->from_server ? 'S' : 'C', y->flags, y->seq, y->ack, y->len, y->wnd);
     }
 }
@@ -703,8 +700,8 @@ static void check_bulk(bool srv_sends, uint64_t period_us)
                 "%s: %u segments, %.3f ms, moves %u (with data %u, rtx %u, delack %u), "
                 "busy %u\n",
                 srv_sends ? "from server" : "to server", mv->ntr,
-                (double)(mv->sconn_freed_us - W_T0_US) / 1000.0, mv->moves,
-                mv->moves_with_data, mv->moves_with_rtx, mv->moves_with_delack, mv->busy);
+                (double)(mv->sconn_freed_us - W_T0_US) / 1000.0, mv->moves, mv->moves_with_data,
+                mv->moves_with_rtx, mv->moves_with_delack, mv->busy);
     /* Invisible on the wire: the same segments at the same times. */
     assert_traces_equal(ref, mv);
     assert_int_equal(ref->moves, 0);
@@ -1000,7 +997,7 @@ static void test_time_wait_order_and_overflow(void **state)
     c2 = w2->sconn;
     assert_int_equal(tcp_conn_detach(w1->sconn, &w1->transit_m, w1->now_us), 0);
     c1 = w1->sconn;
-    w1->sconn = NULL; /* w2's node B owns it from now on */
+    w1->sconn = NULL;   /* w2's node B owns it from now on */
     w1->n[W_A].nfree++; /* the world's slot count: it leaves w1 here */
     w2->n[W_B].nalloc++;
     assert_int_equal(tcp_conn_attach(&b->eng, c1, &w1->transit_m, w2->now_us), 0);
@@ -1083,8 +1080,7 @@ static void test_busy_and_invalid(void **state)
     w_detach(w);
     assert_true(w->in_transit);
     assert_int_equal(tcp_conn_detach(w->sconn, &m, w->now_us), -EINVAL);
-    assert_int_equal(tcp_conn_attach(&w->n[W_B].eng, w->cconn, &w->transit_m, w->now_us),
-                     -EINVAL);
+    assert_int_equal(tcp_conn_attach(&w->n[W_B].eng, w->cconn, &w->transit_m, w->now_us), -EINVAL);
     /* m of another state. */
     m = w->transit_m;
     m.state = TCP_TIME_WAIT;
@@ -1254,6 +1250,59 @@ static void test_blocked_moves(void **state)
     w_free(w);
 }
 
+/* A detached conn the new core has no slot for: dropped through B's
+ * engine, which takes its pages (freeing them) and resets the peer. */
+static void test_drop_detached(void **state)
+{
+    struct world *w = w_new(NULL);
+    struct node *a = &w->n[W_A], *b = &w->n[W_B];
+    const struct trec *rst;
+    struct tcp_conn_moved m;
+
+    w_establish(w);
+    assert_int_equal(tcp_send(&w->n[W_CLIENT].eng, w->cconn, pat, 20000, w->now_us), 20000);
+    w_run_for(w, 5000);
+    w->drop_to_server = true; /* the server's data stays unacked */
+    assert_int_equal(tcp_send(srv_eng(w), w->sconn, pat, 20000, w->now_us), 20000);
+    w->transit_us = 1000;
+    w_detach(w);
+    assert_true(w->in_transit);
+    assert_true(w->transit_m.rcv_pages > 0 && w->transit_m.snd_pages > 0);
+    assert_int_equal(sockmem_pool_pages_in_use(&a->pool), 0);
+    assert_int_equal(tcp_conn_drop_detached(&b->eng, w->sconn, &w->transit_m, w->now_us), 0);
+    assert_int_equal(sockmem_pool_pages_in_use(&b->pool), 0);
+    assert_int_equal(b->eng.nconns, 0);
+    assert_int_equal(b->eng.stats.curr_estab, 0);
+    assert_int_equal(b->eng.stats.abort_on_memory, 1);
+    assert_null(b->eng.tw_head);
+    assert_int_equal(timer_wheel_next_expiry(&b->wheel), UINT64_MAX);
+    assert_int_equal(tcp_conn_state(w->sconn), TCP_CLOSED);
+    /* Once only: it is no longer the detached conn m describes. */
+    m = w->transit_m;
+    assert_int_equal(tcp_conn_drop_detached(&b->eng, w->sconn, &m, w->now_us), -EINVAL);
+    assert_int_equal(tcp_conn_attach(&b->eng, w->sconn, &m, w->now_us), -EINVAL);
+    rst = &w->tr[w->ntr - 1];
+    assert_int_equal(rst->node, W_B);
+    assert_int_equal(rst->flags, TCP_FLAG_RST | TCP_FLAG_ACK);
+    free(w->sconn); /* the slot (the message) is the stack's */
+    w->slots_free++;
+    w->sconn = NULL;
+    w->s_app = false;
+    w->in_transit = false;
+    w_check_pages(w);
+    /* The client learns as soon as the RST is in, behind the data. */
+    w->drop_to_server = false;
+    while (tcp_conn_state(w->cconn) != TCP_CLOSED && w->now_us < rst->at_us + 5000)
+        w_run_for(w, 10);
+    assert_int_equal(w->n[W_CLIENT].eng.stats.in_rsts, 1);
+    assert_int_equal(tcp_conn_state(w->cconn), TCP_CLOSED);
+    assert_int_equal(tcp_conn_close_reason(w->cconn), TCP_CLOSE_RESET);
+    w->c_app = false;
+    tcp_close(&w->n[W_CLIENT].eng, w->cconn, w->now_us);
+    assert_null(w->cconn);
+    w_free(w);
+}
+
 /* --------------------------------------- (f) pools and teardown order */
 
 /* The conn's pages were allocated by A's pool; A (engine and pool) is torn
@@ -1365,6 +1414,7 @@ int main(void)
         cmocka_unit_test(test_delayed_ack_on_new_engine),
         cmocka_unit_test(test_owed_ack_sent_by_fence),
         cmocka_unit_test(test_blocked_moves),
+        cmocka_unit_test(test_drop_detached),
         cmocka_unit_test(test_pool_teardown_after_move),
         cmocka_unit_test(test_pool_release_adopt),
     };
