@@ -55,10 +55,13 @@ fail() {
 root=$(python3 "$here/httpd_lab.py" --make-root)
 [[ -d $root ]] || fail "no document root"
 lab_up "$id" || fail "lab up"
+# TOE_HTTPD_CORES=LIST: toe-httpd --cores LIST (pinned core threads).
+cores_args=()
+[[ -n ${TOE_HTTPD_CORES:-} ]] && cores_args=(--cores "$TOE_HTTPD_CORES")
 lab_bg "$work/httpd.log" net "$LAB_SERVER_NS" "$httpd_bin" --iface "$LAB_SERVER_IF" \
     --ip "$LAB_SERVER_IP/$LAB_PREFIX" --port 80 --root "$root" \
     --header-timeout-ms $header_timeout_ms --idle-timeout-ms $idle_timeout_ms \
-    --fixed-date $fixed_date
+    --fixed-date $fixed_date "${cores_args[@]}"
 httpd_pid=$LAB_BG_PID
 lab_bg "$work/twin.log" exec "$LAB_SERVER_NS" "$twin_bin" --ip "$LAB_SERVER_KERNEL_IP" \
     --port 8080 --root "$root" --header-timeout-ms $header_timeout_ms --fixed-date $fixed_date
