@@ -224,8 +224,10 @@ void bucket_move_flow_in(struct toe_core *core, struct core_msg *m)
         return;
     }
     if (flow_table_insert_hashed(&core->flows, &f->key, f->hash, &id) != 0) {
-        /* No room here: the flow is lost (counted); its peer times out. */
+        /* No room here: the flow is lost (counted); its pages go back and
+         * the peer gets a RST rather than silence. */
         core->dstats.move_lost++;
+        tcp_conn_drop_detached(&core->eng, (struct tcp_conn *)m->data, &f->moved, core->now_us);
         return;
     }
     struct toe_conn *c = flow_table_data(&core->flows, id);
@@ -234,6 +236,7 @@ void bucket_move_flow_in(struct toe_core *core, struct core_msg *m)
     memcpy(tc, m->data, m->len);
     if (tcp_conn_attach(&core->eng, tc, &f->moved, core->now_us) != 0) {
         core->dstats.move_lost++;
+        tcp_conn_drop_detached(&core->eng, tc, &f->moved, core->now_us);
         flow_table_free(&core->flows, id);
         return;
     }

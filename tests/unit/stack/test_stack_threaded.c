@@ -372,6 +372,8 @@ struct cli_conn {
     uint32_t idx;
     size_t sent, rcvd;
     bool done, bad, failed;
+    const char *why;            /* how it failed */
+    int status;
 };
 
 struct client {
@@ -407,10 +409,12 @@ static void cli_pump(struct cli_conn *cc)
     }
 }
 
-static void cli_fail(struct cli_conn *cc)
+static void cli_fail(struct cli_conn *cc, const char *why, int status)
 {
     if (!cc->failed) {
         cc->failed = true;
+        cc->why = why;
+        cc->status = status;
         g_cli->failed++;
     }
     cc->c = NULL;
@@ -422,7 +426,7 @@ static void cli_connect(struct toe_conn *c, int status, void *ctx)
 
     (void)c;
     if (status) {
-        cli_fail(cc);
+        cli_fail(cc, "on_connect", status);
         return;
     }
     cli_pump(cc);
@@ -443,7 +447,7 @@ static void cli_recv(struct toe_conn *c, void *ctx)
         cc->rcvd += (size_t)n;
     }
     if (n == 0 && !cc->done) {
-        cli_fail(cc); /* the server closed before echoing everything */
+        cli_fail(cc, "early EOF", 0); /* the server closed before echoing everything */
         toe_close(c);
         return;
     }
@@ -460,8 +464,7 @@ static void cli_sent(struct toe_conn *c, size_t acked, void *ctx)
 static void cli_close(struct toe_conn *c, int status, void *ctx)
 {
     (void)c;
-    (void)status;
-    cli_fail(ctx); /* only after toe_close would it be expected: it is not called then */
+    cli_fail(ctx, "on_close", status); /* not called after our toe_close */
 }
 
 static const struct toe_app_ops cli_ops = {
@@ -567,10 +570,11 @@ static void run_threaded(uint32_t n_cores)
         echoed += sc->echoed;
         bad_close += sc->bad_close;
         print_message("  core %u: %llu accepted, %llu closed, %llu moved in, %llu moved out, "
-                      "%llu bytes echoed, %llu callbacks\n",
+                      "%llu bytes echoed, %llu callbacks, %llu on_close with an error\n",
                       i, (unsigned long long)sc->accepted, (unsigned long long)sc->closed,
                       (unsigned long long)sc->moved_in, (unsigned long long)sc->moved_out,
-                      (unsigned long long)sc->echoed, (unsigned long long)sc->callbacks);
+                      (unsigned long long)sc->echoed, (unsigned long long)sc->callbacks,
+                      (unsigned long long)sc->bad_close);
     }
     uint64_t buckets_in = 0, buckets_out = 0, flows_in = 0, flows_out = 0, lost = 0, refused = 0;
     uint64_t ring_full = 0, park_over = 0;
@@ -605,9 +609,10 @@ static void run_threaded(uint32_t n_cores)
                 continue;
             if (cc->c)
                 toe_conn_info(cc->c, &ci);
-            print_message("  conn %u (port %u): sent %zu, echoed back %zu, %s%s\n", i,
-                          ci.local_port, cc->sent, cc->rcvd, cc->c ? toe_conn_state_name(cc->c) : "-",
-                          cc->failed ? ", failed" : "");
+            print_message("  conn %u (port %u): sent %zu, echoed back %zu, %s, failed: %s %d\n",
+                          i, ci.local_port, cc->sent, cc->rcvd,
+                          cc->c ? toe_conn_state_name(cc->c) : "-", cc->why ? cc->why : "no",
+                          cc->status);
         }
         print_message("server:\n");
         toe_stack_conns_print(srv_stack, stdout);
