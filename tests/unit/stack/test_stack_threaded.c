@@ -476,6 +476,25 @@ static const struct toe_app_ops cli_ops = {
 
 /* ---- the test ---- */
 
+/* The stack's counters that are not zero, one per line. */
+static void print_nonzero_counters(const struct toe_stack *stack)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (!f)
+        return;
+    toe_stack_stats_print(stack, f);
+    fclose(f);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        size_t n = strlen(line);
+        if (n < 2 || strcmp(line + n - 2, " 0") != 0)
+            print_message("    %s\n", line);
+    }
+    free(text);
+}
+
 static void run_threaded(uint32_t n_cores)
 {
     struct port_mem_config pcfg;
@@ -618,6 +637,10 @@ static void run_threaded(uint32_t n_cores)
         toe_stack_conns_print(srv_stack, stdout);
         print_message("client:\n");
         toe_stack_conns_print(cli_stack, stdout);
+        print_message("server counters (non-zero):\n");
+        print_nonzero_counters(srv_stack);
+        print_message("client counters (non-zero):\n");
+        print_nonzero_counters(cli_stack);
         print_message("wire: %u frames to the server, %u to the client\n",
                       port_mem_pending(pm_srv), port_mem_pending(pm_cli));
         for (uint32_t i = 0; i < n_cores; i++) {
