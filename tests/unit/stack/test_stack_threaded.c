@@ -15,7 +15,6 @@
  *    for them while it runs): they are counted and printed, not required. */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -32,18 +31,17 @@
 #include <toe/toe.h>
 
 #include "toe/control.h"
-#include "toe/stack_internal.h"
 
-#define IP_SRV 0x0a000001u
-#define IP_CLI 0x0a000002u
-#define PORT   7
-#define N_CONNS 32
-#define TOTAL_BYTES (256u * 1024u)
+#define IP_SRV        0x0a000001u
+#define IP_CLI        0x0a000002u
+#define PORT          7
+#define N_CONNS       32
+#define TOTAL_BYTES   (256u * 1024u)
 #define MAX_SRV_CORES 3
 #ifndef DEADLINE_US
-#define DEADLINE_US (8ull * 1000000ull)
+#define DEADLINE_US (60ull * 1000000ull)
 #endif
-#define LINGER_US   (50ull * 1000ull) /* last ACKs after the server closed */
+#define LINGER_US (50ull * 1000ull) /* last ACKs after the server closed */
 
 static uint64_t mono_us(void)
 {
@@ -177,9 +175,9 @@ struct server;
 struct echo_conn {
     LIST_ENTRY(echo_conn) link; /* on home->conns */
     struct server *srv;
-    struct srv_core *home;      /* the core ctx that holds it; NULL in flight */
+    struct srv_core *home; /* the core ctx that holds it; NULL in flight */
     uint8_t buf[8192];
-    size_t off, len;            /* read but not yet sent */
+    size_t off, len; /* read but not yet sent */
 };
 
 LIST_HEAD(echo_list, echo_conn);
@@ -188,30 +186,30 @@ LIST_HEAD(echo_list, echo_conn);
  * callbacks, fini hook); the test reads it after toe_stack_stop(). */
 struct srv_core {
     struct server *srv;
-    uint32_t core;              /* set before start */
-    pthread_t thread;           /* the thread that ran the init hook */
+    uint32_t core;    /* set before start */
+    pthread_t thread; /* the thread that ran the init hook */
     bool inited, finished;
     struct echo_list conns;
     uint64_t accepted, closed, moved_in, moved_out, echoed, callbacks;
-    uint64_t bad_close;         /* on_close with an error */
+    uint64_t bad_close; /* on_close with an error */
 };
 
 struct server {
     struct toe_stack *s;
     uint32_t n_cores;
     struct srv_core cores[MAX_SRV_CORES];
-    atomic_uint violations;     /* any thread: checks that failed */
-    atomic_uint closed;         /* connections the server closed (EOF seen) */
+    atomic_uint violations; /* any thread: checks that failed */
+    atomic_uint closed;     /* connections the server closed (EOF seen) */
 };
 
 /* The callback runs on conn's core, on that core's thread, against that
- * core's ctx. Only atomics are touched when it does not. */
-static bool on_home(struct srv_core *sc, struct toe_conn *c)
+ * core's ctx (sc; NULL for a conn no core holds). Only atomics are touched
+ * when it does not. */
+static bool on_home(struct server *srv, struct srv_core *sc, struct toe_conn *c)
 {
-    struct server *srv = sc->srv;
     int cur = toe_stack_current_core(srv->s);
 
-    if (cur < 0 || cur != (int)toe_conn_core(c) || (uint32_t)cur != sc->core ||
+    if (!sc || cur < 0 || cur != (int)toe_conn_core(c) || (uint32_t)cur != sc->core ||
         !pthread_equal(pthread_self(), srv->cores[cur].thread)) {
         atomic_fetch_add(&srv->violations, 1);
         return false;
@@ -259,7 +257,7 @@ static int srv_accept(struct toe_conn *c, void *listen_ctx)
 {
     struct srv_core *sc = listen_ctx;
 
-    if (!on_home(sc, c))
+    if (!on_home(sc->srv, sc, c))
         return -1;
     struct echo_conn *ec = calloc(1, sizeof(*ec));
     if (!ec)
@@ -276,7 +274,7 @@ static void srv_recv(struct toe_conn *c, void *ctx)
 {
     struct echo_conn *ec = ctx;
 
-    if (on_home(ec->home, c))
+    if (on_home(ec->srv, ec->home, c))
         echo_pump(ec->home, c, ec);
 }
 
@@ -285,7 +283,7 @@ static void srv_sent(struct toe_conn *c, size_t acked, void *ctx)
     struct echo_conn *ec = ctx;
 
     (void)acked;
-    if (on_home(ec->home, c))
+    if (on_home(ec->srv, ec->home, c))
         echo_pump(ec->home, c, ec);
 }
 
@@ -294,7 +292,7 @@ static void srv_close(struct toe_conn *c, int status, void *ctx)
     struct echo_conn *ec = ctx;
     struct srv_core *sc = ec->home;
 
-    if (!on_home(sc, c))
+    if (!on_home(ec->srv, sc, c))
         return;
     if (status)
         sc->bad_close++;
@@ -308,7 +306,7 @@ static int srv_move_out(struct toe_conn *c, void *ctx)
     struct echo_conn *ec = ctx;
     struct srv_core *sc = ec->home;
 
-    if (!on_home(sc, c))
+    if (!on_home(ec->srv, sc, c))
         return -1;
     LIST_REMOVE(ec, link);
     ec->home = NULL; /* in flight: no core's ctx holds it */
@@ -321,11 +319,11 @@ static void srv_move_in(struct toe_conn *c, void *ctx, void *core_ctx)
     struct echo_conn *ec = ctx;
     struct srv_core *sc = core_ctx; /* the new core's listener ctx */
 
-    if (!sc || ec->home) {
+    if (ec->home) { /* still held by its old core */
         atomic_fetch_add(&ec->srv->violations, 1);
         return;
     }
-    if (!on_home(sc, c))
+    if (!on_home(ec->srv, sc, c))
         return;
     ec->home = sc;
     LIST_INSERT_HEAD(&sc->conns, ec, link);
@@ -359,8 +357,7 @@ static void srv_fini(struct toe_stack *stack, uint32_t core, void *arg)
     struct server *srv = arg;
     struct srv_core *sc = &srv->cores[core];
 
-    if (toe_stack_current_core(stack) != (int)core ||
-        !pthread_equal(pthread_self(), sc->thread))
+    if (toe_stack_current_core(stack) != (int)core || !pthread_equal(pthread_self(), sc->thread))
         atomic_fetch_add(&srv->violations, 1);
     sc->finished = true;
 }
@@ -372,7 +369,7 @@ struct cli_conn {
     uint32_t idx;
     size_t sent, rcvd;
     bool done, bad, failed;
-    const char *why;            /* how it failed */
+    const char *why; /* how it failed */
     int status;
 };
 
@@ -547,7 +544,10 @@ static void run_threaded(uint32_t n_cores)
     assert_int_equal(toe_stack_start(srv_stack, &hooks, srv), 0);
     assert_int_equal(toe_stack_poll(srv_stack, mono_us()), -EBUSY);
 
+    /* A first poll sets the client's clock: toe_connect() arms the SYN's
+     * timer from the latest poll time. */
     uint64_t t0 = mono_us();
+    assert_true(toe_stack_poll(cli_stack, t0) >= 0);
     for (uint32_t i = 0; i < N_CONNS; i++) {
         struct cli_conn *cc = &cli->conns[i];
         cc->idx = i;
@@ -578,10 +578,10 @@ static void run_threaded(uint32_t n_cores)
 
     /* Threads joined: everything the cores wrote is visible here. */
     uint64_t accepted = 0, closed = 0, moved_in = 0, moved_out = 0, echoed = 0, bad_close = 0;
+    uint32_t hooks_missed = 0;
     for (uint32_t i = 0; i < n_cores; i++) {
         struct srv_core *sc = &srv->cores[i];
-        assert_true(sc->inited);
-        assert_true(sc->finished);
+        hooks_missed += !sc->inited + !sc->finished;
         accepted += sc->accepted;
         closed += sc->closed;
         moved_in += sc->moved_in;
@@ -596,18 +596,14 @@ static void run_threaded(uint32_t n_cores)
                       (unsigned long long)sc->bad_close);
     }
     uint64_t buckets_in = 0, buckets_out = 0, flows_in = 0, flows_out = 0, lost = 0, refused = 0;
-    uint64_t ring_full = 0, park_over = 0;
-    for (uint32_t i = 0; i < n_cores; i++) {
-        const struct toe_dispatch_stats *d = &srv_stack->cores[i]->dstats;
-        buckets_in += d->buckets_in;
-        buckets_out += d->buckets_out;
-        flows_in += d->flows_in;
-        flows_out += d->flows_out;
-        lost += d->move_lost;
-        refused += d->move_refused;
-        ring_full += d->fwd_ring_full;
-        park_over += d->park_overflow;
-    }
+    uint64_t park_over = 0;
+    assert_int_equal(toe_stack_counter(srv_stack, "DispatchBucketsIn", &buckets_in), 0);
+    assert_int_equal(toe_stack_counter(srv_stack, "DispatchBucketsOut", &buckets_out), 0);
+    assert_int_equal(toe_stack_counter(srv_stack, "DispatchFlowsIn", &flows_in), 0);
+    assert_int_equal(toe_stack_counter(srv_stack, "DispatchFlowsOut", &flows_out), 0);
+    assert_int_equal(toe_stack_counter(srv_stack, "DispatchMoveLost", &lost), 0);
+    assert_int_equal(toe_stack_counter(srv_stack, "DispatchMovesRefused", &refused), 0);
+    assert_int_equal(toe_stack_counter(srv_stack, "DispatchParkOverflowDrops", &park_over), 0);
     struct control_view cv;
     control_view_get(srv_stack, &cv, NULL, 0);
     print_message("%u core threads: %.2f s, %u done, %llu control rounds, %llu moves asked, "
@@ -628,8 +624,8 @@ static void run_threaded(uint32_t n_cores)
                 continue;
             if (cc->c)
                 toe_conn_info(cc->c, &ci);
-            print_message("  conn %u (port %u): sent %zu, echoed back %zu, %s, failed: %s %d\n",
-                          i, ci.local_port, cc->sent, cc->rcvd,
+            print_message("  conn %u (port %u): sent %zu, echoed back %zu, %s, failed: %s %d\n", i,
+                          ci.local_port, cc->sent, cc->rcvd,
                           cc->c ? toe_conn_state_name(cc->c) : "-", cc->why ? cc->why : "no",
                           cc->status);
         }
@@ -641,52 +637,51 @@ static void run_threaded(uint32_t n_cores)
         print_nonzero_counters(srv_stack);
         print_message("client counters (non-zero):\n");
         print_nonzero_counters(cli_stack);
-        print_message("wire: %u frames to the server, %u to the client\n",
-                      port_mem_pending(pm_srv), port_mem_pending(pm_cli));
-        for (uint32_t i = 0; i < n_cores; i++) {
-            const struct toe_dispatch_stats *d = &srv_stack->cores[i]->dstats;
-            print_message("  core %u:", i);
-#define PRINT_DSTAT_(f, n) print_message(" %s %llu", n, (unsigned long long)d->f);
-            TOE_DISPATCH_COUNTERS(PRINT_DSTAT_)
-#undef PRINT_DSTAT_
-            print_message("\n");
-        }
+        print_message("wire: %u frames to the server, %u to the client\n", port_mem_pending(pm_srv),
+                      port_mem_pending(pm_cli));
+        toe_stack_cores_print(srv_stack, stdout);
         fflush(stdout);
     }
-    assert_int_equal(atomic_load(&srv->violations), 0);
+    /* Every connection was closed: no per-core ctx holds one any more. */
+    uint32_t held = 0;
+    for (uint32_t i = 0; i < n_cores; i++) {
+        struct srv_core *sc = &srv->cores[i];
+        while (!LIST_EMPTY(&sc->conns)) {
+            echo_drop(LIST_FIRST(&sc->conns));
+            held++;
+        }
+    }
+    toe_stack_destroy(srv_stack);
+    toe_stack_destroy(cli_stack);
+    port_mem_pair_destroy(pm_srv);
+    pthread_mutex_destroy(&wl.mu);
+    g_cli = NULL;
+
+    /* Checked once everything is freed, so a failure leaks nothing. */
+    struct client c = *cli;
+    unsigned violations = atomic_load(&srv->violations);
+    free(srv);
+    free(cli);
+    assert_int_equal(violations, 0);
+    assert_int_equal(hooks_missed, 0);
     assert_true(elapsed_us <= DEADLINE_US);
-    assert_int_equal(cli->failed, 0);
-    assert_int_equal(cli->bad, 0);
-    assert_int_equal(cli->done, N_CONNS);
+    assert_int_equal(c.failed, 0);
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(c.done, N_CONNS);
     for (uint32_t i = 0; i < N_CONNS; i++) {
-        assert_int_equal(cli->conns[i].sent, TOTAL_BYTES);
-        assert_int_equal(cli->conns[i].rcvd, TOTAL_BYTES);
+        assert_int_equal(c.conns[i].sent, TOTAL_BYTES);
+        assert_int_equal(c.conns[i].rcvd, TOTAL_BYTES);
     }
     assert_int_equal(accepted, N_CONNS);
     assert_int_equal(closed, N_CONNS);
     assert_int_equal(bad_close, 0);
+    assert_int_equal(held, 0);
     assert_int_equal(echoed, (uint64_t)N_CONNS * TOTAL_BYTES);
     assert_int_equal(moved_in, moved_out);
     assert_int_equal(buckets_in, buckets_out);
     assert_int_equal(flows_in, flows_out);
     assert_int_equal(lost, 0);
     assert_int_equal(park_over, 0);
-    (void)ring_full; /* a full ring loses a frame: TCP recovers, not an error */
-
-    /* Every connection was closed: no per-core ctx holds one any more. */
-    for (uint32_t i = 0; i < n_cores; i++) {
-        struct srv_core *sc = &srv->cores[i];
-        assert_true(LIST_EMPTY(&sc->conns));
-        while (!LIST_EMPTY(&sc->conns))
-            echo_drop(LIST_FIRST(&sc->conns));
-    }
-    toe_stack_destroy(srv_stack);
-    toe_stack_destroy(cli_stack);
-    port_mem_pair_destroy(pm_srv);
-    pthread_mutex_destroy(&wl.mu);
-    free(srv);
-    free(cli);
-    g_cli = NULL;
 }
 
 /* Two core threads (one per CPU of the CI machine). */
