@@ -2,7 +2,6 @@
 #include "toe/control.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,14 +154,6 @@ static void control_round(struct toe_stack *stack)
         ctl->owner[b] = atomic_load_explicit(&stack->bucket_owner[b], memory_order_acquire);
     int n = balance_plan(&ctl->bcfg, ctl->owner, nb, ctl->load, ctl->fig, nc, ctl->moves,
                          ctl->bcfg.max_moves_per_round);
-    if (getenv("TOE_CONTROL_DEBUG")) {
-        fprintf(stderr, "round: plan %d:", n);
-        for (uint32_t i = 0; i < nc; i++)
-            fprintf(stderr, " %u", ctl->fig[i].busy_permille);
-        for (int i = 0; i < n; i++)
-            fprintf(stderr, " [%u %u->%u]", ctl->moves[i].bucket, ctl->moves[i].from, ctl->moves[i].to);
-        fprintf(stderr, "\n");
-    }
     for (int i = 0; i < n; i++) {
         int rc = control_move_bucket(stack, ctl->moves[i].bucket, ctl->moves[i].to);
         pthread_mutex_lock(&ctl->lock);

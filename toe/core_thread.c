@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "timers/wheel.h"
 #include "toe/control.h"
 #include "toe/core_msg.h"
 #include "toe/stack_internal.h"
@@ -79,10 +78,8 @@ static int pin_self(int cpu)
 static uint64_t core_next_us(struct toe_core *core)
 {
     struct toe_stack *stack = core->stack;
-    uint64_t next = timer_wheel_next_expiry(core->wheel);
+    uint64_t next = core_next_timer_us(core);
 
-    if (core->arp_next_tick_us < next)
-        next = core->arp_next_tick_us;
     if (stack->hooks.next_us) {
         uint64_t a = stack->hooks.next_us(stack, core->index, stack->hooks_arg);
         if (a < next)
@@ -99,14 +96,10 @@ static void core_sleep(struct toe_core *core)
     int timeout_ms = MAX_SLEEP_MS;
 
     port_kick(core->port); /* copy-mode TX leaves inside sendto() */
+    /* After this store, core_next_us() looks at the rings a last time. */
     atomic_store(&core->sleeping, true);
-    if (core_msgs_waiting(core) || core->nq_head || core->mv.active ||
-        atomic_load(&stack->stop)) {
-        atomic_store(&core->sleeping, false);
-        return;
-    }
     uint64_t now_us = mono_ns() / 1000, next = core_next_us(core);
-    if (next <= now_us) {
+    if (next <= now_us || atomic_load(&stack->stop)) {
         atomic_store(&core->sleeping, false);
         return;
     }
@@ -139,11 +132,7 @@ static void core_loop(struct toe_core *core)
         if (stack->hooks.poll)
             work += stack->hooks.poll(stack, core->index, t0 / 1000, stack->hooks_arg);
         if (work > 0) {
-            uint64_t spent = mono_ns() - t0;
-            atomic_store_explicit(
-                &core->fig.busy_ns,
-                atomic_load_explicit(&core->fig.busy_ns, memory_order_relaxed) + spent,
-                memory_order_relaxed);
+            fig_add64(&core->fig.busy_ns, mono_ns() - t0);
             idle = 0;
             continue;
         }

@@ -20,7 +20,6 @@
 #include "toe/control.h"
 #include "toe/core_msg.h"
 #include "toe/dispatch/assoc.h"
-#include "toe/dispatch/balance.h"
 #include "toe/dispatch/ring.h"
 #include "toe/icmp.h"
 #include "toe/input.h"
@@ -301,21 +300,12 @@ out:
 }
 
 /* Runs one event to completion on its core. */
-/* One writer (this core): a relaxed load and store, no locked add. */
-static inline void fig_add64(atomic_uint_fast64_t *a, uint64_t n)
-{
-    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + n,
-                          memory_order_relaxed);
-}
-
 void core_process_event(struct toe_core *core, const struct toe_event *ev)
 {
     fig_add64(&core->fig.events, 1);
     fig_add64(&core->fig.class_events[ev->cls], 1);
     if (ev->cls != TOE_CLASS_NET && core->bucket_load) {
-        _Atomic uint32_t *l = &core->bucket_load[ev->bucket];
-        atomic_store_explicit(l, atomic_load_explicit(l, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+        fig_add32(&core->bucket_load[ev->bucket], 1);
     }
     switch ((enum toe_ev_type)ev->type) {
     case TOE_EV_TCP_SYN:
@@ -936,20 +926,22 @@ int toe_stack_poll(struct toe_stack *stack, uint64_t now_us)
     return work;
 }
 
+uint64_t core_next_timer_us(const struct toe_core *core)
+{
+    /* Notifications, a move or messages in flight wait for the next poll. */
+    if (core->nq_head || core->mv.active || core_msgs_waiting(core))
+        return core->now_us;
+    uint64_t next = timer_wheel_next_expiry(core->wheel);
+    return core->arp_next_tick_us < next ? core->arp_next_tick_us : next;
+}
+
 uint64_t toe_stack_next_timer_us(const struct toe_stack *stack)
 {
     uint64_t next = UINT64_MAX;
     for (uint32_t i = 0; i < stack->n_cores; i++) {
-        struct toe_core *core = stack->cores[i];
-        uint64_t t = timer_wheel_next_expiry(core->wheel);
+        uint64_t t = core_next_timer_us(stack->cores[i]);
         if (t < next)
             next = t;
-        if (core->arp_next_tick_us < next)
-            next = core->arp_next_tick_us;
-        if (core->nq_head && core->now_us < next)
-            next = core->now_us; /* notifications wait for the next poll */
-        if ((core->mv.active || core_msgs_waiting(core)) && core->now_us < next)
-            next = core->now_us; /* a move or messages in flight */
     }
     return next;
 }

@@ -117,6 +117,20 @@ struct core_figures {
     atomic_uint_fast64_t class_events[TOE_CLASS_COUNT];
 };
 
+/* Figures have one writer (their core): a relaxed load and store, no
+ * locked add on the hot path; readers use relaxed loads. */
+static inline void fig_add64(atomic_uint_fast64_t *a, uint64_t n)
+{
+    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline void fig_add32(_Atomic uint32_t *a, uint32_t n)
+{
+    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
 /* Dispatcher counters of one core (its own; snapshots for readers). */
 #define TOE_DISPATCH_COUNTERS(X)                                              \
     X(fwd_out, "DispatchForwarded")      /* events sent to their owner core */ \
@@ -277,6 +291,9 @@ void core_dispatch_event(struct toe_core *core, const struct toe_event *ev);
 /* stack.c: one poll round of a core; runs one event to completion; queues
  * app notifications; the core whose thread runs now (core_thread.c). */
 int core_poll(struct toe_core *core, uint64_t now_us);
+/* When the core must poll next: its timers, or at once (its last poll time)
+ * while notifications, a bucket move or messages wait. */
+uint64_t core_next_timer_us(const struct toe_core *core);
 void stack_current_set(struct toe_core *core);
 void core_process_event(struct toe_core *core, const struct toe_event *ev);
 void core_conn_notify(struct toe_core *core, struct toe_conn *c, unsigned events);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "toe/dispatch/balance.h"
+#include "toe/dispatch/load.h"
 
 void balance_config_default(struct balance_config *cfg)
 {
@@ -26,16 +27,8 @@ void balance_config_default(struct balance_config *cfg)
 uint32_t balance_use_permille(const struct balance_config *cfg,
                               const struct balance_core_figures *fig)
 {
-    uint64_t u = fig->busy_permille;
-
-    if (cfg->queue_full_depth) {
-        uint64_t q =
-            fig->queue_depth < cfg->queue_full_depth ? fig->queue_depth : cfg->queue_full_depth;
-        u += (uint64_t)cfg->queue_penalty_permille * q / cfg->queue_full_depth;
-    }
-    if (fig->drops)
-        u += cfg->drop_penalty_permille;
-    return u > 1000 ? 1000 : (uint32_t)u;
+    return load_permille(fig->busy_permille, fig->queue_depth, cfg->queue_full_depth,
+                         cfg->queue_penalty_permille, fig->drops, cfg->drop_penalty_permille);
 }
 
 uint32_t balance_index_permille(const struct balance_config *cfg,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "toe/dispatch/balance.h"
+#include "toe/dispatch/load.h"
 #include "toe/dispatch/schedule.h"
 
 void schedule_config_default(struct schedule_config *cfg)
@@ -25,16 +26,11 @@ void schedule_config_default(struct schedule_config *cfg)
 uint32_t schedule_sample_load_permille(const struct schedule_config *cfg,
                                        const struct schedule_sample *s)
 {
-    uint64_t load =
+    uint32_t busy =
         s->cpu_busy_permille > s->mem_used_permille ? s->cpu_busy_permille : s->mem_used_permille;
 
-    if (cfg->queue_full_len) {
-        uint64_t q = s->queue_len < cfg->queue_full_len ? s->queue_len : cfg->queue_full_len;
-        load += (uint64_t)cfg->queue_penalty_permille * q / cfg->queue_full_len;
-    }
-    if (s->drops)
-        load += cfg->drop_penalty_permille;
-    return load > 1000 ? 1000 : (uint32_t)load;
+    return load_permille(busy, s->queue_len, cfg->queue_full_len, cfg->queue_penalty_permille,
+                         s->drops, cfg->drop_penalty_permille);
 }
 
 uint32_t schedule_core_weight(const struct schedule_config *cfg,

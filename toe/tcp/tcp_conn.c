@@ -543,18 +543,8 @@ int tcp_close(struct tcp_engine *eng, struct tcp_conn *c, uint64_t now_us)
 
 void tcp_abort(struct tcp_engine *eng, struct tcp_conn *c, uint64_t now_us)
 {
-    switch (c->state) {
-    case TCP_SYN_RECEIVED:
-    case TCP_ESTABLISHED:
-    case TCP_FIN_WAIT_1:
-    case TCP_FIN_WAIT_2:
-    case TCP_CLOSE_WAIT:
-        /* RFC 9293 3.10.5 */
+    if (tcp_abort_sends_rst((enum tcp_state)c->state))
         tcp_send_rst_conn(c, now_us);
-        break;
-    default:
-        break;
-    }
     c->app_owned = false;
     tcp_conn_closed(c, TCP_CLOSE_ABORTED);
     tcp_conn_maybe_free(c);

@@ -276,6 +276,14 @@ void tcp_input_syn_sent(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t 
 /* Options of a SYN / SYN-ACK: MSS, wscale, SACK, TS. */
 void tcp_negotiate(struct tcp_conn *c, const struct tcp_options *o, bool we_offered_all);
 
+/* RFC 9293 3.10.5 (ABORT): the states in which an abort tells the peer
+ * with a RST. */
+static inline bool tcp_abort_sends_rst(enum tcp_state s)
+{
+    return s == TCP_SYN_RECEIVED || s == TCP_ESTABLISHED || s == TCP_FIN_WAIT_1 ||
+           s == TCP_FIN_WAIT_2 || s == TCP_CLOSE_WAIT;
+}
+
 static inline bool tcp_synchronized(const struct tcp_conn *c)
 {
     return c->state >= TCP_ESTABLISHED;

@@ -183,17 +183,9 @@ int tcp_conn_drop_detached(struct tcp_engine *eng, struct tcp_conn *c,
     join(eng, c);
     /* As tcp_abort (RFC 9293 3.10.5): the peer learns at once rather than
      * after its retransmissions give up. No slot: as Linux's out-of-memory
-     * abort. */
-    switch (c->state) {
-    case TCP_ESTABLISHED:
-    case TCP_FIN_WAIT_1:
-    case TCP_FIN_WAIT_2:
-    case TCP_CLOSE_WAIT:
+     * abort. (A detached conn is never SYN_RECEIVED.) */
+    if (tcp_abort_sends_rst((enum tcp_state)c->state))
         tcp_send_rst_conn(c, now_us);
-        break;
-    default:
-        break;
-    }
     eng->stats.abort_on_memory++;
     if (c->bufs_ready) {
         sndbuf_fini(&c->snd);

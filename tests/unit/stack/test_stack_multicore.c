@@ -25,7 +25,9 @@
 #include <toe/port_mem.h>
 #include <toe/toe.h>
 
+#include "echo_peer.h"
 #include "stack_pair.h"
+#include "tests/tools/pattern.h"
 #include "toe/control.h"
 #include "toe/stack_internal.h"
 
@@ -37,8 +39,7 @@
 /* ---- the server: an echo service whose flows may move ---- */
 
 struct echo_conn {
-    uint8_t buf[8192];
-    size_t off, len; /* read but not yet sent */
+    struct echo_buf eb;
 };
 
 struct server {
@@ -57,27 +58,10 @@ static void check_core(struct server *srv, struct toe_conn *c)
 
 static void echo_pump(struct server *srv, struct toe_conn *c, struct echo_conn *ec)
 {
-    for (;;) {
-        if (ec->len) {
-            ssize_t w = toe_send(c, ec->buf + ec->off, ec->len);
-            if (w <= 0)
-                return;
-            srv->echoed += (uint64_t)w;
-            ec->off += (size_t)w;
-            ec->len -= (size_t)w;
-            if (ec->len)
-                return;
-        }
-        ssize_t n = toe_recv(c, ec->buf, sizeof(ec->buf));
-        if (n == 0) {
-            toe_close(c);
-            return;
-        }
-        if (n < 0)
-            return;
-        ec->off = 0;
-        ec->len = (size_t)n;
-    }
+    bool eof;
+    srv->echoed += echo_buf_pump(c, &ec->eb, &eof);
+    if (eof)
+        toe_close(c);
 }
 
 static int srv_accept(struct toe_conn *c, void *ctx)
@@ -158,10 +142,8 @@ struct client {
     uint32_t n, done, bad, failed;
 };
 
-static uint8_t pattern(uint32_t idx, size_t i)
-{
-    return (uint8_t)(i * 13 + (i >> 9) + idx * 31);
-}
+/* Connection i sends stream pattern_key(PATTERN_SEED, i). */
+#define PATTERN_SEED 8
 
 static const uint64_t *g_now; /* the world's virtual clock */
 
@@ -176,8 +158,7 @@ static void cli_pump(struct cli_conn *cc)
     }
     while (cc->c && cc->sent < limit) {
         size_t n = limit - cc->sent < sizeof(buf) ? limit - cc->sent : sizeof(buf);
-        for (size_t i = 0; i < n; i++)
-            buf[i] = pattern(cc->idx, cc->sent + i);
+        pattern_fill(pattern_key(PATTERN_SEED, cc->idx), cc->sent, buf, n);
         ssize_t w = toe_send(cc->c, buf, n);
         if (w <= 0)
             break;
@@ -209,12 +190,12 @@ static void cli_connect(struct toe_conn *c, int status, void *ctx)
 static void cli_recv(struct toe_conn *c, void *ctx)
 {
     struct cli_conn *cc = ctx;
-    uint8_t buf[8192];
+    uint8_t buf[8192], scratch[8192];
     ssize_t n;
     while ((n = toe_recv(c, buf, sizeof(buf))) > 0) {
-        for (ssize_t i = 0; i < n; i++)
-            if (buf[i] != pattern(cc->idx, cc->rcvd + (size_t)i))
-                cc->bad = true;
+        if (pattern_check(pattern_key(PATTERN_SEED, cc->idx), cc->rcvd, buf, (size_t)n,
+                          scratch) >= 0)
+            cc->bad = true;
         cc->rcvd += (size_t)n;
     }
     if (cc->bad && !cc->done)

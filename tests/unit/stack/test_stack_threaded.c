@@ -30,6 +30,8 @@
 #include <toe/port_mem.h>
 #include <toe/toe.h>
 
+#include "echo_peer.h"
+#include "tests/tools/pattern.h"
 #include "toe/control.h"
 
 #define IP_SRV        0x0a000001u
@@ -176,8 +178,7 @@ struct echo_conn {
     LIST_ENTRY(echo_conn) link; /* on home->conns */
     struct server *srv;
     struct srv_core *home; /* the core ctx that holds it; NULL in flight */
-    uint8_t buf[8192];
-    size_t off, len; /* read but not yet sent */
+    struct echo_buf eb;
 };
 
 LIST_HEAD(echo_list, echo_conn);
@@ -227,29 +228,14 @@ static void echo_drop(struct echo_conn *ec)
 /* Echoes what is readable; closes back on EOF (then ec is gone). */
 static void echo_pump(struct srv_core *sc, struct toe_conn *c, struct echo_conn *ec)
 {
-    for (;;) {
-        if (ec->len) {
-            ssize_t w = toe_send(c, ec->buf + ec->off, ec->len);
-            if (w <= 0)
-                return;
-            sc->echoed += (uint64_t)w;
-            ec->off += (size_t)w;
-            ec->len -= (size_t)w;
-            if (ec->len)
-                return;
-        }
-        ssize_t n = toe_recv(c, ec->buf, sizeof(ec->buf));
-        if (n == 0) {
-            toe_close(c);
-            echo_drop(ec);
-            sc->closed++;
-            atomic_fetch_add(&sc->srv->closed, 1);
-            return;
-        }
-        if (n < 0)
-            return;
-        ec->off = 0;
-        ec->len = (size_t)n;
+    bool eof;
+
+    sc->echoed += echo_buf_pump(c, &ec->eb, &eof);
+    if (eof) {
+        toe_close(c);
+        echo_drop(ec);
+        sc->closed++;
+        atomic_fetch_add(&sc->srv->closed, 1);
     }
 }
 
@@ -380,10 +366,8 @@ struct client {
 
 static struct client *g_cli; /* the client's callbacks run on this thread */
 
-static uint8_t pattern(uint32_t idx, size_t i)
-{
-    return (uint8_t)(i * 13 + (i >> 9) + idx * 31);
-}
+/* Connection i sends stream pattern_key(PATTERN_SEED, i). */
+#define PATTERN_SEED 9
 
 static void cli_pump(struct cli_conn *cc)
 {
@@ -391,8 +375,7 @@ static void cli_pump(struct cli_conn *cc)
 
     while (cc->c && cc->sent < TOTAL_BYTES) {
         size_t n = TOTAL_BYTES - cc->sent < sizeof(buf) ? TOTAL_BYTES - cc->sent : sizeof(buf);
-        for (size_t i = 0; i < n; i++)
-            buf[i] = pattern(cc->idx, cc->sent + i);
+        pattern_fill(pattern_key(PATTERN_SEED, cc->idx), cc->sent, buf, n);
         ssize_t w = toe_send(cc->c, buf, n);
         if (w <= 0)
             break;
@@ -432,15 +415,16 @@ static void cli_connect(struct toe_conn *c, int status, void *ctx)
 static void cli_recv(struct toe_conn *c, void *ctx)
 {
     struct cli_conn *cc = ctx;
-    uint8_t buf[8192];
+    uint8_t buf[8192], scratch[8192];
     ssize_t n;
 
     while ((n = toe_recv(c, buf, sizeof(buf))) > 0) {
-        for (ssize_t i = 0; i < n; i++)
-            if (buf[i] != pattern(cc->idx, cc->rcvd + (size_t)i) && !cc->bad) {
-                cc->bad = true;
-                g_cli->bad++;
-            }
+        if (pattern_check(pattern_key(PATTERN_SEED, cc->idx), cc->rcvd, buf, (size_t)n,
+                          scratch) >= 0 &&
+            !cc->bad) {
+            cc->bad = true;
+            g_cli->bad++;
+        }
         cc->rcvd += (size_t)n;
     }
     if (n == 0 && !cc->done) {
