@@ -106,20 +106,50 @@ void bucket_move_fence(struct toe_core *core, uint32_t bucket)
         mv->fences_left--;
 }
 
-/* A flow that cannot leave stays here: the new owner learns its key as an
- * association to this core and sends its events on. */
-static bool export_pinned(struct toe_core *core, struct toe_conn *c)
+/* A pinned record: the flow `key` of `bucket` stays on core `holder`. */
+static bool send_pinned_record(struct toe_core *core, uint32_t bucket, const struct flow_key *key,
+                               uint64_t hash, uint32_t holder)
 {
     struct core_msg *m = core_msg_reserve(core, core->mv.to, CORE_MSG_FLOW);
     if (!m)
         return false;
-    m->bucket = c->bucket;
+    m->bucket = bucket;
+    m->to = holder;
     m->len = 0;
-    m->flow.key = *flow_table_key(&core->flows, c->flow_id);
-    m->flow.hash = core->flows.slots[c->flow_id].hash;
+    m->flow.key = *key;
+    m->flow.hash = hash;
     core_msg_commit(core, core->mv.to);
+    return true;
+}
+
+/* A flow that cannot leave stays here: the new owner learns its key as an
+ * association to this core and sends its events on. */
+static bool export_pinned(struct toe_core *core, struct toe_conn *c)
+{
+    if (!send_pinned_record(core, c->bucket, flow_table_key(&core->flows, c->flow_id),
+                            core->flows.slots[c->flow_id].hash, core->index))
+        return false;
     LIST_REMOVE(c, bucket_link);
     c->bucket = TOE_BUCKET_PINNED;
+    return true;
+}
+
+/* The pinned records this core holds for the bucket go with it: otherwise
+ * the next owner would not know where those flows are. Resumes at
+ * mv.assoc_cursor after a full ring. */
+static bool export_pinned_records(struct toe_core *core)
+{
+    struct core_move_out *mv = &core->mv;
+    struct assoc_table *t = core->assoc;
+
+    for (; t && mv->assoc_cursor < t->n_slots; mv->assoc_cursor++) {
+        const struct assoc_entry *e = &t->slots[mv->assoc_cursor];
+        if (!e->used || assoc_entry_expired(t, e, core->now_us) ||
+            flow_bucket(e->hash, core->n_buckets) != mv->bucket)
+            continue;
+        if (!send_pinned_record(core, mv->bucket, &e->key, e->hash, e->core))
+            return false;
+    }
     return true;
 }
 
@@ -192,6 +222,8 @@ uint32_t bucket_move_step(struct toe_core *core)
             return work;
         work++;
     }
+    if (!export_pinned_records(core))
+        return work;
     struct core_msg *m = core_msg_reserve(core, mv->to, CORE_MSG_BUCKET_DONE);
     if (!m)
         return work;
@@ -211,6 +243,29 @@ uint32_t bucket_move_step(struct toe_core *core)
     return work + 1;
 }
 
+/* A pinned record arrives with its bucket. The flow's events go to its
+ * holder, unless the holder is this core: then the bucket came home and
+ * the flow rejoins its bucket. */
+static void pinned_record_in(struct toe_core *core, uint32_t bucket, const struct flow_key *key,
+                             uint64_t hash, uint32_t holder)
+{
+    if (holder != core->index) {
+        assoc_memorize(core->assoc, key, hash, (uint16_t)holder, core->now_us);
+        return;
+    }
+    assoc_forget(core->assoc, key, hash, core->now_us);
+    uint32_t id = flow_table_lookup_hashed(&core->flows, key, hash);
+    if (id == FLOW_ID_NONE)
+        return; /* it ended meanwhile */
+    struct toe_conn *c = flow_table_data(&core->flows, id);
+    if (c->bucket != TOE_BUCKET_PINNED)
+        return;
+    c->bucket = bucket;
+    LIST_INSERT_HEAD(&core->bucket_flows[bucket], c, bucket_link);
+    /* The records other cores kept while the bucket was away are stale. */
+    core_msg_forget_all(core, key, hash);
+}
+
 /* Step 5 for one flow, on the new owner. */
 void bucket_move_flow_in(struct toe_core *core, struct core_msg *m)
 {
@@ -218,9 +273,7 @@ void bucket_move_flow_in(struct toe_core *core, struct core_msg *m)
     uint32_t id;
 
     if (m->len == 0) {
-        /* Pinned on the sender: its events go there. */
-        if (core->assoc)
-            assoc_memorize(core->assoc, &f->key, f->hash, m->src, core->now_us);
+        pinned_record_in(core, m->bucket, &f->key, f->hash, m->to);
         return;
     }
     if (flow_table_insert_hashed(&core->flows, &f->key, f->hash, &id) != 0) {
@@ -230,6 +283,8 @@ void bucket_move_flow_in(struct toe_core *core, struct core_msg *m)
         tcp_conn_drop_detached(&core->eng, (struct tcp_conn *)m->data, &f->moved, core->now_us);
         return;
     }
+    /* It lives here now: a record saying otherwise is stale. */
+    assoc_forget(core->assoc, &f->key, f->hash, core->now_us);
     struct toe_conn *c = flow_table_data(&core->flows, id);
     struct tcp_conn *tc = toe_conn_tcp(c);
     memset(c, 0, sizeof(*c));

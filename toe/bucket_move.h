@@ -18,7 +18,12 @@
  *     recorded by absolute expiry, pages un-accounted) and sends it as FLOW
  *     to B, then BUCKET_DONE. A flow that cannot move (a handshake still on
  *     a listener, or an app that refused) stays on A: B gets its key as a
- *     pinned association and forwards its events to A.
+ *     pinned record (an association to A) and forwards its events to A.
+ *     Pinned records A holds for flows of b on other cores go to B too,
+ *     and a record that reaches its own holder puts the flow back on the
+ *     bucket's list there; the holder then tells every core to forget its
+ *     record (as it does when a pinned flow ends), and a core a flow moves
+ *     to forgets any record of it.
  *  5. B attaches each flow (timers re-armed at their absolute expiry, pages
  *     accounted to B's pool), and on BUCKET_DONE holds b, replays the parked
  *     events in order and clears bucket_moving[b].

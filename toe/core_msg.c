@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "toe/bucket_move.h"
+#include "toe/dispatch/assoc.h"
 #include "toe/dispatch/ring.h"
 #include "toe/stack_internal.h"
 
@@ -92,6 +93,22 @@ void core_msg_share_arp(struct toe_core *core, const struct arp_view *a)
     }
 }
 
+void core_msg_forget_all(struct toe_core *core, const struct flow_key *key, uint64_t hash)
+{
+    for (uint32_t i = 0; i < core->stack->n_cores; i++) {
+        if (i == core->index)
+            continue;
+        struct core_msg *m = core_msg_reserve(core, i, CORE_MSG_FORGET);
+        if (!m) {
+            core->dstats.forget_lost++; /* that record ages out instead */
+            continue;
+        }
+        m->flow.key = *key;
+        m->flow.hash = hash;
+        core_msg_commit(core, i);
+    }
+}
+
 /* One message. Returns false if it must stay in the ring for a later round
  * (its answer found no room). */
 static bool msg_handle(struct toe_core *core, struct core_msg *m)
@@ -124,6 +141,9 @@ static bool msg_handle(struct toe_core *core, struct core_msg *m)
         return true;
     case CORE_MSG_BUCKET_DONE:
         bucket_move_done_in(core, m->bucket);
+        return true;
+    case CORE_MSG_FORGET:
+        assoc_forget(core->assoc, &m->flow.key, m->flow.hash, core->now_us);
         return true;
     }
     return true;

@@ -33,6 +33,8 @@ enum core_msg_type {
     CORE_MSG_FENCE,     /* RX core -> old owner: no more events of the bucket follow */
     CORE_MSG_FLOW,      /* old owner -> new owner: one flow's state */
     CORE_MSG_BUCKET_DONE, /* old owner -> new owner: every flow of the bucket sent */
+    CORE_MSG_FORGET,    /* holder -> every core: drop the association of a flow
+                           that is no longer pinned (seed 003 "forget") */
 };
 
 /* The app-side part of a moved flow (struct toe_conn minus core links). */
@@ -55,7 +57,8 @@ struct core_msg {
     uint16_t src;       /* sending core (or the control thread's index) */
     uint32_t len;       /* bytes in data[] */
     uint32_t bucket;    /* MOVE_REQ, FENCE_REQ, FENCE, FLOW, BUCKET_DONE */
-    uint32_t to;        /* MOVE_REQ: the new owner */
+    uint32_t to;        /* MOVE_REQ: the new owner; FLOW without state: the core
+                           the (pinned) flow stays on */
     union {
         struct toe_event ev;      /* EVENT: seg.payload is rebased onto data[] */
         struct arp_view arp;      /* ARP */
@@ -79,6 +82,9 @@ void control_msg_commit(struct toe_stack *stack, uint32_t dst);
 
 /* Sends a TCP event (and its payload) to core dst. 0 or -ENOBUFS (counted). */
 int core_msg_send_event(struct toe_core *core, uint32_t dst, const struct toe_event *ev);
+/* Tells every other core to forget its association for a flow this core
+ * held pinned (it rejoined its bucket, or ended). */
+void core_msg_forget_all(struct toe_core *core, const struct flow_key *key, uint64_t hash);
 /* Tells every other core of an ARP packet this core processed. */
 void core_msg_share_arp(struct toe_core *core, const struct arp_view *a);
 

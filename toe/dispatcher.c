@@ -97,45 +97,41 @@ uint32_t core_park_replay(struct toe_core *core, uint32_t bucket)
     return ran;
 }
 
-uint32_t core_event_owner(struct toe_core *core, const struct toe_event *ev)
+/* An association (seed 003) names the core a flow stays on whatever its
+ * bucket: a flow pinned there when its bucket moved. The event goes there
+ * marked pinned, so that core runs it without a bucket check. False when
+ * ev's flow has no association here. */
+static bool event_by_assoc(struct toe_core *core, const struct toe_event *ev)
 {
-    struct toe_stack *stack = core->stack;
-
-    if (!stack || stack->n_cores == 1 || ev->cls == TOE_CLASS_NET)
-        return core->index;
-    if (core->assoc) {
-        uint16_t a = assoc_lookup(core->assoc, &ev->key, ev->hash, core->now_us);
-        if (a != ASSOC_NONE) {
-            core->dstats.assoc_hits++;
-            return a;
-        }
-    }
-    /* Acquire: pairs with the old owner's release store of the flip, so a
-     * core that sees the new owner also sees what the old owner wrote first. */
-    return atomic_load_explicit(&stack->bucket_owner[ev->bucket], memory_order_acquire);
+    if (ev->pinned || ev->cls == TOE_CLASS_NET || !core->assoc)
+        return false;
+    uint16_t a = assoc_lookup(core->assoc, &ev->key, ev->hash, core->now_us);
+    if (a == ASSOC_NONE)
+        return false;
+    struct toe_event fwd = *ev;
+    fwd.pinned = 1;
+    core->dstats.assoc_hits++;
+    if (a == core->index)
+        core_process_event(core, &fwd);
+    else
+        core_msg_send_event(core, a, &fwd);
+    return true;
 }
 
-void core_event_here(struct toe_core *core, const struct toe_event *ev)
+/* An event that reached the core its bucket table entry named: run it if
+ * the bucket is here, park it if the bucket is on its way here, else send
+ * it on to the bucket's owner now. */
+static void event_by_bucket(struct toe_core *core, const struct toe_event *ev)
 {
     struct toe_stack *stack = core->stack;
 
     if (ev->cls == TOE_CLASS_NET || ev->pinned || stack->n_cores == 1 ||
         core->bucket_here[ev->bucket]) {
-        /* A flow of a bucket that moved away but stayed here (pinned) is
-         * found by its key in the association table of the new owner. */
-        if (core->assoc && !ev->pinned && ev->cls != TOE_CLASS_NET) {
-            uint16_t a = assoc_lookup(core->assoc, &ev->key, ev->hash, core->now_us);
-            if (a != ASSOC_NONE && a != core->index) {
-                struct toe_event fwd = *ev;
-                fwd.pinned = 1;
-                core->dstats.assoc_hits++;
-                core_msg_send_event(core, a, &fwd);
-                return;
-            }
-        }
         core_process_event(core, ev);
         return;
     }
+    /* Acquire: pairs with the old owner's release store of the flip, so a
+     * core that sees the new owner also sees what the old owner wrote first. */
     uint32_t owner = atomic_load_explicit(&stack->bucket_owner[ev->bucket], memory_order_acquire);
     if (owner == core->index) {
         core_park_event(core, ev); /* the bucket is on its way here */
@@ -145,12 +141,23 @@ void core_event_here(struct toe_core *core, const struct toe_event *ev)
     core_msg_send_event(core, owner, ev);
 }
 
+void core_event_here(struct toe_core *core, const struct toe_event *ev)
+{
+    if (!event_by_assoc(core, ev))
+        event_by_bucket(core, ev);
+}
+
 void core_dispatch_event(struct toe_core *core, const struct toe_event *ev)
 {
-    uint32_t owner = core_event_owner(core, ev);
+    struct toe_stack *stack = core->stack;
 
+    if (event_by_assoc(core, ev))
+        return;
+    uint32_t owner = core->index;
+    if (stack->n_cores > 1 && ev->cls != TOE_CLASS_NET)
+        owner = atomic_load_explicit(&stack->bucket_owner[ev->bucket], memory_order_acquire);
     if (owner == core->index)
-        core_event_here(core, ev);
+        event_by_bucket(core, ev);
     else
         core_msg_send_event(core, owner, ev);
 }

@@ -241,6 +241,10 @@ static void op_conn_free(void *owner, struct tcp_conn *tc)
     core_nq_unlink(core, c);
     if (c->bucket != TOE_BUCKET_PINNED)
         LIST_REMOVE(c, bucket_link);
+    else if (core->stack->n_cores > 1)
+        /* A pinned flow ended: the records pointing here are stale. */
+        core_msg_forget_all(core, flow_table_key(&core->flows, c->flow_id),
+                            core->flows.slots[c->flow_id].hash);
     c->bucket = TOE_BUCKET_PINNED;
     c->tcp_live = false;
     c->app_owned = false;

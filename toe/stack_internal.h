@@ -150,6 +150,7 @@ static inline void fig_add32(_Atomic uint32_t *a, uint32_t n)
     X(flows_out, "DispatchFlowsOut")                                         \
     X(move_refused, "DispatchMovesRefused") /* bucket kept: a flow could not move */ \
     X(move_lost, "DispatchMoveLost")     /* a moved flow found no room here */ \
+    X(forget_lost, "DispatchForgetLost") /* a forget found a ring full (ages out) */ \
     X(msgs_in, "DispatchMsgsIn")         /* ring messages handled */
 
 struct toe_dispatch_stats {
@@ -164,6 +165,7 @@ struct core_move_out {
     uint32_t to;
     uint32_t fences_left;     /* FENCE messages still awaited */
     uint64_t fence_req_todo;  /* RX cores still to be sent FENCE_REQ */
+    uint32_t assoc_cursor;    /* pinned records of the bucket sent so far */
     bool active;
 };
 
@@ -281,10 +283,9 @@ static inline uint32_t stack_control_src(const struct toe_stack *s)
     return s->n_cores;
 }
 
-/* dispatcher.c: the owner core of an event (the receiving core's
- * association table first, then the bucket table); an event that reached
- * its owner (run, parked, or sent on); an event from this core's input. */
-uint32_t core_event_owner(struct toe_core *core, const struct toe_event *ev);
+/* dispatcher.c: an event another core sent here (run, parked, or sent on);
+ * an event from this core's input (to the core its association, else its
+ * bucket, names). */
 void core_event_here(struct toe_core *core, const struct toe_event *ev);
 void core_dispatch_event(struct toe_core *core, const struct toe_event *ev);
 

@@ -48,6 +48,8 @@ struct server {
                                              destroy reports no on_close) */
     uint32_t n_all;
     uint64_t accepted, moved_in, moved_out, wrong_core, echoed;
+    uint64_t refused;   /* on_move_out said no */
+    bool refuse_moves;  /* the app keeps its flows where they are */
 };
 
 static void check_core(struct server *srv, struct toe_conn *c)
@@ -105,6 +107,10 @@ static int srv_move_out(struct toe_conn *c, void *ctx)
 {
     (void)ctx;
     check_core(g_srv, c);
+    if (g_srv->refuse_moves) {
+        g_srv->refused++;
+        return -1;
+    }
     g_srv->moved_out++;
     return 0;
 }
@@ -544,12 +550,98 @@ static void test_rebalance_skew_8(void **state)
     assert_int_equal(r.moves_late, 0);
 }
 
+/* Runs the world for dur_us of virtual time, pumping the paced senders
+ * every 100 us: an idle world's clock jumps to the next timer, frame or
+ * pacing instant, never past it (else the senders' allowance piles up). */
+static void run_for(struct world *w, uint64_t dur_us)
+{
+    uint64_t end = w->now + dur_us, next_pace = w->now;
+    while (w->now < end && !all_done(w)) {
+        if (w->now >= next_pace) {
+            for (uint32_t i = 0; i < w->cli.n; i++)
+                if (w->cli.conns[i].connected && w->cli.conns[i].c)
+                    cli_pump(&w->cli.conns[i]);
+            next_pace = w->now + 100;
+        }
+        port_mem_set_now(w->ps, w->now);
+        if (toe_stack_poll(w->srv_stack, w->now) + toe_stack_poll(w->cli_stack, w->now))
+            continue;
+        uint64_t next = stack_pair_min64(
+            stack_pair_min64(toe_stack_next_timer_us(w->srv_stack),
+                             toe_stack_next_timer_us(w->cli_stack)),
+            stack_pair_min64(port_mem_next_rx_us(w->ps), port_mem_next_rx_us(w->pc)));
+        next = stack_pair_min64(next, next_pace);
+        w->now = next > w->now ? next : w->now + 1;
+    }
+}
+
+/* Moves bucket b to core `to` and runs until the move is over. */
+static void move_and_wait(struct world *w, uint32_t b, uint32_t to)
+{
+    assert_int_equal(control_move_bucket(w->srv_stack, b, to), 0);
+    for (int i = 0; i < 1000 && atomic_load(&w->srv_stack->bucket_moving[b]); i++)
+        run_for(w, 100);
+    assert_int_equal(atomic_load(&w->srv_stack->bucket_moving[b]), 0);
+    assert_int_equal(atomic_load(&w->srv_stack->bucket_owner[b]), to);
+    run_for(w, 20000);
+    assert_false(all_done(w));
+}
+
+/* A flow the app keeps on its core (on_move_out refuses) while its bucket
+ * moves on and on: its record travels with the bucket, its data keeps
+ * flowing, nobody resets it; when the bucket comes home the flow rejoins
+ * it and moves with it the next time. 3 cores, moves o -> o+1 -> o+2 -> o,
+ * then o -> o+1 with the app letting go. */
+static void test_pinned_flow_follows_moves(void **state)
+{
+    (void)state;
+    struct world w;
+    world_create(&w, 3, 0, 0, 1000000000ull);
+    world_connect(&w, 1, 8u << 20);
+    w.cli.conns[0].rate_bytes_per_ms = 20000; /* 400 ms: the moves happen meanwhile */
+    run_for(&w, 5000);
+    assert_int_equal(w.srv.accepted, 1);
+
+    struct toe_conn_info ci;
+    assert_int_equal(toe_conn_info(w.cli.conns[0].c, &ci), 0);
+    struct flow_key k = {.laddr = IP_SRV, .raddr = IP_CLI, .lport = PORT, .rport = ci.local_port};
+    uint32_t b = flow_bucket(flow_hash(&w.srv_stack->hash_key, &k), w.srv_stack->n_buckets);
+    uint32_t home = atomic_load(&w.srv_stack->bucket_owner[b]);
+
+    w.srv.refuse_moves = true;
+    move_and_wait(&w, b, (home + 1) % 3);
+    move_and_wait(&w, b, (home + 2) % 3);
+    size_t echoed_away = w.cli.conns[0].rcvd;
+    move_and_wait(&w, b, home); /* home again: the flow rejoins its bucket */
+    assert_true(w.srv.refused >= 1);
+    assert_int_equal(w.srv.moved_out, 0);
+    w.srv.refuse_moves = false;
+    move_and_wait(&w, b, (home + 1) % 3);
+    assert_int_equal(w.srv.moved_out, 1);
+    assert_int_equal(w.srv.moved_in, 1);
+    for (int i = 0; i < 100 && !all_done(&w); i++)
+        run_for(&w, 100000);
+
+    uint64_t rsts = 0;
+    assert_int_equal(toe_stack_counter(w.srv_stack, "TcpOutRsts", &rsts), 0);
+    assert_int_equal(rsts, 0);
+    assert_true(echoed_away > 0);
+    assert_int_equal(w.cli.failed, 0);
+    assert_int_equal(w.cli.bad, 0);
+    assert_int_equal(w.cli.done, 1);
+    assert_int_equal(w.srv.echoed, 8u << 20);
+    assert_int_equal(w.srv.wrong_core, 0);
+    assert_flows_on_owners(&w);
+    world_destroy(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flows_on_owner_cores),
         cmocka_unit_test(test_moves_during_transfer_2),
         cmocka_unit_test(test_moves_during_transfer_4),
+        cmocka_unit_test(test_pinned_flow_follows_moves),
         cmocka_unit_test(test_rebalance_skew_4),
         cmocka_unit_test(test_rebalance_skew_8),
     };
