@@ -85,7 +85,7 @@ int toe_listen_core(struct toe_stack *stack, uint32_t core, uint16_t port, int b
         return -EPERM; /* only the core's own thread touches its state */
     if (listener_find(&stack->cores[core]->listeners, port))
         return -EADDRINUSE;
-    return listen_one(stack->cores[core], port, (uint32_t)backlog, ops, ctx);
+    return listen_one(stack->cores[core], port, backlog_share(stack, backlog), ops, ctx);
 }
 
 int toe_unlisten(struct toe_stack *stack, uint16_t port)

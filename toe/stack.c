@@ -62,7 +62,7 @@ void toe_stack_config_init(struct toe_stack_config *cfg)
         cfg->cpus[i] = -1;
     cfg->n_buckets = TOE_DEFAULT_BUCKETS;
     cfg->balance_interval_ms = 100;
-    cfg->ring_slots = 1024;
+    cfg->ring_slots = TOE_DEFAULT_RING_SLOTS;
     cfg->park_max_events = 1024;
     cfg->sim_core_events_per_s = 100000;
     cfg->busy_poll = false;
@@ -485,9 +485,14 @@ static uint32_t core_deliver(struct toe_core *core)
 
 /* ---- per-core poll ---- */
 
-/* Figures for the control thread: one writer (this core), relaxed. */
+/* Figures for the control thread: one writer (this core), relaxed. At most
+ * once a millisecond: counting the rings' fill reads every producer's
+ * cache line, and the control thread looks only once an interval. */
 static void core_publish_figures(struct toe_core *core)
 {
+    if (core->now_us - core->fig_published_us < 1000 && core->fig_published_us)
+        return;
+    core->fig_published_us = core->now_us;
     atomic_store_explicit(&core->fig.queue_depth, core_msgs_waiting(core),
                           memory_order_relaxed);
     atomic_store_explicit(&core->fig.flows, flow_table_count(&core->flows),
@@ -567,7 +572,6 @@ static int core_dispatch_init(struct toe_core *core)
     struct toe_stack *stack = core->stack;
     uint32_t nb = stack->n_buckets;
 
-    core->efd = -1;
     core->bucket_flows = calloc(nb, sizeof(*core->bucket_flows));
     core->bucket_here = calloc(nb, 1);
     core->bucket_load = calloc(nb, sizeof(*core->bucket_load));
@@ -794,7 +798,7 @@ static int stack_shared_init(struct toe_stack *stack)
         return -ENOMEM;
     memset(stack->rings, 0, n_rings * sizeof(*stack->rings));
     for (uint32_t i = 0; i < n_rings; i++) {
-        int rc = spsc_ring_init(&stack->rings[i], cfg->ring_slots ? cfg->ring_slots : 256,
+        int rc = spsc_ring_init(&stack->rings[i], cfg->ring_slots ? cfg->ring_slots : TOE_DEFAULT_RING_SLOTS,
                                 stack->ring_slot_bytes);
         if (rc)
             return rc;

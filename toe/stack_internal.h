@@ -99,6 +99,7 @@ struct toe_listener *listener_remove(struct listener_table *lt, uint16_t port);
 
 #define TOE_TX_BATCH 64
 #define TOE_DEFAULT_BUCKETS 256
+#define TOE_DEFAULT_RING_SLOTS 1024
 #define TOE_MOVE_QUEUE 32 /* bucket moves a core queues while one runs */
 
 struct assoc_table;
@@ -224,6 +225,7 @@ struct toe_core {
     struct { uint32_t bucket, to; } mvq[TOE_MOVE_QUEUE]; /* asked, waiting their turn */
     uint32_t mvq_n;
     struct core_figures fig;
+    uint64_t fig_published_us; /* last core_publish_figures */
     uint32_t n_buckets;       /* the stack's dispatcher bucket count */
     _Atomic uint32_t *bucket_load; /* events per bucket (this core's), for control */
     int efd;                  /* eventfd: wakes the core's thread */

@@ -548,7 +548,6 @@ static int core_hook_init(struct toe_stack *stack, uint32_t core, void *arg)
 {
     struct cores_run *r = arg;
     struct app_worker *w = &r->ws[core];
-    int backlog = (r->o->backlog + (int)toe_stack_cores(stack) - 1) / (int)toe_stack_cores(stack);
     int rc;
 
     w->stack = stack;
@@ -557,7 +556,7 @@ static int core_hook_init(struct toe_stack *stack, uint32_t core, void *arg)
         fprintf(stderr, "%s: core %u: %s\n", r->def->name, core, strerror(-rc));
         return rc;
     }
-    rc = toe_listen_core(stack, core, r->o->port, backlog, r->def->ops, w->svc);
+    rc = toe_listen_core(stack, core, r->o->port, r->o->backlog, r->def->ops, w->svc);
     if (rc < 0)
         fprintf(stderr, "%s: core %u: listen on port %u: %s\n", r->def->name, core, r->o->port,
                 strerror(-rc));

@@ -193,8 +193,8 @@ struct toe_app_ops {
 int toe_listen(struct toe_stack *stack, uint16_t port, int backlog,
                const struct toe_app_ops *ops, void *ctx);
 /* Listens on one core only, with that core's own ctx (per-core app
- * contexts): before toe_stack_start() or from that core's thread. The
- * backlog is this core's share. */
+ * contexts): before toe_stack_start() or from that core's thread. backlog
+ * is the stack-wide one, as for toe_listen(): this replica gets its share. */
 int toe_listen_core(struct toe_stack *stack, uint32_t core, uint16_t port, int backlog,
                     const struct toe_app_ops *ops, void *ctx);
 /* Stops listening; established connections are not affected. */

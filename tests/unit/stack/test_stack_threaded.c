@@ -335,7 +335,8 @@ static int srv_init(struct toe_stack *stack, uint32_t core, void *arg)
         return -EPERM;
     sc->thread = pthread_self();
     sc->inited = true;
-    return toe_listen_core(stack, core, PORT, 2 * N_CONNS, &srv_ops, sc);
+    /* Stack-wide backlog: 2 * N_CONNS for each core's replica. */
+    return toe_listen_core(stack, core, PORT, (int)(2 * N_CONNS * srv->n_cores), &srv_ops, sc);
 }
 
 static void srv_fini(struct toe_stack *stack, uint32_t core, void *arg)
