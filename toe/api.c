@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "toe/core_msg.h"
+#include "toe/handover.h"
 #include "toe/stack_internal.h"
 
 /* ---- app API ---- */
@@ -209,6 +210,7 @@ int toe_shutdown(struct toe_conn *c)
         return -ENOTCONN;
     core->stats.events[TOE_EV_APP_SHUTDOWN]++;
     int rc = tcp_shutdown(&core->eng, toe_conn_tcp(c), core->now_us);
+    handover_note(core, c); /* its FIN: teardown is the control class's */
     core_app_done(core);
     return rc;
 }
@@ -223,6 +225,8 @@ int toe_close(struct toe_conn *c)
     core_nq_unlink(core, c);
     c->pending = 0;
     int rc = tcp_close(&core->eng, toe_conn_tcp(c), core->now_us);
+    if (c->tcp_live)
+        handover_note(core, c); /* its FIN: teardown is the control class's */
     core_app_done(core);
     return rc;
 }

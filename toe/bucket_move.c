@@ -16,7 +16,7 @@ static void move_clear(struct toe_stack *stack, uint32_t bucket)
 
 /* A flow the app holds moves only if the app can let go of it and take it
  * back on the other core. */
-static bool app_can_move(const struct toe_conn *c)
+bool app_can_move(const struct toe_conn *c)
 {
     return !c->app_owned || (c->ops.on_move_out && c->ops.on_move_in);
 }
@@ -28,8 +28,8 @@ static bool bucket_can_move(struct toe_core *core, uint32_t bucket)
     struct toe_conn *c;
 
     LIST_FOREACH(c, &core->bucket_flows[bucket], bucket_link)
-        if (!app_can_move(c))
-            return false;
+        if (!app_can_move(c) || c->ho_state == TOE_HO_FENCING)
+            return false; /* (a flow being handed over finishes that first) */
     return true;
 }
 
@@ -153,29 +153,27 @@ static bool export_pinned_records(struct toe_core *core)
     return true;
 }
 
-/* Step 4 for one flow. False when the ring to the new owner is full. */
-static bool export_flow(struct toe_core *core, struct toe_conn *c)
+enum flow_send_result flow_send(struct toe_core *core, struct toe_conn *c, uint32_t dst,
+                                enum core_msg_type type)
 {
     struct tcp_conn *tc = toe_conn_tcp(c);
-    bool movable = tcp_conn_listener(tc) == NULL && tcp_conn_state(tc) != TCP_CLOSED;
+    struct spsc_ring *ring = stack_ring(core->stack, core->index, dst);
+    struct core_msg *m = core_msg_reserve(core, dst, type);
 
-    if (!movable)
-        return export_pinned(core, c);
-    struct core_msg *m = core_msg_reserve(core, core->mv.to, CORE_MSG_FLOW);
     if (!m)
-        return false;
+        return FLOW_RING_FULL;
     if (c->app_owned && c->ops.on_move_out(c, c->ctx) < 0) {
-        spsc_ring_unreserve(stack_ring(core->stack, core->index, core->mv.to), 1);
-        return export_pinned(core, c);
+        spsc_ring_unreserve(ring, 1);
+        return FLOW_KEPT;
     }
     if (tcp_conn_detach(tc, &m->flow.moved, core->now_us) != 0) {
-        spsc_ring_unreserve(stack_ring(core->stack, core->index, core->mv.to), 1);
+        spsc_ring_unreserve(ring, 1);
         if (c->app_owned) {
             /* The app let go already: it takes the flow back here. */
             c->moved_in = true;
             core_conn_notify(core, c, 0);
         }
-        return export_pinned(core, c);
+        return FLOW_KEPT;
     }
     m->bucket = c->bucket;
     m->flow.key = *flow_table_key(&core->flows, c->flow_id);
@@ -192,9 +190,10 @@ static bool export_flow(struct toe_core *core, struct toe_conn *c)
     /* The owed ACK the detach sent leaves before anything the new owner
      * sends for this flow. */
     core_tx_flush(core);
-    core_msg_commit(core, core->mv.to);
+    core_msg_commit(core, dst);
 
-    LIST_REMOVE(c, bucket_link);
+    if (c->bucket != TOE_BUCKET_PINNED)
+        LIST_REMOVE(c, bucket_link);
     c->bucket = TOE_BUCKET_PINNED;
     core_nq_unlink(core, c);
     c->pending = 0;
@@ -202,7 +201,25 @@ static bool export_flow(struct toe_core *core, struct toe_conn *c)
     c->app_owned = false;
     flow_table_free(&core->flows, c->flow_id);
     core->dstats.flows_out++;
-    return true;
+    return FLOW_SENT;
+}
+
+/* Step 4 for one flow. False when the ring to the new owner is full. */
+static bool export_flow(struct toe_core *core, struct toe_conn *c)
+{
+    struct tcp_conn *tc = toe_conn_tcp(c);
+
+    if (tcp_conn_listener(tc) != NULL || tcp_conn_state(tc) == TCP_CLOSED)
+        return export_pinned(core, c);
+    switch (flow_send(core, c, core->mv.to, CORE_MSG_FLOW)) {
+    case FLOW_SENT:
+        return true;
+    case FLOW_KEPT:
+        return export_pinned(core, c);
+    case FLOW_RING_FULL:
+    default:
+        return false;
+    }
 }
 
 uint32_t bucket_move_step(struct toe_core *core)
@@ -266,25 +283,18 @@ static void pinned_record_in(struct toe_core *core, uint32_t bucket, const struc
     core_msg_forget_all(core, key, hash);
 }
 
-/* Step 5 for one flow, on the new owner. */
-void bucket_move_flow_in(struct toe_core *core, struct core_msg *m)
+struct toe_conn *flow_receive(struct toe_core *core, const struct core_msg *m, uint32_t bucket)
 {
     const struct core_msg_flow *f = &m->flow;
     uint32_t id;
 
-    if (m->len == 0) {
-        pinned_record_in(core, m->bucket, &f->key, f->hash, m->to);
-        return;
-    }
     if (flow_table_insert_hashed(&core->flows, &f->key, f->hash, &id) != 0) {
         /* No room here: the flow is lost (counted); its pages go back and
          * the peer gets a RST rather than silence. */
         core->dstats.move_lost++;
         tcp_conn_drop_detached(&core->eng, (struct tcp_conn *)m->data, &f->moved, core->now_us);
-        return;
+        return NULL;
     }
-    /* It lives here now: a record saying otherwise is stale. */
-    assoc_forget(core->assoc, &f->key, f->hash, core->now_us);
     struct toe_conn *c = flow_table_data(&core->flows, id);
     struct tcp_conn *tc = toe_conn_tcp(c);
     memset(c, 0, sizeof(*c));
@@ -293,7 +303,7 @@ void bucket_move_flow_in(struct toe_core *core, struct core_msg *m)
         core->dstats.move_lost++;
         tcp_conn_drop_detached(&core->eng, tc, &f->moved, core->now_us);
         flow_table_free(&core->flows, id);
-        return;
+        return NULL;
     }
     c->core = core;
     c->flow_id = id;
@@ -305,13 +315,27 @@ void bucket_move_flow_in(struct toe_core *core, struct core_msg *m)
     c->acked_reported = f->acked_reported;
     c->app_owned = f->app_owned;
     c->connecting = f->connecting;
-    c->bucket = m->bucket;
-    LIST_INSERT_HEAD(&core->bucket_flows[m->bucket], c, bucket_link);
+    c->bucket = bucket;
+    if (bucket != TOE_BUCKET_PINNED)
+        LIST_INSERT_HEAD(&core->bucket_flows[bucket], c, bucket_link);
     core->dstats.flows_in++;
     if (c->app_owned) {
         c->moved_in = true;
         core_conn_notify(core, c, f->pending);
     }
+    return c;
+}
+
+/* Step 5 for one flow, on the new owner. */
+void bucket_move_flow_in(struct toe_core *core, struct core_msg *m)
+{
+    if (m->len == 0) {
+        pinned_record_in(core, m->bucket, &m->flow.key, m->flow.hash, m->to);
+        return;
+    }
+    /* It lives here now: a record saying otherwise is stale. */
+    assoc_forget(core->assoc, &m->flow.key, m->flow.hash, core->now_us);
+    flow_receive(core, m, m->bucket);
 }
 
 void bucket_move_done_in(struct toe_core *core, uint32_t bucket)

@@ -37,9 +37,31 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "toe/core_msg.h"
+
 struct toe_core;
 struct core_msg;
 struct toe_event;
+
+struct toe_conn;
+
+/* Moving one flow's state to another core (a bucket move, a class
+ * handover). flow_send() detaches flow c (owed ACK out, timers recorded by
+ * absolute expiry, pages un-accounted; the app lets go with on_move_out),
+ * sends it to core dst as a message of the given type (FLOW, HO_FLOW) and
+ * frees it here. FLOW_KEPT: the app or the engine refused, c stays here
+ * (an app that had let go takes it back with on_move_in). */
+enum flow_send_result { FLOW_SENT, FLOW_RING_FULL, FLOW_KEPT };
+enum flow_send_result flow_send(struct toe_core *core, struct toe_conn *c, uint32_t dst,
+                                enum core_msg_type type);
+/* Takes a sent flow in: attached here (timers re-armed at their absolute
+ * expiry, pages accounted to this core), on the list of `bucket` or
+ * TOE_BUCKET_PINNED, the app told with on_move_in. NULL: no room, the flow
+ * is reset (counted). */
+struct toe_conn *flow_receive(struct toe_core *core, const struct core_msg *m, uint32_t bucket);
+/* A flow the app holds moves only if the app can let go of it and take it
+ * back on the other core. */
+bool app_can_move(const struct toe_conn *c);
 
 /* Handlers of the protocol's messages (core_msg.c). */
 void bucket_move_request(struct toe_core *core, uint32_t bucket, uint32_t to);
@@ -54,8 +76,13 @@ uint32_t bucket_move_step(struct toe_core *core);
 /* Parking of events for buckets moving in (dispatcher.c). */
 int core_park_init(struct toe_core *core, uint32_t max_events, uint32_t slot_bytes);
 void core_park_fini(struct toe_core *core);
-void core_park_event(struct toe_core *core, const struct toe_event *ev);
-/* Runs (in order) the parked events of bucket; keeps the others. */
+/* kind: CORE_MSG_EVENT (waits for its bucket) or CORE_MSG_HO_FLOW (waits
+ * for its flow, handover.h). */
+void core_park_event(struct toe_core *core, const struct toe_event *ev, uint16_t kind);
+/* Runs (in order) the events parked for bucket; keeps the others. */
 uint32_t core_park_replay(struct toe_core *core, uint32_t bucket);
+/* The events parked for flow key, in order: run here (run) or dispatched
+ * anew (the flow did not come). */
+uint32_t core_park_replay_flow(struct toe_core *core, const struct flow_key *key, bool run);
 
 #endif

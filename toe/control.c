@@ -10,16 +10,21 @@
 #include "toe/core_msg.h"
 #include "toe/dispatch/balance.h"
 #include "toe/dispatch/filter.h"
+#include "toe/dispatch/schedule.h"
 #include "toe/stack_internal.h"
 
 /* EWMA weight of the newest interval: about the last 4 intervals count,
  * so one burst does not move buckets but a lasting skew does within a
  * second at the default 100 ms interval. */
 #define CONTROL_EWMA_ALPHA 0.5
+/* The historic figure of flow schedules (schedule.h): about the last 20
+ * intervals. */
+#define CONTROL_EWMA_HIST_ALPHA 0.1
 
 struct control_core {
     uint64_t prev_busy_ns, prev_events, prev_drops;
     struct ewma busy;
+    struct ewma busy_hist;    /* slow: the schedule's historic figure */
     struct control_core_view view;
 };
 
@@ -34,6 +39,11 @@ struct toe_control {
     uint32_t *prev_load;      /* n_cores * n_buckets: last readings */
     struct balance_move *moves;
     struct balance_core_figures *fig;
+    struct schedule_config scfg;
+    struct schedule_core_figures *sfig; /* the data class's cores, in order */
+    struct flow_schedule sched;         /* computed here, then published */
+    uint16_t *ctrl_owner;               /* owner[] as positions among control cores */
+    struct balance_core_figures *ctrl_fig;
     struct control_view view;
 };
 
@@ -55,8 +65,14 @@ int control_create(struct toe_stack *stack)
     ctl->prev_load = calloc((size_t)nc * nb, sizeof(*ctl->prev_load));
     ctl->moves = calloc(ctl->bcfg.max_moves_per_round, sizeof(*ctl->moves));
     ctl->fig = calloc(nc, sizeof(*ctl->fig));
-    if (!ctl->cores || !ctl->owner || !ctl->load || !ctl->prev_load || !ctl->moves || !ctl->fig)
+    ctl->sfig = calloc(nc, sizeof(*ctl->sfig));
+    ctl->ctrl_owner = calloc(nb, sizeof(*ctl->ctrl_owner));
+    ctl->ctrl_fig = calloc(nc, sizeof(*ctl->ctrl_fig));
+    if (!ctl->cores || !ctl->owner || !ctl->load || !ctl->prev_load || !ctl->moves ||
+        !ctl->fig || !ctl->sfig || !ctl->ctrl_owner || !ctl->ctrl_fig)
         return -ENOMEM;
+    schedule_config_default(&ctl->scfg);
+    ctl->sched = stack->data_sched;
     return 0;
 }
 
@@ -73,6 +89,9 @@ void control_destroy(struct toe_stack *stack)
     free(ctl->prev_load);
     free(ctl->moves);
     free(ctl->fig);
+    free(ctl->sfig);
+    free(ctl->ctrl_owner);
+    free(ctl->ctrl_fig);
     free(ctl);
     stack->control = NULL;
 }
@@ -103,6 +122,7 @@ static void gather_core(struct toe_stack *stack, struct toe_control *ctl, uint32
                        stack->cfg.sim_core_events_per_s ? stack->cfg.sim_core_events_per_s
                                                         : 100000);
     ewma_update(&cc->busy, raw, CONTROL_EWMA_ALPHA);
+    ewma_update(&cc->busy_hist, raw, CONTROL_EWMA_HIST_ALPHA);
     cc->view.busy_raw_permille = raw;
     cc->view.busy_permille = (uint32_t)(cc->busy.value + 0.5);
     cc->view.queue_depth =
@@ -129,6 +149,61 @@ static void gather_core(struct toe_stack *stack, struct toe_control *ctl, uint32
     }
 }
 
+/* Buckets belong to the control class's cores: the plan is made over
+ * them alone (positions in stack->ctrl_cores), then mapped back. */
+static void plan_bucket_moves(struct toe_stack *stack, struct toe_control *ctl)
+{
+    uint32_t nb = stack->n_buckets, n = stack->n_ctrl;
+    uint16_t pos_of[TOE_MAX_CORES];
+
+    if (n < 2)
+        return;
+    for (uint32_t k = 0; k < n; k++) {
+        pos_of[stack->ctrl_cores[k]] = (uint16_t)k;
+        ctl->ctrl_fig[k] = ctl->fig[stack->ctrl_cores[k]];
+    }
+    for (uint32_t b = 0; b < nb; b++)
+        ctl->ctrl_owner[b] =
+            pos_of[atomic_load_explicit(&stack->bucket_owner[b], memory_order_acquire)];
+    int moves = balance_plan(&ctl->bcfg, ctl->ctrl_owner, nb, ctl->load, ctl->ctrl_fig, n,
+                             ctl->moves, ctl->bcfg.max_moves_per_round);
+    for (int i = 0; i < moves; i++) {
+        int rc = control_move_bucket(stack, ctl->moves[i].bucket,
+                                     stack->ctrl_cores[ctl->moves[i].to]);
+        pthread_mutex_lock(&ctl->lock);
+        if (rc == 0)
+            ctl->view.moves_asked++;
+        else if (rc == -EBUSY)
+            ctl->view.moves_skipped_busy++;
+        pthread_mutex_unlock(&ctl->lock);
+    }
+}
+
+/* The data class's flow schedule from its cores' filtered figures, present
+ * (fast EWMA) and historic (slow EWMA), published for the control cores
+ * that place handovers with it (handover.c). */
+static void publish_data_schedule(struct toe_stack *stack, struct toe_control *ctl)
+{
+    struct flow_schedule *s = &ctl->sched;
+
+    for (uint32_t k = 0; k < s->n_cores; k++) {
+        const struct control_core *cc = &ctl->cores[s->cores[k]];
+        struct schedule_core_figures *f = &ctl->sfig[k];
+        f->now.cpu_busy_permille = cc->view.busy_permille;
+        f->now.queue_len = cc->view.queue_depth;
+        f->now.drops = cc->view.drops;
+        f->hist = f->now;
+        f->hist.cpu_busy_permille = (uint32_t)(cc->busy_hist.value + 0.5);
+        f->hist.drops = 0;
+    }
+    if (schedule_compute(s, &ctl->scfg, ctl->sfig, s->n_cores) != 0)
+        return;
+    pthread_mutex_lock(&stack->sched_lock);
+    stack->data_sched = *s;
+    atomic_fetch_add_explicit(&stack->sched_version, 1, memory_order_release);
+    pthread_mutex_unlock(&stack->sched_lock);
+}
+
 /* One round: gather, filter, plan, ask the owners. */
 static void control_round(struct toe_stack *stack)
 {
@@ -150,19 +225,9 @@ static void control_round(struct toe_stack *stack)
 
     if (nc == 1 || ctl->interval_us == 0)
         return;
-    for (uint32_t b = 0; b < nb; b++)
-        ctl->owner[b] = atomic_load_explicit(&stack->bucket_owner[b], memory_order_acquire);
-    int n = balance_plan(&ctl->bcfg, ctl->owner, nb, ctl->load, ctl->fig, nc, ctl->moves,
-                         ctl->bcfg.max_moves_per_round);
-    for (int i = 0; i < n; i++) {
-        int rc = control_move_bucket(stack, ctl->moves[i].bucket, ctl->moves[i].to);
-        pthread_mutex_lock(&ctl->lock);
-        if (rc == 0)
-            ctl->view.moves_asked++;
-        else if (rc == -EBUSY)
-            ctl->view.moves_skipped_busy++;
-        pthread_mutex_unlock(&ctl->lock);
-    }
+    if (stack->classes_split)
+        publish_data_schedule(stack, ctl);
+    plan_bucket_moves(stack, ctl);
 }
 
 int control_move_bucket(struct toe_stack *stack, uint32_t bucket, uint32_t to)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "toe/bucket_move.h"
+#include "toe/handover.h"
 #include "toe/dispatch/assoc.h"
 #include "toe/dispatch/ring.h"
 #include "toe/stack_internal.h"
@@ -144,6 +145,17 @@ static bool msg_handle(struct toe_core *core, struct core_msg *m)
         return true;
     case CORE_MSG_FORGET:
         assoc_forget(core->assoc, &m->flow.key, m->flow.hash, core->now_us);
+        return true;
+    case CORE_MSG_HO_BEGIN:
+        return handover_begin_in(core, m);
+    case CORE_MSG_HO_FENCE:
+        handover_fence_in(core, m);
+        return true;
+    case CORE_MSG_HO_FLOW:
+        handover_flow_in(core, m);
+        return true;
+    case CORE_MSG_HO_CANCEL:
+        handover_cancel_in(core, m);
         return true;
     }
     return true;

@@ -35,6 +35,11 @@ enum core_msg_type {
     CORE_MSG_BUCKET_DONE, /* old owner -> new owner: every flow of the bucket sent */
     CORE_MSG_FORGET,    /* holder -> every core: drop the association of a flow
                            that is no longer pinned (seed 003 "forget") */
+    CORE_MSG_HO_BEGIN,  /* class handover (handover.h): holder -> every core:
+                           the flow goes to core `to`, answer HO_FENCE */
+    CORE_MSG_HO_FENCE,  /* -> holder: no more events of the flow follow */
+    CORE_MSG_HO_FLOW,   /* holder -> `to`: the flow's state */
+    CORE_MSG_HO_CANCEL, /* holder -> `to`: the flow does not come */
 };
 
 /* The app-side part of a moved flow (struct toe_conn minus core links). */

@@ -55,7 +55,9 @@ void core_park_fini(struct toe_core *core)
     core->parked = NULL;
 }
 
-void core_park_event(struct toe_core *core, const struct toe_event *ev)
+/* A parked event waits for its bucket (kind CORE_MSG_EVENT) or for its
+ * flow (kind CORE_MSG_HO_FLOW: a class handover). */
+void core_park_event(struct toe_core *core, const struct toe_event *ev, uint16_t kind)
 {
     struct core_parked *p = core->parked;
 
@@ -65,6 +67,7 @@ void core_park_event(struct toe_core *core, const struct toe_event *ev)
         return;
     }
     struct core_msg *m = park_slot(p, p->n++);
+    m->type = kind;
     m->ev = *ev;
     m->len = ev->seg.len;
     if (ev->seg.len)
@@ -73,7 +76,18 @@ void core_park_event(struct toe_core *core, const struct toe_event *ev)
     core->dstats.parked++;
 }
 
-uint32_t core_park_replay(struct toe_core *core, uint32_t bucket)
+static bool parked_matches(const struct core_msg *m, uint16_t kind, uint32_t bucket,
+                           const struct flow_key *key)
+{
+    if (m->type != kind)
+        return false;
+    return kind == CORE_MSG_EVENT ? m->ev.bucket == bucket : flow_key_eq(&m->ev.key, key);
+}
+
+/* Takes the matching parked events out, in order, and runs them (run) or
+ * dispatches them anew. */
+static uint32_t park_take(struct toe_core *core, uint16_t kind, uint32_t bucket,
+                          const struct flow_key *key, bool run)
 {
     struct core_parked *p = core->parked;
     uint32_t kept = 0, ran = 0;
@@ -82,19 +96,32 @@ uint32_t core_park_replay(struct toe_core *core, uint32_t bucket)
         return 0;
     for (uint32_t i = 0; i < p->n; i++) {
         struct core_msg *m = park_slot(p, i);
-        if (m->ev.bucket != bucket) {
+        if (!parked_matches(m, kind, bucket, key)) {
             if (kept != i)
                 memcpy(park_slot(p, kept), m, sizeof(*m) + m->len);
             kept++;
             continue;
         }
         m->ev.seg.payload = m->len ? m->data : NULL;
-        core_process_event(core, &m->ev);
+        if (run)
+            core_process_event(core, &m->ev);
+        else
+            core_dispatch_event(core, &m->ev);
         ran++;
     }
     p->n = kept;
     core->dstats.replayed += ran;
     return ran;
+}
+
+uint32_t core_park_replay(struct toe_core *core, uint32_t bucket)
+{
+    return park_take(core, CORE_MSG_EVENT, bucket, NULL, true);
+}
+
+uint32_t core_park_replay_flow(struct toe_core *core, const struct flow_key *key, bool run)
+{
+    return park_take(core, CORE_MSG_HO_FLOW, 0, key, run);
 }
 
 /* An association (seed 003) names the core a flow stays on whatever its
@@ -103,7 +130,7 @@ uint32_t core_park_replay(struct toe_core *core, uint32_t bucket)
  * ev's flow has no association here. */
 static bool event_by_assoc(struct toe_core *core, const struct toe_event *ev)
 {
-    if (ev->pinned || ev->cls == TOE_CLASS_NET || !core->assoc)
+    if (ev->pinned || ev->by_bucket || ev->cls == TOE_CLASS_NET || !core->assoc)
         return false;
     uint16_t a = assoc_lookup(core->assoc, &ev->key, ev->hash, core->now_us);
     if (a == ASSOC_NONE)
@@ -134,7 +161,7 @@ static void event_by_bucket(struct toe_core *core, const struct toe_event *ev)
      * core that sees the new owner also sees what the old owner wrote first. */
     uint32_t owner = atomic_load_explicit(&stack->bucket_owner[ev->bucket], memory_order_acquire);
     if (owner == core->index) {
-        core_park_event(core, ev); /* the bucket is on its way here */
+        core_park_event(core, ev, CORE_MSG_EVENT); /* the bucket is on its way here */
         return;
     }
     core->dstats.stale_fwd++;

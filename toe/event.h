@@ -76,6 +76,7 @@ struct toe_event {
     uint8_t type;          /* enum toe_ev_type */
     uint8_t cls;           /* enum toe_ev_class */
     uint8_t pinned;        /* routed by an association: run where it lands */
+    uint8_t by_bucket;     /* rerouted to its bucket's owner: no association */
     uint32_t flow_id;      /* local flow ID, FLOW_ID_NONE if no flow yet */
     uint32_t flow_gen;     /* generation of flow_id when the event was made */
     uint32_t bucket;       /* flow_bucket(hash, n_buckets): the dispatcher's unit */

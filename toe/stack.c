@@ -17,6 +17,7 @@
 #include "sockmem/pool.h"
 #include "timers/wheel.h"
 #include "toe/bucket_move.h"
+#include "toe/handover.h"
 #include "toe/control.h"
 #include "toe/core_msg.h"
 #include "toe/dispatch/assoc.h"
@@ -225,6 +226,7 @@ static struct tcp_conn *op_conn_alloc(void *owner, const struct tcp_tuple *t)
     c->gen = flow_table_gen(&core->flows, id);
     c->tcp_live = true;
     c->moved_in = false;
+    c->ho_state = TOE_HO_NONE;
     c->bucket = flow_bucket(hash, core->n_buckets);
     if (core->bucket_flows)
         LIST_INSERT_HEAD(&core->bucket_flows[c->bucket], c, bucket_link);
@@ -239,12 +241,18 @@ static void op_conn_free(void *owner, struct tcp_conn *tc)
     struct toe_conn *c = toe_conn_of_tcp(tc);
 
     core_nq_unlink(core, c);
-    if (c->bucket != TOE_BUCKET_PINNED)
+    if (core->ho)
+        handover_forget(core, c);
+    if (c->bucket != TOE_BUCKET_PINNED) {
         LIST_REMOVE(c, bucket_link);
-    else if (core->stack->n_cores > 1)
-        /* A pinned flow ended: the records pointing here are stale. */
-        core_msg_forget_all(core, flow_table_key(&core->flows, c->flow_id),
-                            core->flows.slots[c->flow_id].hash);
+    } else if (core->stack->n_cores > 1) {
+        /* A pinned flow ended: the records pointing here are stale (ours
+         * too: a handed-over flow has one). */
+        const struct flow_key *key = flow_table_key(&core->flows, c->flow_id);
+        uint64_t hash = core->flows.slots[c->flow_id].hash;
+        assoc_forget(core->assoc, key, hash, core->now_us);
+        core_msg_forget_all(core, key, hash);
+    }
     c->bucket = TOE_BUCKET_PINNED;
     c->tcp_live = false;
     c->app_owned = false;
@@ -260,7 +268,12 @@ void core_conn_notify(struct toe_core *core, struct toe_conn *c, unsigned events
 
 static void op_notify(void *owner, struct tcp_conn *tc, unsigned events)
 {
-    core_conn_notify(owner, toe_conn_of_tcp(tc), events);
+    struct toe_core *core = owner;
+
+    core_conn_notify(core, toe_conn_of_tcp(tc), events);
+    /* Established, or the peer closed: the flow's class may have changed. */
+    if (core->ho && (events & (TCP_EV_ACCEPTED | TCP_EV_CONNECTED | TCP_EV_PEER_CLOSED)))
+        handover_note(core, toe_conn_of_tcp(tc));
 }
 
 static const struct tcp_engine_ops engine_ops = {
@@ -291,6 +304,8 @@ static void process_tcp(struct toe_core *core, const struct toe_event *ev)
             TCP_INPUT_TO_LISTENER)
             goto out;
         /* TIME_WAIT reopened by a new SYN (RFC 6191): c is gone; listener. */
+    } else if (handover_hold_event(core, ev)) {
+        goto out; /* its flow is on its way here, or lives elsewhere */
     }
     struct toe_listener *l = listener_find(&core->listeners, t.lport);
     if (l) {
@@ -549,6 +564,8 @@ int core_poll(struct toe_core *core, uint64_t now_us)
      * input batch, like every other callback. */
     work += (int)bucket_move_step(core);
     work += (int)core_deliver(core);
+    /* After the callbacks: an accepted flow has its app context to move. */
+    work += (int)handover_step(core);
     core_tx_flush(core);
     core_msg_wake_peers(core);
     core_publish_figures(core);
@@ -660,6 +677,7 @@ static void core_destroy(struct toe_core *core)
         sockmem_pool_fini(core->pool);
     free(core->pool);
     free(core->wheel);
+    handover_fini(core);
     core_dispatch_fini(core);
     core_net_fini(core);
     free(core);
@@ -694,6 +712,8 @@ static int core_create(struct toe_stack *stack, uint32_t index, const struct flo
         return rc;
     }
     rc = core_dispatch_init(core);
+    if (rc == 0)
+        rc = handover_init(core);
     if (rc)
         goto err;
     tcp_config_from(&tc, cfg, stack->port);
@@ -773,7 +793,26 @@ static int stack_check_config(const struct toe_stack_config *cfg, uint32_t n_por
         return -EINVAL; /* bucket_owner holds 16-bit core indices per bucket */
     if (cfg->ring_slots && (cfg->ring_slots & (cfg->ring_slots - 1)))
         return -EINVAL;
+    uint64_t all = cfg->n_cores == 64 ? UINT64_MAX : (1ull << cfg->n_cores) - 1;
+    if ((cfg->control_cores & ~all) || (cfg->data_cores & ~all))
+        return -EINVAL; /* a class names a core that does not exist */
     return 0;
+}
+
+/* The class core sets (0 = every core) and the control cores in order:
+ * the buckets' owners. */
+static void stack_classes_init(struct toe_stack *stack)
+{
+    uint32_t n = stack->n_cores;
+    uint64_t all = n == 64 ? UINT64_MAX : (1ull << n) - 1;
+
+    stack->class_mask[TOE_CLASS_CONTROL] = stack->cfg.control_cores ? stack->cfg.control_cores : all;
+    stack->class_mask[TOE_CLASS_DATA] = stack->cfg.data_cores ? stack->cfg.data_cores : all;
+    stack->classes_split = stack->class_mask[TOE_CLASS_CONTROL] != stack->class_mask[TOE_CLASS_DATA];
+    stack->n_ctrl = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (stack->class_mask[TOE_CLASS_CONTROL] & (1ull << i))
+            stack->ctrl_cores[stack->n_ctrl++] = (uint16_t)i;
 }
 
 /* Bucket table and rings: what the cores share. */
@@ -788,7 +827,18 @@ static int stack_shared_init(struct toe_stack *stack)
     if (!stack->bucket_owner || !stack->bucket_moving || !stack->relays)
         return -ENOMEM;
     for (uint32_t b = 0; b < nb; b++)
-        atomic_init(&stack->bucket_owner[b], (uint16_t)(b % stack->n_cores));
+        atomic_init(&stack->bucket_owner[b], stack->ctrl_cores[b % stack->n_ctrl]);
+    pthread_mutex_init(&stack->sched_lock, NULL);
+    stack->sched_lock_up = true;
+    uint16_t data[TOE_MAX_CORES];
+    uint32_t n_data = 0;
+    for (uint32_t i = 0; i < stack->n_cores; i++)
+        if (stack->class_mask[TOE_CLASS_DATA] & (1ull << i))
+            data[n_data++] = (uint16_t)i;
+    uint32_t vec_len = n_data > SCHEDULE_VEC_LEN ? n_data : SCHEDULE_VEC_LEN;
+    int rc = schedule_init(&stack->data_sched, data, n_data, vec_len);
+    if (rc)
+        return rc;
     if (stack->n_cores == 1)
         return 0;
     uint32_t n_rings = (stack->n_cores + 1) * stack->n_cores;
@@ -798,7 +848,7 @@ static int stack_shared_init(struct toe_stack *stack)
         return -ENOMEM;
     memset(stack->rings, 0, n_rings * sizeof(*stack->rings));
     for (uint32_t i = 0; i < n_rings; i++) {
-        int rc = spsc_ring_init(&stack->rings[i], cfg->ring_slots ? cfg->ring_slots : TOE_DEFAULT_RING_SLOTS,
+        rc = spsc_ring_init(&stack->rings[i], cfg->ring_slots ? cfg->ring_slots : TOE_DEFAULT_RING_SLOTS,
                                 stack->ring_slot_bytes);
         if (rc)
             return rc;
@@ -818,6 +868,8 @@ static void stack_shared_fini(struct toe_stack *stack)
     free(stack->relays);
     free((void *)stack->bucket_owner);
     free((void *)stack->bucket_moving);
+    if (stack->sched_lock_up)
+        pthread_mutex_destroy(&stack->sched_lock);
 }
 
 int toe_stack_create_ports(const struct toe_stack_config *cfg, struct port *const *ports,
@@ -853,6 +905,7 @@ int toe_stack_create_ports(const struct toe_stack_config *cfg, struct port *cons
     memcpy(stack->ports, ports, n_ports * sizeof(*ports));
     stack->port = ports[0];
     stack_keys_derive(stack, cfg->seed);
+    stack_classes_init(stack);
     rc = stack_shared_init(stack);
     if (rc)
         goto err;
@@ -937,7 +990,7 @@ int toe_stack_poll(struct toe_stack *stack, uint64_t now_us)
 uint64_t core_next_timer_us(const struct toe_core *core)
 {
     /* Notifications, a move or messages in flight wait for the next poll. */
-    if (core->nq_head || core->mv.active || core_msgs_waiting(core))
+    if (core->nq_head || core->mv.active || handover_busy(core) || core_msgs_waiting(core))
         return core->now_us;
     uint64_t next = timer_wheel_next_expiry(core->wheel);
     return core->arp_next_tick_us < next ? core->arp_next_tick_us : next;

@@ -26,6 +26,7 @@
 
 #include "toe/arp.h"
 #include "toe/dispatch/ring.h"
+#include "toe/dispatch/schedule.h"
 #include "toe/event.h"
 #include "toe/flow_table.h"
 #include <toe/port.h>
@@ -54,7 +55,18 @@ struct toe_conn {
     bool connecting;          /* active open: on_connect not yet called */
     bool tcp_live;            /* the engine has not freed the tcp_conn */
     bool moved_in;            /* arrived by a bucket move: on_move_in pending */
+    uint8_t ho_state;         /* enum toe_ho_state: class handover (handover.h) */
+    uint8_t ho_slot;          /* TOE_HO_FENCING: the handover's slot */
     uint32_t bucket;          /* dispatcher bucket, TOE_BUCKET_PINNED if none */
+    TAILQ_ENTRY(toe_conn) ho_link; /* TOE_HO_QUEUED: core's handover queue */
+};
+
+/* Where a flow stands in a class handover (handover.c). */
+enum toe_ho_state {
+    TOE_HO_NONE = 0,
+    TOE_HO_QUEUED,   /* its class changed: waits for its turn to move */
+    TOE_HO_FENCING,  /* the dispatchers are being told; it still runs here */
+    TOE_HO_STAYS,    /* cannot move (the app holds it without move callbacks) */
 };
 
 /* A flow on no bucket list: it stayed on its core when its bucket moved. */
@@ -104,6 +116,7 @@ struct toe_listener *listener_remove(struct listener_table *lt, uint16_t port);
 
 struct assoc_table;
 struct core_parked;
+struct core_handover;
 
 /* Per-core figures the control thread reads (relaxed atomics: one writer,
  * the core; a torn view across fields only blurs one interval's figure). */
@@ -152,7 +165,13 @@ static inline void fig_add32(_Atomic uint32_t *a, uint32_t n)
     X(move_refused, "DispatchMovesRefused") /* bucket kept: a flow could not move */ \
     X(move_lost, "DispatchMoveLost")     /* a moved flow found no room here */ \
     X(forget_lost, "DispatchForgetLost") /* a forget found a ring full (ages out) */ \
-    X(msgs_in, "DispatchMsgsIn")         /* ring messages handled */
+    X(msgs_in, "DispatchMsgsIn")         /* ring messages handled */          \
+    X(ho_out, "DispatchHandoversOut")    /* flows handed to another class's core */ \
+    X(ho_in, "DispatchHandoversIn")      /* flows handed here */             \
+    X(ho_cancelled, "DispatchHandoversCancelled") /* flow ended or refused meanwhile */ \
+    X(ho_stays, "DispatchHandoversRefused") /* the app holds it without move callbacks */ \
+    X(ho_parked, "DispatchHandoverParked") /* events held for a flow on its way here */ \
+    X(rerouted, "DispatchRerouted")      /* for a flow not here: sent to its bucket's owner */
 
 struct toe_dispatch_stats {
 #define TOE_DISPATCH_FIELD_(f, n) uint64_t f;
@@ -221,6 +240,7 @@ struct toe_core {
     uint8_t *bucket_here;     /* n_buckets: 1 = this core holds the bucket */
     struct assoc_table *assoc;/* this dispatcher's associations (RX cores) */
     struct core_parked *parked; /* events held for buckets moving in */
+    struct core_handover *ho; /* class handovers (split classes only) */
     struct core_move_out mv;  /* the bucket this core is giving away */
     struct { uint32_t bucket, to; } mvq[TOE_MOVE_QUEUE]; /* asked, waiting their turn */
     uint32_t mvq_n;
@@ -254,6 +274,21 @@ struct toe_stack {
     struct flow_hash_key hash_key;
     uint8_t isn_key[TCP_ISN_KEY_BYTES];
     uint8_t cookie_key[SYNCOOKIE_KEY_BYTES];
+
+    /* Processing classes: core sets (bit masks of core indices). */
+    uint64_t class_mask[2];   /* [TOE_CLASS_CONTROL], [TOE_CLASS_DATA] */
+    bool classes_split;       /* the sets differ: flows are handed over */
+    uint16_t ctrl_cores[TOE_MAX_CORES]; /* control cores, ascending */
+    uint32_t n_ctrl;
+    /* The data class's flow schedule (where handovers go): the control
+     * thread rewrites it under sched_lock once an interval and bumps
+     * sched_version; a core copies it when the version changed (handover.c).
+     * A lock, not a lock-free scheme: taken once an interval per core, off
+     * the per-packet path. */
+    pthread_mutex_t sched_lock;
+    bool sched_lock_up;
+    struct flow_schedule data_sched;
+    atomic_uint_fast64_t sched_version;
 
     /* Dispatcher tables shared by the cores. */
     uint32_t n_buckets;

@@ -69,7 +69,14 @@ static void usage(const struct app_def *def, FILE *out)
                  "                         thread, no pinning)\n"
                  "  --buckets N            dispatcher hash buckets, a power of two (default 256)\n"
                  "  --balance-ms MS        control interval: figures and bucket rebalancing\n"
-                 "                         (default 100; 0 = buckets never move)\n");
+                 "                         (default 100; 0 = buckets never move)\n"
+                 "  --classes control=LIST,data=LIST\n"
+                 "                         processing classes on their own cores (LIST: core\n"
+                 "                         indices, positions in --cores, e.g. control=0,data=1):\n"
+                 "                         handshakes and teardown on control cores, each\n"
+                 "                         connection handed to a data core while ESTABLISHED\n"
+                 "                         (default: every class on every core, run to\n"
+                 "                         completion)\n");
     if (def->usage_extra)
         fputs(def->usage_extra, out);
     fprintf(out, "  --verbose              let libxdp/libbpf print diagnostics\n"
@@ -147,6 +154,50 @@ static int parse_cpu_list(const char *s, struct toe_stack_config *cfg)
     return n ? 0 : -EINVAL;
 }
 
+/* --classes control=LIST,data=LIST: LIST of core indices (a, a-b), the
+ * tokens after a "name=" belong to that class. Checked against --cores in
+ * app_parse's final checks. */
+static int parse_classes(const char *s, uint64_t *control, uint64_t *data, const char **why)
+{
+    char buf[256], *save = NULL;
+    uint64_t *cur = NULL;
+
+    *control = *data = 0;
+    *why = "want control=LIST,data=LIST with core indices such as 0 or 0-3";
+    if (strlen(s) >= sizeof(buf) || !s[0])
+        return -EINVAL;
+    strcpy(buf, s);
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (eq) {
+            *eq = '\0';
+            if (!strcmp(tok, "control"))
+                cur = control;
+            else if (!strcmp(tok, "data"))
+                cur = data;
+            else
+                return -EINVAL;
+            tok = eq + 1;
+        }
+        uint64_t lo, hi;
+        char *dash = strchr(tok, '-');
+        if (dash)
+            *dash = '\0';
+        if (!cur || app_parse_u64(tok, 0, TOE_MAX_CORES - 1, &lo) < 0)
+            return -EINVAL;
+        hi = lo;
+        if (dash && (app_parse_u64(dash + 1, 0, TOE_MAX_CORES - 1, &hi) < 0 || hi < lo))
+            return -EINVAL;
+        for (uint64_t c = lo; c <= hi; c++)
+            *cur |= 1ull << c;
+    }
+    if (!*control || !*data) {
+        *why = "each class needs at least one core";
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int app_bad(const struct app_def *def, const char *opt, const char *val, const char *want)
 {
     fprintf(stderr, "%s: %s %s: %s\n", def->name, opt, val, want);
@@ -173,6 +224,7 @@ enum {
     O_CORES,
     O_BUCKETS,
     O_BALANCE,
+    O_CLASSES,
     O_VERBOSE,
     O_HELP,
 };
@@ -197,6 +249,7 @@ static const struct option common_opts[] = {
     {"cores", required_argument, NULL, O_CORES},
     {"buckets", required_argument, NULL, O_BUCKETS},
     {"balance-ms", required_argument, NULL, O_BALANCE},
+    {"classes", required_argument, NULL, O_CLASSES},
     {"verbose", no_argument, NULL, O_VERBOSE},
     {"help", no_argument, NULL, O_HELP},
 };
@@ -302,6 +355,12 @@ static int parse_common(const struct app_def *def, int c, struct app_opts *o, bo
             return app_bad(def, "--balance-ms", optarg, "want 0..3600000");
         o->stack.balance_interval_ms = (uint32_t)v;
         return 0;
+    case O_CLASSES: {
+        const char *why;
+        if (parse_classes(optarg, &o->stack.control_cores, &o->stack.data_cores, &why) < 0)
+            return app_bad(def, "--classes", optarg, why);
+        return 0;
+    }
     case O_VERBOSE:
         o->xdp.verbose = true;
         return 0;
@@ -365,7 +424,16 @@ int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_
                     o->stack.n_buckets, o->stack.n_cores);
             return -EINVAL;
         }
+        uint64_t all = o->stack.n_cores == 64 ? UINT64_MAX : (1ull << o->stack.n_cores) - 1;
+        if ((o->stack.control_cores | o->stack.data_cores) & ~all) {
+            fprintf(stderr, "%s: --classes names a core index beyond the %u of --cores\n",
+                    def->name, o->stack.n_cores);
+            return -EINVAL;
+        }
         o->xdp.one_port = false; /* a port per queue, queue i on core i */
+    } else if (o->stack.control_cores || o->stack.data_cores) {
+        fprintf(stderr, "%s: --classes needs --cores\n", def->name);
+        return -EINVAL;
     }
     /* One seed for all queues' stacks, so ISNs and SYN cookies agree. */
     if (!o->stack.seed &&
@@ -660,6 +728,10 @@ static int app_run_cores(const struct app_def *def, const struct app_opts *o, st
         printf("%s%d", i ? "," : " ", cfg.cpus[i]);
     printf(", %u RX queue(s) (queue i on core i), %u buckets, XDP %s (%s)\n", n_ports,
            cfg.n_buckets, afxdp_bound_name(afxdp_bound_mode(x)), afxdp_mode_reason(x));
+    if (cfg.control_cores || cfg.data_cores)
+        printf("%s: classes: control on cores 0x%llx, data on cores 0x%llx (core index bits)\n",
+               def->name, (unsigned long long)cfg.control_cores,
+               (unsigned long long)cfg.data_cores);
     fflush(stdout);
 
     uint64_t t0 = app_mono_us();

@@ -97,6 +97,19 @@ struct toe_stack_config {
      * figure is its events per interval over this capacity (events/s). */
     uint32_t sim_core_events_per_s; /* (100000) */
     bool busy_poll;              /* core threads spin instead of sleeping */
+    /* Processing classes (DESIGN.md "Processing classes and workspaces"):
+     * the cores of the control class (handshake, SYN cookies, teardown,
+     * TIME_WAIT) and of the data class (established data and ACKs, app
+     * sends), as bit masks of core indices; 0 = every core (default).
+     * Equal sets run every class to completion on the same cores. Else a
+     * connection starts on a control core (the owner of its bucket: buckets
+     * belong to control cores only), is handed over to a data core (by the
+     * data class's flow schedule) when it reaches ESTABLISHED and back to a
+     * control core when it leaves it (FIN, close). Apps that hold
+     * connections need on_move_out/on_move_in for them to move; active
+     * opens are made on control cores. */
+    uint64_t control_cores;
+    uint64_t data_cores;
 };
 
 /* Fills *cfg with defaults (ipv4_addr stays 0: the caller must set it). */

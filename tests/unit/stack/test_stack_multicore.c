@@ -11,7 +11,12 @@
  *    light ones, the heavy flows' buckets piled onto core 0) on 4 and 8
  *    cores: the control rounds (10 ms of virtual time) bring the spread of
  *    filtered busy figures from over 300 permille to at most 150 within 15
- *    rounds, and once balanced nothing moves in the last 10 rounds. */
+ *    rounds, and once balanced nothing moves in the last 10 rounds.
+ *  - Processing classes on their own cores (control 0 / data 1 of 2, and
+ *    control 0,1 / data 2,3 of 4): 64 connections echo byte-exact, each
+ *    handed to a data core at ESTABLISHED and back at its close; a FIN or a
+ *    RST the server takes in while a flow is being handed over (one frame
+ *    per poll round) or right after is not lost. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +54,7 @@ struct server {
     uint32_t n_all;
     uint64_t accepted, moved_in, moved_out, wrong_core, echoed;
     uint64_t refused;   /* on_move_out said no */
+    uint64_t closed, closed_reset;
     bool refuse_moves;  /* the app keeps its flows where they are */
 };
 
@@ -98,9 +104,11 @@ static void srv_sent(struct toe_conn *c, size_t acked, void *ctx)
 
 static void srv_close(struct toe_conn *c, int status, void *ctx)
 {
-    (void)c;
-    (void)status;
     (void)ctx;
+    check_core(g_srv, c);
+    g_srv->closed++;
+    if (status == -ECONNRESET)
+        g_srv->closed_reset++;
 }
 
 static int srv_move_out(struct toe_conn *c, void *ctx)
@@ -141,6 +149,8 @@ struct cli_conn {
     uint32_t rate_bytes_per_ms; /* app-paced sender (0: as fast as TCP goes) */
     uint64_t start_us;
     bool connected, done, bad;
+    bool shut_at_connect;  /* sends everything and its FIN at once */
+    bool abort_at_connect; /* sends everything, then a RST */
 };
 
 struct client {
@@ -170,7 +180,7 @@ static void cli_pump(struct cli_conn *cc)
             break;
         cc->sent += (size_t)w;
     }
-    if (cc->sent == cc->total && cc->rcvd == cc->total && !cc->done) {
+    if (cc->sent == cc->total && cc->rcvd == cc->total && !cc->done && !cc->abort_at_connect) {
         cc->done = true;
         toe_close(cc->c);
         cc->c = NULL;
@@ -191,6 +201,14 @@ static void cli_connect(struct toe_conn *c, int status, void *ctx)
     cc->connected = true;
     cc->start_us = *g_now;
     cli_pump(cc);
+    if (cc->shut_at_connect)
+        toe_shutdown(c);
+    if (cc->abort_at_connect) {
+        toe_abort(c);
+        cc->c = NULL;
+        cc->done = true;
+        g_cli->done++;
+    }
 }
 
 static void cli_recv(struct toe_conn *c, void *ctx)
@@ -247,8 +265,14 @@ struct world {
     uint64_t now;
 };
 
-static void world_create(struct world *w, uint32_t n_cores, uint32_t balance_ms,
-                         uint32_t sim_eps, uint64_t rate_bps)
+/* Server stack options beyond the core count (0: defaults). */
+struct world_opts {
+    uint64_t control_cores, data_cores; /* processing classes */
+    uint32_t rx_burst_frames;
+};
+
+static void world_create_opts(struct world *w, uint32_t n_cores, uint32_t balance_ms,
+                              uint32_t sim_eps, uint64_t rate_bps, const struct world_opts *o)
 {
     struct port_mem_config pcfg;
     struct toe_stack_config cfg;
@@ -270,16 +294,31 @@ static void world_create(struct world *w, uint32_t n_cores, uint32_t balance_ms,
     cfg.sim_core_events_per_s = sim_eps;
     cfg.time_wait_ms = 1000;
     cfg.arp_pending_frames = MAX_CONNS; /* every first SYN waits for the ARP reply */
+    if (o) {
+        cfg.control_cores = o->control_cores;
+        cfg.data_cores = o->data_cores;
+        if (o->rx_burst_frames)
+            cfg.rx_burst_frames = o->rx_burst_frames;
+    }
     assert_int_equal(toe_stack_create(&cfg, w->ps, &w->srv_stack), 0);
+    toe_stack_config_init(&cfg);
+    cfg.seed = 43;
+    cfg.time_wait_ms = 1000;
+    cfg.arp_pending_frames = MAX_CONNS;
     cfg.ipv4_addr = IP_CLI;
     cfg.n_cores = 1;
-    cfg.seed = 43;
     assert_int_equal(toe_stack_create(&cfg, w->pc, &w->cli_stack), 0);
     w->srv.s = w->srv_stack;
     g_srv = &w->srv;
     g_cli = &w->cli;
     g_now = &w->now;
     assert_int_equal(toe_listen(w->srv_stack, PORT, 256, &srv_ops, &w->srv), 0);
+}
+
+static void world_create(struct world *w, uint32_t n_cores, uint32_t balance_ms,
+                         uint32_t sim_eps, uint64_t rate_bps)
+{
+    world_create_opts(w, n_cores, balance_ms, sim_eps, rate_bps, NULL);
 }
 
 static void world_destroy(struct world *w)
@@ -635,6 +674,235 @@ static void test_pinned_flow_follows_moves(void **state)
     world_destroy(&w);
 }
 
+/* ---- processing classes on their own cores ---- */
+
+/* Runs the world for dur_us of virtual time whether or not the clients are
+ * done (teardown, TIME_WAIT), or until nothing is pending. */
+static void run_all(struct world *w, uint64_t dur_us)
+{
+    uint64_t end = w->now + dur_us;
+    while (w->now < end && world_step(w))
+        ;
+}
+
+static bool in_mask(uint64_t mask, uint32_t i)
+{
+    return mask & (1ull << i);
+}
+
+/* A flow not being handed over lives on a core of its state's class:
+ * ESTABLISHED on a data core, handshakes on control cores. */
+static void assert_flows_in_class(struct world *w, uint64_t ctrl, uint64_t data)
+{
+    struct toe_stack *s = w->srv_stack;
+    for (uint32_t i = 0; i < s->n_cores; i++) {
+        struct toe_core *core = s->cores[i];
+        for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+            if (!flow_table_valid(&core->flows, id))
+                continue;
+            struct toe_conn *c = flow_table_data(&core->flows, id);
+            struct tcp_conn *tc = toe_conn_tcp(c);
+            if (!c->tcp_live || c->ho_state != TOE_HO_NONE || tcp_conn_listener(tc))
+                continue;
+            enum tcp_state st = tcp_conn_state(tc);
+            if (st == TCP_ESTABLISHED)
+                assert_true(in_mask(data, i));
+            else if (st == TCP_SYN_RECEIVED || st == TCP_SYN_SENT)
+                assert_true(in_mask(ctrl, i));
+        }
+    }
+}
+
+static uint64_t sum_dstat(struct world *w, size_t off, uint64_t mask)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < w->srv_stack->n_cores; i++)
+        if (in_mask(mask, i))
+            n += *(const uint64_t *)((const uint8_t *)&srv_core(w, i)->dstats + off);
+    return n;
+}
+
+#define DSTAT(w, f, mask) sum_dstat(w, offsetof(struct toe_dispatch_stats, f), mask)
+
+/* 64 connections echo 32 KiB each with control and data classes on
+ * different cores: every connection is handed to a data core when it is
+ * established and back when it closes; bytes exact, no reset. */
+static void run_classes(uint32_t n_cores, uint64_t ctrl, uint64_t data)
+{
+    struct world w;
+    struct world_opts o = {.control_cores = ctrl, .data_cores = data};
+    world_create_opts(&w, n_cores, 0, 0, 1000000000ull, &o);
+    world_connect(&w, MAX_CONNS, 32 * 1024);
+    for (uint64_t i = 0; i < 2000000 && !all_done(&w); i++) {
+        if (!world_step(&w))
+            break;
+        if (i % 256 == 0)
+            assert_flows_in_class(&w, ctrl, data);
+    }
+    run_all(&w, 3000000); /* teardown: FIN, TIME_WAIT on the control cores */
+    assert_int_equal(w.cli.failed, 0);
+    assert_int_equal(w.cli.bad, 0);
+    assert_int_equal(w.cli.done, MAX_CONNS);
+    assert_int_equal(w.srv.wrong_core, 0);
+    assert_int_equal(w.srv.echoed, (uint64_t)MAX_CONNS * 32 * 1024);
+    uint64_t all = (1ull << n_cores) - 1;
+    print_message("%u cores: handovers out %llu in %llu, parked %llu\n", n_cores,
+                  (unsigned long long)DSTAT(&w, ho_out, all),
+                  (unsigned long long)DSTAT(&w, ho_in, all),
+                  (unsigned long long)DSTAT(&w, ho_parked, all));
+    /* To the data cores at ESTABLISHED, back at the close. */
+    assert_int_equal(DSTAT(&w, ho_out, ctrl & ~data), MAX_CONNS);
+    assert_int_equal(DSTAT(&w, ho_in, data & ~ctrl), MAX_CONNS);
+    /* A flow whose last ACK comes before its fences ends on the data core
+     * (the handover back is cancelled, counted). */
+    assert_int_equal(DSTAT(&w, ho_out, data & ~ctrl) + DSTAT(&w, ho_cancelled, data & ~ctrl),
+                     MAX_CONNS);
+    assert_int_equal(DSTAT(&w, ho_in, ctrl & ~data), DSTAT(&w, ho_out, data & ~ctrl));
+    assert_true(DSTAT(&w, ho_in, ctrl & ~data) >= MAX_CONNS / 2);
+    assert_int_equal(DSTAT(&w, ho_cancelled, ctrl & ~data), 0);
+    assert_int_equal(DSTAT(&w, ho_stays, all), 0);
+    assert_int_equal(DSTAT(&w, move_lost, all), 0);
+    assert_int_equal(DSTAT(&w, park_overflow, all), 0);
+    assert_int_equal(w.srv.moved_in, MAX_CONNS);
+    assert_int_equal(w.srv.moved_out, MAX_CONNS); /* the app let go once: closed on the data core */
+    /* Data events ran on the data cores. */
+    uint64_t data_ev_data = 0, data_ev_ctrl = 0;
+    for (uint32_t i = 0; i < n_cores; i++) {
+        uint64_t ev = atomic_load(&srv_core(&w, i)->fig.class_events[TOE_CLASS_DATA]);
+        if (in_mask(data, i))
+            data_ev_data += ev;
+        else
+            data_ev_ctrl += ev;
+    }
+    assert_true(data_ev_data > 10 * data_ev_ctrl);
+    uint64_t rsts = 0;
+    assert_int_equal(toe_stack_counter(w.srv_stack, "TcpOutRsts", &rsts), 0);
+    assert_int_equal(rsts, 0);
+    for (uint32_t i = 0; i < n_cores; i++)
+        assert_int_equal(flow_table_count(&srv_core(&w, i)->flows), 0);
+    world_destroy(&w);
+}
+
+static void test_classes_split_2(void **state)
+{
+    (void)state;
+    run_classes(2, 0x1, 0x2);
+}
+
+static void test_classes_split_4(void **state)
+{
+    (void)state;
+    run_classes(4, 0x3, 0xc);
+}
+
+/* Every class on every core (the default) hands nothing over. */
+static void test_classes_run_to_completion(void **state)
+{
+    (void)state;
+    struct world w;
+    world_create(&w, 2, 0, 0, 1000000000ull);
+    world_connect(&w, 8, 16 * 1024);
+    for (uint64_t i = 0; i < 1000000 && !all_done(&w); i++)
+        if (!world_step(&w))
+            break;
+    assert_int_equal(w.cli.done, 8);
+    assert_int_equal(DSTAT(&w, ho_out, 0x3) + DSTAT(&w, ho_in, 0x3), 0);
+    assert_null(srv_core(&w, 0)->ho);
+    world_destroy(&w);
+}
+
+/* One connection whose FIN (or RST) the server takes in while the flow is
+ * being handed over: the server reads one frame per poll round, so the
+ * handshake's last ACK starts the handover and the next frame arrives
+ * before the fences are in. */
+static void classes_one(struct world *w, bool shut, bool abort, size_t bytes)
+{
+    struct world_opts o = {.control_cores = 0x1, .data_cores = 0x2, .rx_burst_frames = 1};
+    world_create_opts(w, 2, 0, 0, 0 /* no serialisation: frames sent together arrive together */, &o);
+    w->cli.conns[0].shut_at_connect = shut;
+    w->cli.conns[0].abort_at_connect = abort;
+    world_connect(w, 1, bytes);
+    run_all(w, 3000000);
+}
+
+/* The connection went to core 1 and came back to core 0 to close; nothing
+ * was reset and nothing is left. */
+static void assert_classes_one_closed(struct world *w)
+{
+    assert_int_equal(w->srv.wrong_core, 0);
+    assert_int_equal(srv_core(w, 0)->dstats.ho_out, 1);
+    assert_int_equal(srv_core(w, 1)->dstats.ho_in, 1);
+    assert_int_equal(srv_core(w, 1)->dstats.ho_out, 1);
+    assert_int_equal(srv_core(w, 0)->dstats.ho_in, 1);
+    uint64_t rsts = 0;
+    assert_int_equal(toe_stack_counter(w->srv_stack, "TcpOutRsts", &rsts), 0);
+    assert_int_equal(rsts, 0);
+    assert_int_equal(w->srv.closed_reset, 0);
+    for (uint32_t i = 0; i < 2; i++)
+        assert_int_equal(flow_table_count(&srv_core(w, i)->flows), 0);
+    world_destroy(w);
+}
+
+/* Frames ACK, FIN: the FIN reaches core 0 while the flow is being handed
+ * over; it is processed there (core 1 runs no event of the flow), the flow
+ * goes out in CLOSE_WAIT and straight back. */
+static void test_classes_fin_during_handover(void **state)
+{
+    (void)state;
+    struct world w;
+    classes_one(&w, true, false, 0);
+    assert_true(w.cli.conns[0].done);
+    assert_int_equal(atomic_load(&srv_core(&w, 1)->fig.events), 0);
+    assert_classes_one_closed(&w);
+}
+
+/* Frames ACK, data, FIN: the data comes before the fences (core 0), the
+ * FIN after (core 0 sends it on to core 1, the flow's new core). */
+static void test_classes_fin_after_handover(void **state)
+{
+    (void)state;
+    struct world w;
+    classes_one(&w, true, false, 1000);
+    assert_int_equal(w.cli.done, 1);
+    assert_int_equal(w.cli.bad, 0);
+    assert_int_equal(w.srv.echoed, 1000);
+    assert_int_equal(atomic_load(&srv_core(&w, 1)->fig.class_events[TOE_CLASS_CONTROL]), 1);
+    assert_classes_one_closed(&w);
+}
+
+static void test_classes_rst_during_handover(void **state)
+{
+    (void)state;
+    struct world w;
+    classes_one(&w, false, true, 0);
+    /* The RST ended the flow on core 0 before the fences were in: the
+     * handover is cancelled, nothing reaches core 1. */
+    assert_int_equal(srv_core(&w, 0)->dstats.ho_cancelled, 1);
+    assert_int_equal(srv_core(&w, 0)->dstats.ho_out, 0);
+    assert_int_equal(srv_core(&w, 1)->dstats.ho_in, 0);
+    assert_int_equal(w.srv.closed_reset, 1);
+    assert_int_equal(w.srv.wrong_core, 0);
+    for (uint32_t i = 0; i < 2; i++)
+        assert_int_equal(flow_table_count(&srv_core(&w, i)->flows), 0);
+    world_destroy(&w);
+}
+
+static void test_classes_rst_after_handover(void **state)
+{
+    (void)state;
+    struct world w;
+    classes_one(&w, false, true, 1000);
+    /* The data came before the fences, the RST after: core 0 sends the RST
+     * on to the data core, which resets the flow there. */
+    assert_int_equal(srv_core(&w, 0)->dstats.ho_out, 1);
+    assert_int_equal(srv_core(&w, 1)->dstats.ho_in, 1);
+    assert_int_equal(w.srv.closed_reset, 1);
+    assert_int_equal(w.srv.wrong_core, 0);
+    for (uint32_t i = 0; i < 2; i++)
+        assert_int_equal(flow_table_count(&srv_core(&w, i)->flows), 0);
+    world_destroy(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +912,13 @@ int main(void)
         cmocka_unit_test(test_pinned_flow_follows_moves),
         cmocka_unit_test(test_rebalance_skew_4),
         cmocka_unit_test(test_rebalance_skew_8),
+        cmocka_unit_test(test_classes_split_2),
+        cmocka_unit_test(test_classes_split_4),
+        cmocka_unit_test(test_classes_run_to_completion),
+        cmocka_unit_test(test_classes_fin_during_handover),
+        cmocka_unit_test(test_classes_fin_after_handover),
+        cmocka_unit_test(test_classes_rst_during_handover),
+        cmocka_unit_test(test_classes_rst_after_handover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
