@@ -55,8 +55,11 @@ lab_test_fail_logs() {
 # --cores LIST: one stack, a pinned thread per core, the dispatcher between
 # them; cores_check then asserts that every core did work and the RX core
 # forwarded the other cores' events to them.
+# With TOE_ECHO_CLASSES too (e.g. control=0,data=1), the processing classes
+# run on their own cores: cores_check also asserts the handovers.
 CORES_ARGS=()
 [[ -n ${TOE_ECHO_CORES:-} ]] && CORES_ARGS=(--cores "$TOE_ECHO_CORES")
+[[ -n ${TOE_ECHO_CLASSES:-} ]] && CORES_ARGS+=(--classes "$TOE_ECHO_CLASSES")
 
 # echo_start ARGS...: toe-echo on s0 (port 7), waits for "listening on".
 echo_start() {
@@ -106,6 +109,17 @@ cores_check() {
         END { print n + 0 }' "$TMP/echo.log")
     [[ $n -eq $(tr ',' '\n' <<<"$TOE_ECHO_CORES" | wc -l) ]] || fail "only $n core(s) ran data events"
     want_counter DispatchForwarded gt 0
+    if [[ -n ${TOE_ECHO_CLASSES:-} ]]; then
+        # Every accepted connection went to the data core (a handover is
+        # cancelled when the flow ends first: mostly the way back, when the
+        # last ACK beats the fences); out and in agree.
+        local tried=$(($(counter DispatchHandoversOut) + $(counter DispatchHandoversCancelled)))
+        [[ $tried -ge $(counter EchoAccepted) ]] ||
+            fail "handovers out + cancelled $tried < accepted $(counter EchoAccepted)"
+        [[ $(counter DispatchHandoversOut) -eq $(counter DispatchHandoversIn) ]] ||
+            fail "handovers out $(counter DispatchHandoversOut) != in $(counter DispatchHandoversIn)"
+        want_counter DispatchMoveLost eq 0
+    fi
 }
 
 # check NAME ARGS...: toe-echo-check from the client; must PASS.

@@ -477,7 +477,9 @@ static void print_nonzero_counters(const struct toe_stack *stack)
     free(text);
 }
 
-static void run_threaded(uint32_t n_cores)
+/* n_cores core threads; control/data: processing class core sets (0: every
+ * class on every core). */
+static void run_threaded(uint32_t n_cores, uint64_t control, uint64_t data)
 {
     struct port_mem_config pcfg;
     struct toe_stack_config cfg;
@@ -512,7 +514,10 @@ static void run_threaded(uint32_t n_cores)
     cfg.balance_interval_ms = 20;
     cfg.time_wait_ms = 1000;
     cfg.arp_pending_frames = 2 * N_CONNS; /* every first SYN waits for ARP */
+    cfg.control_cores = control;
+    cfg.data_cores = data;
     assert_int_equal(toe_stack_create(&cfg, &lp_srv.port, &srv_stack), 0);
+    cfg.control_cores = cfg.data_cores = 0;
     cfg.ipv4_addr = IP_CLI;
     cfg.n_cores = 1;
     cfg.seed = 43;
@@ -581,7 +586,7 @@ static void run_threaded(uint32_t n_cores)
                       (unsigned long long)sc->bad_close);
     }
     uint64_t buckets_in = 0, buckets_out = 0, flows_in = 0, flows_out = 0, lost = 0, refused = 0;
-    uint64_t park_over = 0;
+    uint64_t park_over = 0, ho_out = 0, ho_in = 0;
     assert_int_equal(toe_stack_counter(srv_stack, "DispatchBucketsIn", &buckets_in), 0);
     assert_int_equal(toe_stack_counter(srv_stack, "DispatchBucketsOut", &buckets_out), 0);
     assert_int_equal(toe_stack_counter(srv_stack, "DispatchFlowsIn", &flows_in), 0);
@@ -589,6 +594,8 @@ static void run_threaded(uint32_t n_cores)
     assert_int_equal(toe_stack_counter(srv_stack, "DispatchMoveLost", &lost), 0);
     assert_int_equal(toe_stack_counter(srv_stack, "DispatchMovesRefused", &refused), 0);
     assert_int_equal(toe_stack_counter(srv_stack, "DispatchParkOverflowDrops", &park_over), 0);
+    assert_int_equal(toe_stack_counter(srv_stack, "DispatchHandoversOut", &ho_out), 0);
+    assert_int_equal(toe_stack_counter(srv_stack, "DispatchHandoversIn", &ho_in), 0);
     struct control_view cv;
     control_view_get(srv_stack, &cv, NULL, 0);
     print_message("%u core threads: %.2f s, %u done, %llu control rounds, %llu moves asked, "
@@ -667,20 +674,34 @@ static void run_threaded(uint32_t n_cores)
     assert_int_equal(flows_in, flows_out);
     assert_int_equal(lost, 0);
     assert_int_equal(park_over, 0);
+    assert_int_equal(ho_out, ho_in);
+    /* Split classes: every connection went to the data core and most came
+     * back to close (one whose last ACK beats its fences ends there). */
+    if (control != data)
+        assert_true(ho_out >= N_CONNS + N_CONNS / 2);
+    else
+        assert_int_equal(ho_out, 0);
 }
 
 /* Two core threads (one per CPU of the CI machine). */
 static void test_threaded_echo_2(void **state)
 {
     (void)state;
-    run_threaded(2);
+    run_threaded(2, 0, 0);
 }
 
 /* Three core threads on two CPUs: idle cores sleep, producers wake them. */
 static void test_threaded_echo_3(void **state)
 {
     (void)state;
-    run_threaded(3);
+    run_threaded(3, 0, 0);
+}
+
+/* Control on core 0, data on core 1: handovers between threads. */
+static void test_threaded_classes_2(void **state)
+{
+    (void)state;
+    run_threaded(2, 0x1, 0x2);
 }
 
 int main(void)
@@ -688,6 +709,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threaded_echo_2),
         cmocka_unit_test(test_threaded_echo_3),
+        cmocka_unit_test(test_threaded_classes_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
