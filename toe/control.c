@@ -41,7 +41,7 @@ struct toe_control {
     struct balance_core_figures *fig;
     struct schedule_config scfg;
     struct schedule_core_figures *sfig; /* the data class's cores, in order */
-    struct flow_schedule sched;         /* computed here, then published */
+    struct flow_schedule sched[2];      /* computed here, then published */
     uint16_t *ctrl_owner;               /* owner[] as positions among control cores */
     struct balance_core_figures *ctrl_fig;
     struct control_view view;
@@ -72,7 +72,8 @@ int control_create(struct toe_stack *stack)
         !ctl->fig || !ctl->sfig || !ctl->ctrl_owner || !ctl->ctrl_fig)
         return -ENOMEM;
     schedule_config_default(&ctl->scfg);
-    ctl->sched = stack->data_sched;
+    ctl->sched[0] = stack->sched[0];
+    ctl->sched[1] = stack->sched[1];
     return 0;
 }
 
@@ -179,16 +180,17 @@ static void plan_bucket_moves(struct toe_stack *stack, struct toe_control *ctl)
     }
 }
 
-/* The data class's flow schedule from its cores' filtered figures, present
- * (fast EWMA) and historic (slow EWMA), published for the control cores
- * that place handovers with it (handover.c). */
-static void publish_data_schedule(struct toe_stack *stack, struct toe_control *ctl)
+/* Class k's flow schedule from its cores' filtered figures, present (fast
+ * EWMA) and historic (slow EWMA), published for the cores that place flows
+ * with it: handovers (the data class, handover.c), new connections (the
+ * control class, dispatcher.c). */
+static void publish_schedule(struct toe_stack *stack, struct toe_control *ctl, unsigned k)
 {
-    struct flow_schedule *s = &ctl->sched;
+    struct flow_schedule *s = &ctl->sched[k];
 
-    for (uint32_t k = 0; k < s->n_cores; k++) {
-        const struct control_core *cc = &ctl->cores[s->cores[k]];
-        struct schedule_core_figures *f = &ctl->sfig[k];
+    for (uint32_t j = 0; j < s->n_cores; j++) {
+        const struct control_core *cc = &ctl->cores[s->cores[j]];
+        struct schedule_core_figures *f = &ctl->sfig[j];
         f->now.cpu_busy_permille = cc->view.busy_permille;
         f->now.queue_len = cc->view.queue_depth;
         f->now.drops = cc->view.drops;
@@ -199,9 +201,23 @@ static void publish_data_schedule(struct toe_stack *stack, struct toe_control *c
     if (schedule_compute(s, &ctl->scfg, ctl->sfig, s->n_cores) != 0)
         return;
     pthread_mutex_lock(&stack->sched_lock);
-    stack->data_sched = *s;
+    stack->sched[k] = *s;
     atomic_fetch_add_explicit(&stack->sched_version, 1, memory_order_release);
     pthread_mutex_unlock(&stack->sched_lock);
+}
+
+void stack_sched_copy(struct toe_stack *stack, unsigned k, struct core_sched *cs)
+{
+    uint64_t v = atomic_load_explicit(&stack->sched_version, memory_order_acquire);
+
+    if (v == cs->version)
+        return;
+    uint32_t cursor = cs->s.cursor;
+    pthread_mutex_lock(&stack->sched_lock);
+    cs->s = stack->sched[k];
+    cs->version = atomic_load_explicit(&stack->sched_version, memory_order_relaxed);
+    pthread_mutex_unlock(&stack->sched_lock);
+    cs->s.cursor = cursor % cs->s.vec_len;
 }
 
 /* One round: gather, filter, plan, ask the owners. */
@@ -226,7 +242,9 @@ static void control_round(struct toe_stack *stack)
     if (nc == 1 || ctl->interval_us == 0)
         return;
     if (stack->classes_split)
-        publish_data_schedule(stack, ctl);
+        publish_schedule(stack, ctl, TOE_CLASS_DATA);
+    if (stack->cfg.schedule_new_flows)
+        publish_schedule(stack, ctl, TOE_CLASS_CONTROL);
     plan_bucket_moves(stack, ctl);
 }
 

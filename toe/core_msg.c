@@ -146,6 +146,11 @@ static bool msg_handle(struct toe_core *core, struct core_msg *m)
     case CORE_MSG_FORGET:
         assoc_forget(core->assoc, &m->flow.key, m->flow.hash, core->now_us);
         return true;
+    case CORE_MSG_MEMORIZE:
+        if (assoc_memorize(core->assoc, &m->flow.key, m->flow.hash, (uint16_t)m->to,
+                           core->now_us) < 0)
+            core->dstats.assoc_full++;
+        return true;
     case CORE_MSG_HO_BEGIN:
         return handover_begin_in(core, m);
     case CORE_MSG_HO_FENCE:

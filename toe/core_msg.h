@@ -40,6 +40,9 @@ enum core_msg_type {
     CORE_MSG_HO_FENCE,  /* -> holder: no more events of the flow follow */
     CORE_MSG_HO_FLOW,   /* holder -> `to`: the flow's state */
     CORE_MSG_HO_CANCEL, /* holder -> `to`: the flow does not come */
+    CORE_MSG_MEMORIZE,  /* RX core -> every core: the flow goes to core `to`
+                           (a connection placed by the flow schedule; the
+                           mirror of seed 003) */
 };
 
 /* The app-side part of a moved flow (struct toe_conn minus core links). */

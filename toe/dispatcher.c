@@ -174,11 +174,46 @@ void core_event_here(struct toe_core *core, const struct toe_event *ev)
         event_by_bucket(core, ev);
 }
 
+/* A new connection (a SYN to a port we listen on) placed by the control
+ * class's flow schedule (seed flow-schedules) instead of its bucket: every
+ * dispatcher memorizes where it went (the SYN's own dispatcher first, so
+ * its retransmissions and the handshake's ACK follow), and the flow's core
+ * forgets it everywhere when it ends. False: place it by bucket. */
+static bool event_by_schedule(struct toe_core *core, const struct toe_event *ev)
+{
+    struct toe_stack *stack = core->stack;
+
+    if (!stack->cfg.schedule_new_flows || ev->type != TOE_EV_TCP_SYN || ev->pinned ||
+        ev->by_bucket || !listener_find(&core->listeners, ev->key.lport))
+        return false;
+    stack_sched_copy(stack, TOE_CLASS_CONTROL, &core->syn_sched);
+    uint16_t to = schedule_next(&core->syn_sched.s);
+    if (assoc_memorize(core->assoc, &ev->key, ev->hash, to, core->now_us) < 0) {
+        core->dstats.assoc_full++;
+        return false;
+    }
+    for (uint32_t r = 0; r < stack->n_cores; r++) {
+        if (r == core->index)
+            continue;
+        struct core_msg *m = core_msg_reserve(core, r, CORE_MSG_MEMORIZE);
+        if (!m) {
+            core->dstats.assoc_full++; /* that core places its events by bucket */
+            continue;
+        }
+        m->to = to;
+        m->flow.key = ev->key;
+        m->flow.hash = ev->hash;
+        core_msg_commit(core, r);
+    }
+    core->dstats.scheduled++;
+    return event_by_assoc(core, ev);
+}
+
 void core_dispatch_event(struct toe_core *core, const struct toe_event *ev)
 {
     struct toe_stack *stack = core->stack;
 
-    if (event_by_assoc(core, ev))
+    if (event_by_assoc(core, ev) || event_by_schedule(core, ev))
         return;
     uint32_t owner = core->index;
     if (stack->n_cores > 1 && ev->cls != TOE_CLASS_NET)

@@ -42,8 +42,7 @@ struct core_handover {
     uint32_t n_out;
     struct ho_in *in;
     uint32_t n_in, cap_in;      /* cap: HO_MAX_OUT from every other core */
-    struct flow_schedule data_sched; /* the published schedule; our cursor */
-    uint64_t sched_version;
+    struct core_sched data_sched; /* where handovers to the data class go */
 };
 
 /* The class a flow belongs to in a state: data while ESTABLISHED, control
@@ -74,13 +73,11 @@ int handover_init(struct toe_core *core)
         free(ho);
         return -ENOMEM;
     }
-    pthread_mutex_lock(&stack->sched_lock);
-    ho->data_sched = stack->data_sched;
-    ho->sched_version = atomic_load(&stack->sched_version);
-    pthread_mutex_unlock(&stack->sched_lock);
+    ho->data_sched.version = UINT64_MAX;
+    stack_sched_copy(stack, TOE_CLASS_DATA, &ho->data_sched);
     /* Cores start at different places of the vector, so the first flows
      * of every control core do not all go to the same data core. */
-    ho->data_sched.cursor = core->index % ho->data_sched.vec_len;
+    ho->data_sched.s.cursor = core->index % ho->data_sched.s.vec_len;
     core->ho = ho;
     return 0;
 }
@@ -92,23 +89,6 @@ void handover_fini(struct toe_core *core)
     free(core->ho->in);
     free(core->ho);
     core->ho = NULL;
-}
-
-/* A new schedule from the control thread (once an interval at most): take
- * its vector, keep our place in it. */
-static void sched_refresh(struct toe_core *core)
-{
-    struct toe_stack *stack = core->stack;
-    struct core_handover *ho = core->ho;
-
-    if (atomic_load_explicit(&stack->sched_version, memory_order_acquire) == ho->sched_version)
-        return;
-    uint32_t cursor = ho->data_sched.cursor;
-    pthread_mutex_lock(&stack->sched_lock);
-    ho->data_sched = stack->data_sched;
-    ho->sched_version = atomic_load_explicit(&stack->sched_version, memory_order_relaxed);
-    pthread_mutex_unlock(&stack->sched_lock);
-    ho->data_sched.cursor = cursor % ho->data_sched.vec_len;
 }
 
 /* ---- the incoming set ---- */
@@ -175,7 +155,7 @@ static uint32_t handover_target(struct toe_core *core, struct toe_conn *c, enum 
     struct toe_stack *stack = core->stack;
 
     if (k == TOE_CLASS_DATA)
-        return schedule_next(&core->ho->data_sched);
+        return schedule_next(&core->ho->data_sched.s);
     uint32_t b = flow_bucket(core->flows.slots[c->flow_id].hash, stack->n_buckets);
     return atomic_load_explicit(&stack->bucket_owner[b], memory_order_acquire);
 }
@@ -359,7 +339,7 @@ uint32_t handover_step(struct toe_core *core)
 
     if (!ho)
         return 0;
-    sched_refresh(core);
+    stack_sched_copy(core->stack, TOE_CLASS_DATA, &ho->data_sched);
     for (c = TAILQ_FIRST(&ho->queue); c && ho->n_out < HO_MAX_OUT; c = next) {
         next = TAILQ_NEXT(c, ho_link);
         work += start_one(core, c);

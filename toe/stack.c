@@ -228,7 +228,11 @@ static struct tcp_conn *op_conn_alloc(void *owner, const struct tcp_tuple *t)
     c->moved_in = false;
     c->ho_state = TOE_HO_NONE;
     c->bucket = flow_bucket(hash, core->n_buckets);
-    if (core->bucket_flows)
+    /* A flow placed here by an association (the flow schedule), or made
+     * here for a bucket another core owns, lives by its association: it
+     * does not move with the bucket. */
+    if (core->bucket_flows && core->bucket_here[c->bucket] &&
+        !(core->assoc && assoc_lookup(core->assoc, &key, hash, core->now_us) != ASSOC_NONE))
         LIST_INSERT_HEAD(&core->bucket_flows[c->bucket], c, bucket_link);
     else
         c->bucket = TOE_BUCKET_PINNED;
@@ -243,15 +247,18 @@ static void op_conn_free(void *owner, struct tcp_conn *tc)
     core_nq_unlink(core, c);
     if (core->ho)
         handover_forget(core, c);
-    if (c->bucket != TOE_BUCKET_PINNED) {
+    if (c->bucket != TOE_BUCKET_PINNED)
         LIST_REMOVE(c, bucket_link);
-    } else if (core->stack->n_cores > 1) {
-        /* A pinned flow ended: the records pointing here are stale (ours
-         * too: a handed-over flow has one). */
+    if (core->stack->n_cores > 1) {
+        /* A flow that lived by association (pinned, handed over, placed by
+         * the schedule) ended: the records pointing here are stale, ours
+         * too. */
         const struct flow_key *key = flow_table_key(&core->flows, c->flow_id);
         uint64_t hash = core->flows.slots[c->flow_id].hash;
-        assoc_forget(core->assoc, key, hash, core->now_us);
-        core_msg_forget_all(core, key, hash);
+        if (c->bucket == TOE_BUCKET_PINNED) {
+            assoc_forget(core->assoc, key, hash, core->now_us);
+            core_msg_forget_all(core, key, hash);
+        }
     }
     c->bucket = TOE_BUCKET_PINNED;
     c->tcp_live = false;
@@ -611,6 +618,9 @@ static int core_dispatch_init(struct toe_core *core)
     core->assoc = calloc(1, sizeof(*core->assoc));
     if (!core->assoc)
         return -ENOMEM;
+    core->syn_sched.version = UINT64_MAX;
+    stack_sched_copy(stack, TOE_CLASS_CONTROL, &core->syn_sched);
+    core->syn_sched.s.cursor = core->index % core->syn_sched.s.vec_len;
     int rc = assoc_init(core->assoc, &ac);
     if (rc) {
         free(core->assoc);
@@ -830,15 +840,17 @@ static int stack_shared_init(struct toe_stack *stack)
         atomic_init(&stack->bucket_owner[b], stack->ctrl_cores[b % stack->n_ctrl]);
     pthread_mutex_init(&stack->sched_lock, NULL);
     stack->sched_lock_up = true;
-    uint16_t data[TOE_MAX_CORES];
-    uint32_t n_data = 0;
-    for (uint32_t i = 0; i < stack->n_cores; i++)
-        if (stack->class_mask[TOE_CLASS_DATA] & (1ull << i))
-            data[n_data++] = (uint16_t)i;
-    uint32_t vec_len = n_data > SCHEDULE_VEC_LEN ? n_data : SCHEDULE_VEC_LEN;
-    int rc = schedule_init(&stack->data_sched, data, n_data, vec_len);
-    if (rc)
-        return rc;
+    int rc;
+    for (unsigned k = 0; k < 2; k++) {
+        uint16_t cores[TOE_MAX_CORES];
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < stack->n_cores; i++)
+            if (stack->class_mask[k] & (1ull << i))
+                cores[n++] = (uint16_t)i;
+        rc = schedule_init(&stack->sched[k], cores, n, n > SCHEDULE_VEC_LEN ? n : SCHEDULE_VEC_LEN);
+        if (rc)
+            return rc;
+    }
     if (stack->n_cores == 1)
         return 0;
     uint32_t n_rings = (stack->n_cores + 1) * stack->n_cores;

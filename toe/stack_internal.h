@@ -171,7 +171,9 @@ static inline void fig_add32(_Atomic uint32_t *a, uint32_t n)
     X(ho_cancelled, "DispatchHandoversCancelled") /* flow ended or refused meanwhile */ \
     X(ho_stays, "DispatchHandoversRefused") /* the app holds it without move callbacks */ \
     X(ho_parked, "DispatchHandoverParked") /* events held for a flow on its way here */ \
-    X(rerouted, "DispatchRerouted")      /* for a flow not here: sent to its bucket's owner */
+    X(rerouted, "DispatchRerouted")      /* for a flow not here: sent to its bucket's owner */ \
+    X(scheduled, "DispatchScheduled")    /* new connections placed by the flow schedule */ \
+    X(assoc_full, "DispatchAssocFull")   /* an association found no room (placed by bucket) */
 
 struct toe_dispatch_stats {
 #define TOE_DISPATCH_FIELD_(f, n) uint64_t f;
@@ -188,6 +190,16 @@ struct core_move_out {
     uint32_t assoc_cursor;    /* pinned records of the bucket sent so far */
     bool active;
 };
+
+/* A core's copy of a class's flow schedule; the cursor is the core's. */
+struct core_sched {
+    struct flow_schedule s;
+    uint64_t version;
+};
+
+/* Refreshes *cs from the published schedule of class k if it changed,
+ * keeping cs's place in the vector (control.c). */
+void stack_sched_copy(struct toe_stack *stack, unsigned k, struct core_sched *cs);
 
 struct toe_core {
     struct toe_stack *stack;
@@ -241,6 +253,7 @@ struct toe_core {
     struct assoc_table *assoc;/* this dispatcher's associations (RX cores) */
     struct core_parked *parked; /* events held for buckets moving in */
     struct core_handover *ho; /* class handovers (split classes only) */
+    struct core_sched syn_sched; /* places new connections (schedule_new_flows) */
     struct core_move_out mv;  /* the bucket this core is giving away */
     struct { uint32_t bucket, to; } mvq[TOE_MOVE_QUEUE]; /* asked, waiting their turn */
     uint32_t mvq_n;
@@ -280,14 +293,15 @@ struct toe_stack {
     bool classes_split;       /* the sets differ: flows are handed over */
     uint16_t ctrl_cores[TOE_MAX_CORES]; /* control cores, ascending */
     uint32_t n_ctrl;
-    /* The data class's flow schedule (where handovers go): the control
-     * thread rewrites it under sched_lock once an interval and bumps
-     * sched_version; a core copies it when the version changed (handover.c).
-     * A lock, not a lock-free scheme: taken once an interval per core, off
-     * the per-packet path. */
+    /* Each class's flow schedule (seed flow-schedules): the data class's
+     * places handovers, the control class's new connections when
+     * cfg.schedule_new_flows. The control thread rewrites them under
+     * sched_lock once an interval and bumps sched_version; a core copies one
+     * when the version changed (stack_sched_copy). A lock, not a lock-free
+     * scheme: taken once an interval per core, off the per-packet path. */
     pthread_mutex_t sched_lock;
     bool sched_lock_up;
-    struct flow_schedule data_sched;
+    struct flow_schedule sched[2]; /* [TOE_CLASS_CONTROL], [TOE_CLASS_DATA] */
     atomic_uint_fast64_t sched_version;
 
     /* Dispatcher tables shared by the cores. */

@@ -76,7 +76,11 @@ static void usage(const struct app_def *def, FILE *out)
                  "                         handshakes and teardown on control cores, each\n"
                  "                         connection handed to a data core while ESTABLISHED\n"
                  "                         (default: every class on every core, run to\n"
-                 "                         completion)\n");
+                 "                         completion)\n"
+                 "  --balance hash|schedule\n"
+                 "                         where new connections go: their hash bucket's core\n"
+                 "                         (default) or the next core of the flow schedule, a\n"
+                 "                         weighted vector recomputed from the cores' load\n");
     if (def->usage_extra)
         fputs(def->usage_extra, out);
     fprintf(out, "  --verbose              let libxdp/libbpf print diagnostics\n"
@@ -225,6 +229,7 @@ enum {
     O_BUCKETS,
     O_BALANCE,
     O_CLASSES,
+    O_PLACE,
     O_VERBOSE,
     O_HELP,
 };
@@ -250,6 +255,7 @@ static const struct option common_opts[] = {
     {"buckets", required_argument, NULL, O_BUCKETS},
     {"balance-ms", required_argument, NULL, O_BALANCE},
     {"classes", required_argument, NULL, O_CLASSES},
+    {"balance", required_argument, NULL, O_PLACE},
     {"verbose", no_argument, NULL, O_VERBOSE},
     {"help", no_argument, NULL, O_HELP},
 };
@@ -361,6 +367,11 @@ static int parse_common(const struct app_def *def, int c, struct app_opts *o, bo
             return app_bad(def, "--classes", optarg, why);
         return 0;
     }
+    case O_PLACE:
+        if (strcmp(optarg, "hash") && strcmp(optarg, "schedule"))
+            return app_bad(def, "--balance", optarg, "want hash or schedule");
+        o->stack.schedule_new_flows = !strcmp(optarg, "schedule");
+        return 0;
     case O_VERBOSE:
         o->xdp.verbose = true;
         return 0;
@@ -431,8 +442,8 @@ int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_
             return -EINVAL;
         }
         o->xdp.one_port = false; /* a port per queue, queue i on core i */
-    } else if (o->stack.control_cores || o->stack.data_cores) {
-        fprintf(stderr, "%s: --classes needs --cores\n", def->name);
+    } else if (o->stack.control_cores || o->stack.data_cores || o->stack.schedule_new_flows) {
+        fprintf(stderr, "%s: --classes and --balance need --cores\n", def->name);
         return -EINVAL;
     }
     /* One seed for all queues' stacks, so ISNs and SYN cookies agree. */

@@ -110,6 +110,13 @@ struct toe_stack_config {
      * opens are made on control cores. */
     uint64_t control_cores;
     uint64_t data_cores;
+    /* Placement of new connections (seed flow-schedules): false (default)
+     * by hash bucket; true by the control class's flow schedule, a
+     * weighted vector of cores stepped in order and recomputed every
+     * balance interval from the cores' filtered figures (spare capacity).
+     * A scheduled connection is memorized in every dispatcher's association
+     * table (key -> core) and forgotten when it ends. */
+    bool schedule_new_flows;
 };
 
 /* Fills *cfg with defaults (ipv4_addr stays 0: the caller must set it). */

@@ -60,6 +60,9 @@ lab_test_fail_logs() {
 CORES_ARGS=()
 [[ -n ${TOE_ECHO_CORES:-} ]] && CORES_ARGS=(--cores "$TOE_ECHO_CORES")
 [[ -n ${TOE_ECHO_CLASSES:-} ]] && CORES_ARGS+=(--classes "$TOE_ECHO_CLASSES")
+# With TOE_ECHO_BALANCE=schedule new connections are placed by the flow
+# schedule: cores_check asserts every one was.
+[[ -n ${TOE_ECHO_BALANCE:-} ]] && CORES_ARGS+=(--balance "$TOE_ECHO_BALANCE")
 
 # echo_start ARGS...: toe-echo on s0 (port 7), waits for "listening on".
 echo_start() {
@@ -119,6 +122,10 @@ cores_check() {
         [[ $(counter DispatchHandoversOut) -eq $(counter DispatchHandoversIn) ]] ||
             fail "handovers out $(counter DispatchHandoversOut) != in $(counter DispatchHandoversIn)"
         want_counter DispatchMoveLost eq 0
+    fi
+    if [[ ${TOE_ECHO_BALANCE:-} == schedule ]]; then
+        want_counter DispatchScheduled ge "$(counter EchoAccepted)"
+        want_counter DispatchAssocFull eq 0
     fi
 }
 

@@ -34,6 +34,7 @@
 #include "stack_pair.h"
 #include "tests/tools/pattern.h"
 #include "toe/control.h"
+#include "toe/dispatch/assoc.h"
 #include "toe/stack_internal.h"
 
 #define IP_SRV 0x0a000001u
@@ -55,6 +56,7 @@ struct server {
     uint64_t accepted, moved_in, moved_out, wrong_core, echoed;
     uint64_t refused;   /* on_move_out said no */
     uint64_t closed, closed_reset;
+    uint64_t accepted_on[8];  /* by core */
     bool refuse_moves;  /* the app keeps its flows where they are */
 };
 
@@ -84,6 +86,7 @@ static int srv_accept(struct toe_conn *c, void *ctx)
     srv->all[srv->n_all++] = ec;
     toe_conn_set_ctx(c, ec);
     srv->accepted++;
+    srv->accepted_on[toe_conn_core(c) & 7]++;
     return 0;
 }
 
@@ -269,6 +272,7 @@ struct world {
 struct world_opts {
     uint64_t control_cores, data_cores; /* processing classes */
     uint32_t rx_burst_frames;
+    bool schedule_new_flows;
 };
 
 static void world_create_opts(struct world *w, uint32_t n_cores, uint32_t balance_ms,
@@ -299,6 +303,7 @@ static void world_create_opts(struct world *w, uint32_t n_cores, uint32_t balanc
         cfg.data_cores = o->data_cores;
         if (o->rx_burst_frames)
             cfg.rx_burst_frames = o->rx_burst_frames;
+        cfg.schedule_new_flows = o->schedule_new_flows;
     }
     assert_int_equal(toe_stack_create(&cfg, w->ps, &w->srv_stack), 0);
     toe_stack_config_init(&cfg);
@@ -903,6 +908,40 @@ static void test_classes_rst_after_handover(void **state)
     world_destroy(&w);
 }
 
+/* ---- flow schedules ---- */
+
+/* New connections placed by the flow schedule (4 cores, equal weights: the
+ * initial vector is round robin): 16 connections on each core whatever
+ * their buckets, every event on its core, byte-exact; the associations are
+ * forgotten in every dispatcher when the connections end. */
+static void test_schedule_places_new_flows(void **state)
+{
+    (void)state;
+    struct world w;
+    struct world_opts o = {.schedule_new_flows = true};
+    world_create_opts(&w, 4, 0, 0, 1000000000ull, &o);
+    world_connect(&w, MAX_CONNS, 16 * 1024);
+    for (uint64_t i = 0; i < 2000000 && !all_done(&w); i++)
+        if (!world_step(&w))
+            break;
+    run_all(&w, 3000000);
+    assert_int_equal(w.cli.done, MAX_CONNS);
+    assert_int_equal(w.cli.bad, 0);
+    assert_int_equal(w.srv.wrong_core, 0);
+    assert_int_equal(w.srv.echoed, (uint64_t)MAX_CONNS * 16 * 1024);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_int_equal(w.srv.accepted_on[i], MAX_CONNS / 4);
+        assert_int_equal(flow_table_count(&srv_core(&w, i)->flows), 0);
+        assert_int_equal(assoc_count(srv_core(&w, i)->assoc), 0);
+    }
+    assert_int_equal(DSTAT(&w, scheduled, 0xf), MAX_CONNS);
+    assert_int_equal(DSTAT(&w, assoc_full, 0xf) + DSTAT(&w, forget_lost, 0xf), 0);
+    uint64_t rsts = 0;
+    assert_int_equal(toe_stack_counter(w.srv_stack, "TcpOutRsts", &rsts), 0);
+    assert_int_equal(rsts, 0);
+    world_destroy(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -919,6 +958,7 @@ int main(void)
         cmocka_unit_test(test_classes_fin_after_handover),
         cmocka_unit_test(test_classes_rst_during_handover),
         cmocka_unit_test(test_classes_rst_after_handover),
+        cmocka_unit_test(test_schedule_places_new_flows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
