@@ -179,8 +179,20 @@ int toe_connect(struct toe_stack *stack, uint32_t raddr, uint16_t rport,
     return 0;
 }
 
+/* DESIGN.md "Threads and ownership": calls on a connection come from the
+ * thread of the core that owns it. Once the core threads run, a call from
+ * any other thread is refused (-EPERM) before it touches anything: a TLS
+ * load and a compare, cheap enough to keep in every build. */
+static inline bool conn_foreign_thread(const struct toe_conn *c)
+{
+    const struct toe_stack *stack = c->core->stack;
+    return stack->started && toe_stack_current_core(stack) != (int)c->core->index;
+}
+
 ssize_t toe_send(struct toe_conn *c, const void *buf, size_t len)
 {
+    if (conn_foreign_thread(c))
+        return -EPERM;
     struct toe_core *core = c->core;
     if (!c->app_owned || !c->tcp_live)
         return -ENOTCONN;
@@ -194,6 +206,8 @@ ssize_t toe_send(struct toe_conn *c, const void *buf, size_t len)
 
 ssize_t toe_recv(struct toe_conn *c, void *buf, size_t len)
 {
+    if (conn_foreign_thread(c))
+        return -EPERM;
     struct toe_core *core = c->core;
     if (!c->app_owned || !c->tcp_live)
         return -ENOTCONN;
@@ -205,6 +219,8 @@ ssize_t toe_recv(struct toe_conn *c, void *buf, size_t len)
 
 int toe_shutdown(struct toe_conn *c)
 {
+    if (conn_foreign_thread(c))
+        return -EPERM;
     struct toe_core *core = c->core;
     if (!c->app_owned || !c->tcp_live)
         return -ENOTCONN;
@@ -217,6 +233,8 @@ int toe_shutdown(struct toe_conn *c)
 
 int toe_close(struct toe_conn *c)
 {
+    if (conn_foreign_thread(c))
+        return -EPERM;
     struct toe_core *core = c->core;
     if (!c->app_owned || !c->tcp_live)
         return -ENOTCONN;
@@ -233,6 +251,8 @@ int toe_close(struct toe_conn *c)
 
 int toe_abort(struct toe_conn *c)
 {
+    if (conn_foreign_thread(c))
+        return -EPERM;
     struct toe_core *core = c->core;
     if (!c->app_owned || !c->tcp_live)
         return -ENOTCONN;
@@ -298,6 +318,8 @@ size_t toe_conn_writable(const struct toe_conn *c)
 
 int toe_conn_set_nodelay(struct toe_conn *c, bool nodelay)
 {
+    if (conn_foreign_thread(c))
+        return -EPERM;
     if (!c->app_owned || !c->tcp_live)
         return -ENOTCONN;
     tcp_set_nodelay(toe_conn_tcp(c), nodelay);
@@ -307,6 +329,8 @@ int toe_conn_set_nodelay(struct toe_conn *c, bool nodelay)
 int toe_conn_set_keepalive(struct toe_conn *c, bool on, uint32_t idle_ms, uint32_t intvl_ms,
                            uint32_t probes)
 {
+    if (conn_foreign_thread(c))
+        return -EPERM;
     if (!c->app_owned || !c->tcp_live)
         return -ENOTCONN;
     if (intvl_ms > UINT32_MAX / 1000)
@@ -320,6 +344,8 @@ int toe_conn_set_keepalive(struct toe_conn *c, bool on, uint32_t idle_ms, uint32
 
 int toe_conn_set_timeout_ms(struct toe_conn *c, uint32_t r2_ms)
 {
+    if (conn_foreign_thread(c))
+        return -EPERM;
     if (!c->app_owned || !c->tcp_live)
         return -ENOTCONN;
     tcp_set_user_timeout(toe_conn_tcp(c), (uint64_t)r2_ms * 1000);
@@ -328,6 +354,8 @@ int toe_conn_set_timeout_ms(struct toe_conn *c, uint32_t r2_ms)
 
 int toe_conn_set_tos(struct toe_conn *c, uint8_t tos)
 {
+    if (conn_foreign_thread(c))
+        return -EPERM;
     if (!c->app_owned || !c->tcp_live)
         return -ENOTCONN;
     tcp_set_ip_tos(toe_conn_tcp(c), tos);
@@ -336,6 +364,8 @@ int toe_conn_set_tos(struct toe_conn *c, uint8_t tos)
 
 int toe_conn_set_ttl(struct toe_conn *c, uint8_t ttl)
 {
+    if (conn_foreign_thread(c))
+        return -EPERM;
     if (ttl == 0)
         return -EINVAL;
     if (!c->app_owned || !c->tcp_live)

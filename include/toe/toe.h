@@ -12,7 +12,9 @@
  * Either way every app callback of a connection runs on the core that owns
  * it, from inside that core's poll, AFTER its input burst (never from deep
  * inside protocol processing), and the toe_* calls on a connection must be
- * made from that core's thread (a callback, or a core hook). Calls before
+ * made from that core's thread (a callback, or a core hook): once the
+ * threads run, toe_send/recv/shutdown/close/abort and toe_conn_set_* from
+ * another thread return -EPERM and change nothing. Calls before
  * toe_stack_start() (or in deterministic mode) may be made from the creating
  * thread.
  *

@@ -201,6 +201,7 @@ struct server {
     struct srv_core cores[MAX_SRV_CORES];
     atomic_uint violations; /* any thread: checks that failed */
     atomic_uint closed;     /* connections the server closed (EOF seen) */
+    _Atomic(struct toe_conn *) first; /* the first accepted connection */
 };
 
 /* The callback runs on conn's core, on that core's thread, against that
@@ -253,6 +254,8 @@ static int srv_accept(struct toe_conn *c, void *listen_ctx)
     LIST_INSERT_HEAD(&sc->conns, ec, link);
     toe_conn_set_ctx(c, ec);
     sc->accepted++;
+    struct toe_conn *none = NULL;
+    atomic_compare_exchange_strong(&sc->srv->first, &none, c); /* release */
     return 0;
 }
 
@@ -564,6 +567,13 @@ static void run_threaded(uint32_t n_cores, uint64_t control, uint64_t data)
         }
     }
     uint64_t elapsed_us = now - t0;
+    /* Calls on a connection from a thread that is not its core's change
+     * nothing and say so. */
+    struct toe_conn *first = atomic_load(&srv->first);
+    assert_non_null(first);
+    assert_int_equal(toe_send(first, "x", 1), -EPERM);
+    assert_int_equal(toe_close(first), -EPERM);
+    assert_int_equal(toe_conn_set_nodelay(first, true), -EPERM);
     toe_stack_stop(srv_stack);
 
     /* Threads joined: everything the cores wrote is visible here. */
