@@ -437,13 +437,30 @@ case_mq() {
             --conns 50 --sequential --bytes-per-conn 1k --seed "81$cpu" --timeout-s 120 \
             >"$TMP/mqs.out" 2>&1 || { cat "$TMP/mqs.out" >&2; fail "sequential via CPU $cpu"; }
     done
+    # One flow over both queues: the client moves between CPUs (so between
+    # TX queues) mid-transfer; with --cores every RX core's dispatcher must
+    # steer the flow's frames to its one owner (associations mirrored).
+    step "flows whose frames arrive on both queues (client migrating between CPUs)"
+    ipc taskset -c 0 "$TOOLS/toe-echo-check" --server "$LAB_SERVER_IP" --port 7 --conns 4 \
+        --bytes-per-conn 16m --seed 82 --timeout-s 120 >"$TMP/mqm.out" 2>&1 &
+    local mig_pid=$! i p moves=0
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        sleep 0.1
+        for p in $(pgrep -f -- "toe-echo-check .*--seed 82" || true); do
+            taskset -a -p -c $((i % 2)) "$p" >/dev/null 2>&1 && moves=$((moves + 1))
+        done
+    done
+    wait "$mig_pid" || { cat "$TMP/mqm.out" >&2; fail "transfer while migrating"; }
+    grep PASS "$TMP/mqm.out"
+    echo "client moved between CPUs $moves times during the transfer"
+    [[ $moves -ge 1 ]] || fail "the transfer ended before the client could move"
     echo_stop
     for q in 0 1; do
         n=$(counter "Queue${q}RxFrames")
         [[ -n $n && $n -gt 100 ]] || fail "queue $q received ${n:-nothing}"
     done
-    want_counter EchoAccepted eq 280
-    want_counter EchoClosedByPeer eq 280
+    want_counter EchoAccepted eq 284
+    want_counter EchoClosedByPeer eq 284
     want_counter EchoOpen eq 0
     want_counter TcpCurrEstab eq 0
     cores_check
