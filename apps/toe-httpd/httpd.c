@@ -383,11 +383,56 @@ static void httpd_on_close(struct toe_conn *conn, int status, void *ctx)
     conn_release(hc);
 }
 
+/* A bucket move or a class handover takes the connection to another core.
+ * What ties it to this core -- a file read in flight on this core's ring, a
+ * place on its run queue, an open file or an entry of its cache -- keeps it
+ * here (the stack then keeps the flow). Between requests nothing does: the
+ * connection leaves this core's list and joins the next core's. */
+static int httpd_on_move_out(struct toe_conn *conn, void *ctx)
+{
+    struct httpd_conn *hc = ctx;
+    struct httpd_service *svc = hc->svc;
+
+    (void)conn;
+    if (hc->phase != HC_OPEN || hc->reading || hc->in_runq || hc->s.reading ||
+        hc->s.file_open || hc->s.centry) {
+        svc->c.moves_refused++;
+        return -EBUSY;
+    }
+    conn_unlink(hc);
+    svc->nconns--;
+    svc->c.open--;
+    svc->c.moved_out++;
+    hc->svc = NULL;
+    return 0;
+}
+
+static void httpd_on_move_in(struct toe_conn *conn, void *ctx, void *core_ctx)
+{
+    struct httpd_conn *hc = ctx;
+    struct httpd_service *svc = core_ctx;
+
+    hc->svc = svc;
+    http_session_set_cache(&hc->s, &svc->cache);
+    hc->next = svc->conns;
+    if (svc->conns)
+        svc->conns->prev = hc;
+    svc->conns = hc;
+    svc->nconns++;
+    svc->c.open++;
+    svc->c.moved_in++;
+    hc->active_ms = svc->now_ms;
+    hc->conn = conn; /* the handle on this core */
+    conn_pump(hc); /* what arrived while it moved */
+}
+
 const struct toe_app_ops httpd_ops = {
     .on_accept = httpd_on_accept,
     .on_recv = httpd_on_recv,
     .on_sent = httpd_on_sent,
     .on_close = httpd_on_close,
+    .on_move_out = httpd_on_move_out,
+    .on_move_in = httpd_on_move_in,
 };
 
 /* ----------------------------------------------------------------- service */
@@ -621,6 +666,9 @@ void httpd_counters_add(struct httpd_counters *a, const struct httpd_counters *b
     a->idle_timeouts += b->idle_timeouts;
     a->linger_timeouts += b->linger_timeouts;
     a->send_errors += b->send_errors;
+    a->moved_out += b->moved_out;
+    a->moved_in += b->moved_in;
+    a->moves_refused += b->moves_refused;
 }
 
 void httpd_counters_print(const struct httpd_counters *c, FILE *out)
@@ -643,4 +691,7 @@ void httpd_counters_print(const struct httpd_counters *c, FILE *out)
     fprintf(out, "HttpIdleTimeouts %" PRIu64 "\n", c->idle_timeouts);
     fprintf(out, "HttpLingerTimeouts %" PRIu64 "\n", c->linger_timeouts);
     fprintf(out, "HttpSendErrors %" PRIu64 "\n", c->send_errors);
+    fprintf(out, "HttpMovedOut %" PRIu64 "\n", c->moved_out);
+    fprintf(out, "HttpMovedIn %" PRIu64 "\n", c->moved_in);
+    fprintf(out, "HttpMovesRefused %" PRIu64 "\n", c->moves_refused);
 }

@@ -72,6 +72,9 @@ struct httpd_counters {
     uint64_t idle_timeouts;    /* no progress for idle_timeout_ms */
     uint64_t linger_timeouts;  /* peer did not close within linger_ms after our FIN */
     uint64_t send_errors;      /* toe_send failed other than -EAGAIN: aborted */
+    uint64_t moved_out;        /* connections that left for another core */
+    uint64_t moved_in;         /* connections that came from another core */
+    uint64_t moves_refused;    /* kept here: a file read, file or cache entry in use */
 };
 
 struct httpd_conn;

@@ -55,9 +55,11 @@ fail() {
 root=$(python3 "$here/httpd_lab.py" --make-root)
 [[ -d $root ]] || fail "no document root"
 lab_up "$id" || fail "lab up"
-# TOE_HTTPD_CORES=LIST: toe-httpd --cores LIST (pinned core threads).
+# TOE_HTTPD_CORES=LIST: toe-httpd --cores LIST (pinned core threads);
+# TOE_HTTPD_CLASSES=SPEC: --classes SPEC too (connections handed over).
 cores_args=()
 [[ -n ${TOE_HTTPD_CORES:-} ]] && cores_args=(--cores "$TOE_HTTPD_CORES")
+[[ -n ${TOE_HTTPD_CLASSES:-} ]] && cores_args+=(--classes "$TOE_HTTPD_CLASSES")
 lab_bg "$work/httpd.log" net "$LAB_SERVER_NS" "$httpd_bin" --iface "$LAB_SERVER_IF" \
     --ip "$LAB_SERVER_IP/$LAB_PREFIX" --port 80 --root "$root" \
     --header-timeout-ms $header_timeout_ms --idle-timeout-ms $idle_timeout_ms \
@@ -85,6 +87,14 @@ grep -Eq '^HttpHeaderTimeouts +[1-9]' "$work/httpd.log" || fail "no header timeo
 grep -Eq '^HttpIdleTimeouts +[1-9]' "$work/httpd.log" || fail "no idle timeout counted"
 grep -Eq '^HttpFileReads +[1-9]' "$work/httpd.log" || fail "no io_uring file read counted"
 grep -Eq '^HttpFileReadErrors +0$' "$work/httpd.log" || fail "file read errors"
+if [[ -n ${TOE_HTTPD_CLASSES:-} ]]; then
+    # The connections went to the data core and the app followed each one.
+    moved_in=$(awk '$1 == "HttpMovedIn" { v = $2 } END { print v + 0 }' "$work/httpd.log")
+    moved_out=$(awk '$1 == "HttpMovedOut" { v = $2 } END { print v + 0 }' "$work/httpd.log")
+    [[ $moved_in -gt 0 && $moved_in -eq $moved_out ]] ||
+        fail "connections moved in $moved_in, out $moved_out"
+    grep -Eq '^DispatchHandoversOut +[1-9]' "$work/httpd.log" || fail "no handover counted"
+fi
 lab_stop "$twin_pid" TERM >/dev/null 2>&1 || true
 twin_pid=
 echo PASS
