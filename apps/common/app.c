@@ -390,9 +390,13 @@ int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_
     return 0;
 }
 
-/* Sleeps until a frame arrives, the app's fd is readable, or timeout_ms. */
-static void worker_wait(struct app_worker *w, int timeout_ms)
+/* Sleeps until a frame arrives, the app's fd is readable, or timeout_us
+ * (ppoll: an app deadline such as toe-load's next scheduled request is kept
+ * to the microsecond, not rounded up to a millisecond). */
+static void worker_wait(struct app_worker *w, uint64_t timeout_us)
 {
+    struct timespec ts = {.tv_sec = (time_t)(timeout_us / 1000000),
+                          .tv_nsec = (long)(timeout_us % 1000000) * 1000};
     struct pollfd pfd[2];
     nfds_t n = 1;
 
@@ -406,7 +410,7 @@ static void worker_wait(struct app_worker *w, int timeout_ms)
         pfd[1].revents = 0;
         n = 2;
     }
-    poll(pfd, n, timeout_ms);
+    ppoll(pfd, n, &ts, NULL);
 }
 
 static void worker_dump(struct app_worker *w)
@@ -427,7 +431,7 @@ static void *worker_run(void *arg)
     struct app_worker *w = arg;
     const struct app_def *def = w->def;
     struct port *p = afxdp_port(w->x, w->index);
-    uint64_t t0 = app_mono_us(), next_stats = 0;
+    uint64_t t0 = app_mono_us(), next_stats = 0, last_work = 0;
     uint64_t interval_us = (uint64_t)(w->o->stats_interval_s * 1e6);
     uint32_t idle = 0;
     sig_atomic_t dumped = dump_gen;
@@ -436,7 +440,8 @@ static void *worker_run(void *arg)
         next_stats = t0 + interval_us;
     while (!stop_flag) {
         uint64_t now = app_mono_us(), next;
-        int work = toe_stack_poll(w->stack, now), timeout_ms;
+        uint64_t timeout_us;
+        int work = toe_stack_poll(w->stack, now);
 
         if (def->svc_poll)
             work += def->svc_poll(w, now);
@@ -453,9 +458,10 @@ static void *worker_run(void *arg)
         }
         if (work > 0) {
             idle = 0;
+            last_work = now;
             continue;
         }
-        if (w->o->busy_poll || ++idle < IDLE_SPINS) {
+        if (w->o->busy_poll || ++idle < IDLE_SPINS || now - last_work < w->o->spin_us) {
             afxdp_port_flush(p);
             continue;
         }
@@ -467,16 +473,17 @@ static void *worker_run(void *arg)
                 next = a;
         }
         now = app_mono_us();
-        if (next <= now) {
+        if (next <= now + w->o->spin_us) {
+            afxdp_port_flush(p);
             continue;
         } else if (next == UINT64_MAX || next - now >= (uint64_t)MAX_SLEEP_MS * 1000) {
-            timeout_ms = MAX_SLEEP_MS;
+            timeout_us = (uint64_t)MAX_SLEEP_MS * 1000;
         } else {
-            timeout_ms = (int)((next - now + 999) / 1000);
+            timeout_us = next - now;
         }
-        if (interval_us && next_stats > now && (next_stats - now) / 1000 < (uint64_t)timeout_ms)
-            timeout_ms = (int)((next_stats - now) / 1000) + 1;
-        worker_wait(w, timeout_ms);
+        if (interval_us && next_stats > now && next_stats - now < timeout_us)
+            timeout_us = next_stats - now;
+        worker_wait(w, timeout_us);
     }
     if (def->svc_stop)
         def->svc_stop(w);

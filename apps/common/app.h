@@ -31,6 +31,8 @@ struct app_opts {
     bool busy_poll;
     bool cores_given;   /* --cores: one stack, one pinned thread per core */
     bool no_counters;   /* no stack and port counters at exit (a client's choice) */
+    uint32_t spin_us;   /* keep spinning this long after work, and rather than
+                           sleep for a deadline this close (0: IDLE_SPINS only) */
 };
 
 struct app_def;
