@@ -53,6 +53,8 @@ static void slot_took(struct load_conn *s, uint64_t base, uint64_t now)
 {
     struct load_core *lc = s->lc;
 
+    if (s->sent == s->done)
+        s->last_progress_ns = now; /* the response timeout starts now */
     s->base_ns[s->sent % lc->cfg->depth] = base;
     s->sent++;
     lc->c.issued++;
@@ -98,23 +100,34 @@ void load_slot_fail(struct load_conn *s, uint64_t *counter, uint64_t now)
     s->retry_ns = now + LOAD_RETRY_NS;
 }
 
-/* Sends what the slot owes: the pattern stream up to tx_target, or the
- * queued HTTP requests. Half-closes a bulk transfer after its last byte. */
+/* toe_send and its accounting: bytes taken, 0 when the buffer is full
+ * (on_sent brings us back), -1 when the connection failed (counted, gone). */
+static ssize_t slot_send(struct load_conn *s, const void *buf, size_t len)
+{
+    ssize_t n = toe_send(s->conn, buf, len);
+
+    if (n == -EAGAIN)
+        return 0;
+    if (n < 0) {
+        load_slot_fail(s, &s->lc->c.err.send, load_now_ns());
+        return -1;
+    }
+    s->lc->c.bytes_sent += (uint64_t)n;
+    return n;
+}
+
+/* Sends what the slot owes: the queued HTTP requests, or the pattern stream
+ * up to tx_target. Half-closes a bulk transfer after its last byte. */
 void load_slot_pump(struct load_conn *s)
 {
     struct load_core *lc = s->lc;
     ssize_t n;
 
     while (s->conn && s->olen > s->ooff) {
-        n = toe_send(s->conn, s->obuf + s->ooff, s->olen - s->ooff);
-        if (n == -EAGAIN)
+        n = slot_send(s, s->obuf + s->ooff, s->olen - s->ooff);
+        if (n <= 0)
             return;
-        if (n < 0) {
-            load_slot_fail(s, &lc->c.err.send, load_now_ns());
-            return;
-        }
         s->ooff += (uint32_t)n;
-        lc->c.bytes_sent += (uint64_t)n;
         if (s->ooff == s->olen)
             s->ooff = s->olen = 0;
     }
@@ -122,22 +135,17 @@ void load_slot_pump(struct load_conn *s)
         size_t room = toe_conn_writable(s->conn);
         uint64_t len = s->tx_target - s->tx_off;
 
-        if (room == 0)
-            return; /* on_sent brings us back */
         if (len > room)
             len = room;
         if (len > LOAD_SCRATCH_BYTES)
             len = LOAD_SCRATCH_BYTES;
+        if (len == 0)
+            return; /* on_sent brings us back */
         pattern_fill(s->key, s->tx_off, lc->scratch, len);
-        n = toe_send(s->conn, lc->scratch, len);
-        if (n == -EAGAIN)
+        n = slot_send(s, lc->scratch, len);
+        if (n <= 0)
             return;
-        if (n < 0) {
-            load_slot_fail(s, &lc->c.err.send, load_now_ns());
-            return;
-        }
         s->tx_off += (uint64_t)n;
-        lc->c.bytes_sent += (uint64_t)n;
     }
     if (s->conn && s->shut_after_tx && !s->shut && s->tx_off == s->tx_target) {
         toe_shutdown(s->conn);
@@ -238,9 +246,28 @@ static int scan(struct load_core *lc, uint64_t now)
     return work;
 }
 
+/* The primer: slot 0 connects alone (see enum load_phase). */
 static void start(struct load_core *lc, uint64_t now)
 {
     lc->started = true;
+    lc->phase = LOAD_PRIME;
+    lc->t_phase_end_ns = now + (uint64_t)lc->cfg->timeout_ms * 1000000u;
+    slot_open(&lc->slots[0], now);
+}
+
+/* The primer is through (or failed, or out of time): the clock starts and
+ * every slot opens. A slot that opens a connection per request closes the
+ * primer (no data went over it); a kept connection simply stays. */
+static void begin_run(struct load_core *lc, uint64_t now)
+{
+    struct load_conn *s0 = &lc->slots[0];
+
+    if (s0->conn && !s0->open)
+        load_slot_fail(s0, &lc->c.err.connect_timeout, now);
+    else if (s0->conn && per_request_conn(lc->cfg))
+        load_slot_finish(s0);
+    s0->retry_ns = 0;
+    lc->phase = LOAD_RUN;
     lc->t0_ns = now;
     lc->t_measure_ns = now + lc->cfg->warmup_us * 1000u;
     lc->t_end_ns = lc->t_measure_ns + lc->cfg->duration_us * 1000u;
@@ -307,6 +334,11 @@ int load_core_poll(struct load_core *lc)
         start(lc, now);
         work++;
     }
+    if (lc->phase == LOAD_PRIME &&
+        (lc->slots[0].open || !lc->slots[0].conn || now >= lc->t_phase_end_ns)) {
+        begin_run(lc, now);
+        work++;
+    }
     if (lc->phase == LOAD_RUN) {
         if (lc->rate)
             work += advance_schedule(lc, now);
@@ -334,6 +366,9 @@ uint64_t load_core_next_us(const struct load_core *lc)
     if (!lc->started)
         return 0;
     switch (lc->phase) {
+    case LOAD_PRIME:
+        next = lc->t_phase_end_ns;
+        break;
     case LOAD_RUN:
         next = lc->next_scan_ns < lc->t_end_ns ? lc->next_scan_ns : lc->t_end_ns;
         if (lc->rate && lc->sched_next_ns < next)

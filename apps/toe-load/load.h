@@ -75,7 +75,10 @@ struct load_counters {
 
 struct load_conn;
 
-enum load_phase { LOAD_RUN, LOAD_DRAIN, LOAD_LINGER, LOAD_DONE };
+/* PRIME: one connection first, so the server's address is resolved (ARP
+ * holds only a few frames per unresolved peer: hundreds of SYNs at once
+ * would mostly be dropped and wait a retransmission timeout). */
+enum load_phase { LOAD_PRIME, LOAD_RUN, LOAD_DRAIN, LOAD_LINGER, LOAD_DONE };
 
 /* One core's share of the run. */
 struct load_core {

@@ -369,7 +369,7 @@ static void progress_line(const struct app_worker *w, uint64_t now_us)
     fprintf(stderr, "toe-load: %3.0f s  requests/s %" PRIu64 "  in all %" PRIu64 "  errors %" PRIu64
                     "%s\n",
             (double)(now_us - progress_t0_us) / 1e6, done - progress_last_done, done,
-            load_errors_sum(&lc->c.err), lc->phase == LOAD_RUN ? "" : "  (draining)");
+            load_errors_sum(&lc->c.err), lc->phase <= LOAD_RUN ? "" : "  (draining)");
     progress_last_done = done;
 }
 

@@ -59,6 +59,11 @@ void load_proto_request(struct load_conn *s)
         s->tx_target += cfg->size_bytes;
         return;
     }
+    if (s->ooff) { /* keep what is unsent at the front: room for depth requests */
+        memmove(s->obuf, s->obuf + s->ooff, s->olen - s->ooff);
+        s->olen -= s->ooff;
+        s->ooff = 0;
+    }
     path = (uint32_t)((s->gen + s->sent - 1 + (uint64_t)(s - s->lc->slots)) % cfg->n_paths);
     n = load_http_request(cfg, cfg->paths[path], s->obuf + s->olen); /* checked at start */
     s->olen += (uint32_t)n;
@@ -225,6 +230,8 @@ static void on_connect(struct toe_conn *conn, int status, void *ctx)
     lc->c.established++;
     if (cfg->mode != LOAD_BULK)
         toe_conn_set_nodelay(conn, true);
+    if (lc->phase == LOAD_PRIME)
+        return; /* the primer: the run starts at the next poll */
     switch (cfg->mode) {
     case LOAD_RR:
         load_slot_kick(s, now);

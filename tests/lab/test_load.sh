@@ -92,7 +92,8 @@ case_toe() {
     want_eq "bulk transfers" "$(j bulk "['requests_total']")" 4
     want_eq "bulk bytes received" "$(j bulk "['bytes_received']")" $((4 * 8388608))
     server_stop toe-echo
-    want_eq "toe-echo accepted" "$(echo_counter EchoAccepted)" 8
+    # rr's 4 kept connections, bulk's 4 and its primer (no data).
+    want_eq "toe-echo accepted" "$(echo_counter EchoAccepted)" 9
     want_eq "toe-echo bytes" "$(echo_counter EchoBytes)" $((400000 + 4 * 8388608))
     want_eq "toe-echo still open" "$(echo_counter EchoOpen)" 0
 }
@@ -113,11 +114,13 @@ case_twins() {
     server_start techo exec "$TWINS/twin-echo-epoll" --ip "$LAB_SERVER_IP" --port 7
     load rr 0 rr --to "$LAB_SERVER_IP:7" --conns 8 --size 64 --duration 2 --warmup 0.5
     load connect 0 connect --to "$LAB_SERVER_IP:7" --conns 4 --size 32 --requests 400
-    want_eq "connect: connections" "$(j connect "['established']")" 400
+    want_eq "connect: requests" "$(j connect "['requests_total']")" 400
+    # One connection per request, and the primer (no data) before them.
+    want_eq "connect: connections" "$(j connect "['established']")" 401
     server_stop twin-echo-epoll
     # The twin's totals cover both runs.
     want_eq "twin-echo connections" "$(twin_field "$TMP/techo.log" connections)" \
-        $(($(j rr "['established']") + 400))
+        $(($(j rr "['established']") + $(j connect "['established']")))
     want_eq "twin-echo bytes_in" "$(twin_field "$TMP/techo.log" bytes_in)" \
         $(($(j rr "['bytes_sent']") + $(j connect "['bytes_sent']")))
     want_eq "twin-echo bytes_out" "$(twin_field "$TMP/techo.log" bytes_out)" \
@@ -131,7 +134,8 @@ case_twins() {
 
     server_start thttp2 exec "$TWINS/twin-httpd-epoll" --ip "$LAB_SERVER_IP" --port 80
     load close 0 http --to "$LAB_SERVER_IP:80" --conns 4 --close --path /tiny --requests 300
-    want_eq "close: connections" "$(j close "['established']")" 300
+    want_eq "close: requests" "$(j close "['requests_total']")" 300
+    want_eq "close: connections (and the primer)" "$(j close "['established']")" 301
     load notfound 3 http --to "$LAB_SERVER_IP:80" --conns 1 --path /no-such-page --requests 10
     want_eq "404s counted" "$(j notfound "['errors_by_reason']['http_status']")" 10
     server_stop twin-httpd-epoll
