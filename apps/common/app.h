@@ -1,11 +1,13 @@
-/* What the demo servers on the userspace stack over AF_XDP (toe-echo,
- * toe-httpd) share: the command line of the port and the stack, one worker
- * thread and one stack over every RX queue (--queues N, cfg.one_port), the
- * poll loop (CLOCK_MONOTONIC, poll() until the next stack timer or app
- * deadline, at most 100 ms so signals are noticed; or spinning with
- * --busy-poll), SIGUSR1 dumps, and the counters printed at exit. A server
+/* What the programs on the userspace stack over AF_XDP (the servers
+ * toe-echo and toe-httpd, the client toe-load) share: the command line of
+ * the port and the stack, one worker thread and one stack over every RX
+ * queue (--queues N, cfg.one_port), the poll loop (CLOCK_MONOTONIC, ppoll()
+ * until the next stack timer or app deadline, at most 100 ms so signals are
+ * noticed; or spinning with --busy-poll), SIGUSR1 dumps, and the counters
+ * printed at exit. A server
  * describes itself with a struct app_def: its listener callbacks, its
- * per-worker service and its extra options. */
+ * per-worker service and its extra options; a client (app_def.client) has
+ * no listener and ends the run itself. */
 #ifndef TOE_APPS_COMMON_APP_H
 #define TOE_APPS_COMMON_APP_H
 
