@@ -2,9 +2,9 @@
 # lab_load_*: toe-load (apps/toe-load) on AF_XDP in the client namespace of a
 # lab (tests/lab/lab.sh; the stack owns 10.77.1.4 on c0 beside the kernel's
 # 10.77.1.1), one case per ctest:
-#   toe      toe on both ends (toe-echo on s0): rr with 2 in flight and bulk
-#            both ways, every byte checked by toe-load, the totals equal to
-#            toe-echo's own counters
+#   toe      toe on both ends (toe-echo on s0): rr with 2 in flight, bulk
+#            both ways, rr on two core threads (--cores 0,1), every byte
+#            checked by toe-load, the totals equal to toe-echo's own counters
 #   twins    the kernel twins: rr and connect against twin-echo-epoll, http
 #            keep-alive (two paths, pipelined) and Connection: close against
 #            twin-httpd-epoll; connections, requests and bytes equal to the
@@ -91,10 +91,14 @@ case_toe() {
     load bulk 0 bulk --to "$LAB_SERVER_IP:7" --conns 2 --size 8M --requests 4
     want_eq "bulk transfers" "$(j bulk "['requests_total']")" 4
     want_eq "bulk bytes received" "$(j bulk "['bytes_received']")" $((4 * 8388608))
+    # Two core threads (--cores), each with its own share of the connections.
+    load cores 0 rr --to "$LAB_SERVER_IP:7" --conns 4 --size 64 --requests 2000 --cores 0,1
+    want_eq "cores: requests" "$(j cores "['requests_total']")" 2000
+    want_eq "cores: bytes received" "$(j cores "['bytes_received']")" 128000
     server_stop toe-echo
-    # rr's 4 kept connections, bulk's 4 and its primer (no data).
-    want_eq "toe-echo accepted" "$(echo_counter EchoAccepted)" 9
-    want_eq "toe-echo bytes" "$(echo_counter EchoBytes)" $((400000 + 4 * 8388608))
+    # rr's 4 kept connections, bulk's 4 and its primer (no data), --cores' 4.
+    want_eq "toe-echo accepted" "$(echo_counter EchoAccepted)" 13
+    want_eq "toe-echo bytes" "$(echo_counter EchoBytes)" $((400000 + 4 * 8388608 + 128000))
     want_eq "toe-echo still open" "$(echo_counter EchoOpen)" 0
 }
 
