@@ -14,7 +14,9 @@
 #   --duration S    seconds per measurement, whole seconds (5)
 #   --quick         1 repetition of 2 s each (explicit --reps/--duration win)
 #   --only LIST     comma-separated: pingpong,echo_rr,http_keepalive,short,
-#                   bulk,ceiling (default all; CPU per request comes with each)
+#                   bulk,ceiling,load (default all; CPU per request comes with
+#                   each; load = the same servers and ceiling driven by
+#                   toe-load, the client on toe over AF_XDP)
 #   --servers LIST  comma-separated: toe,twin-epoll,twin-uring (default all)
 #   --out DIR       results folder (default results/<UTC timestamp>/)
 #   --build DIR     build tree (default build/release, built with
@@ -28,7 +30,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 HARNESS=$HERE/harness
 
-usage() { sed -n '9,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '9,26p' "$0" | sed 's/^# \{0,1\}//'; }
 
 REPS= DUR= QUICK= ONLY= SERVERS_OPT= OUT= BUILD= NO_BUILD=
 while [[ $# -gt 0 ]]; do
@@ -52,7 +54,7 @@ done
 [[ $DUR =~ ^[1-9][0-9]*$ && $DUR -le 120 ]] ||
     { echo "run-bench.sh: --duration: whole seconds 1..120" >&2; exit 2; }
 
-ALL_TESTS="pingpong echo_rr http_keepalive short bulk ceiling"
+ALL_TESTS="pingpong echo_rr http_keepalive short bulk ceiling load"
 TESTS=$ALL_TESTS
 if [[ -n $ONLY ]]; then
     TESTS=""
@@ -61,6 +63,7 @@ if [[ -n $ONLY ]]; then
         rr) t=echo_rr ;;
         http | keepalive) t=http_keepalive ;;
         reflector) t=ceiling ;;
+        toe-load) t=load ;;
         esac
         [[ " $ALL_TESTS " == *" $t "* ]] ||
             { echo "run-bench.sh: --only: unknown '$t' (want: ${ALL_TESTS// /,})" >&2; exit 2; }
@@ -89,7 +92,7 @@ for t in wrk ab gnuplot curl python3 taskset nsenter; do
     command -v $t >/dev/null || { echo "run-bench.sh: $t missing after setup.sh" >&2; exit 1; }
 done
 TARGETS=(toe-echo toe-httpd twin-echo-epoll twin-echo-uring twin-httpd-epoll twin-httpd-uring
-    toe-reflector toe-udp-flood toe-echo-check)
+    toe-reflector toe-udp-flood toe-echo-check toe-load)
 if [[ -z $BUILD ]]; then
     BUILD=$ROOT/build/release
     if [[ -z $NO_BUILD && ! -f $BUILD/CMakeCache.txt ]]; then
@@ -104,7 +107,7 @@ fi
 CHECK=$BUILD/tests/tools/toe-echo-check
 for b in apps/toe-echo/toe-echo apps/toe-httpd/toe-httpd bench/twins/twin-echo-epoll \
     bench/twins/twin-echo-uring bench/twins/twin-httpd-epoll bench/twins/twin-httpd-uring \
-    bench/toe-reflector bench/toe-udp-flood tests/tools/toe-echo-check; do
+    bench/toe-reflector bench/toe-udp-flood tests/tools/toe-echo-check apps/toe-load/toe-load; do
     [[ -x $BUILD/$b ]] || { echo "run-bench.sh: $BUILD/$b not built" >&2; exit 1; }
 done
 
@@ -125,6 +128,8 @@ CSV=$OUT/results.csv
 . "$ROOT/tests/lab/lab.sh"
 # shellcheck source=harness/lib.sh
 . "$HARNESS/lib.sh"
+# shellcheck source=harness/load.sh
+. "$HARNESS/load.sh"
 
 SRV_CPUSET=1 CLI_CPUSET=0
 if (($(nproc) < 2)); then SRV_CPUSET=0; fi
@@ -169,7 +174,7 @@ for ((REP = 1; REP <= REPS; REP++)); do
     order=()
     for ((i = 0; i < n; i++)); do order+=("${SERVERS[$(((i + REP - 1) % n))]}"); done
     log "repetition $REP/$REPS (order: ${order[*]})"
-    if want pingpong || want echo_rr; then
+    if want pingpong || want echo_rr || want load; then
         for srv in "${order[@]}"; do
             log "  echo: $srv"
             server_start echo "$srv" || { warn "skipping $srv echo in rep $REP"; continue; }
@@ -177,10 +182,11 @@ for ((REP = 1; REP <= REPS; REP++)); do
             if want echo_rr; then
                 for c in 1 16 64 256; do run_echo "$srv" echo_rr $c || true; done
             fi
+            if want load; then load_echo_runs "$srv"; fi
             server_stop
         done
     fi
-    if want http_keepalive || want short || want bulk; then
+    if want http_keepalive || want short || want bulk || want load; then
         for srv in "${order[@]}"; do
             log "  http: $srv"
             server_start http "$srv" || { warn "skipping $srv http in rep $REP"; continue; }
@@ -195,17 +201,22 @@ for ((REP = 1; REP <= REPS; REP++)); do
                 run_ab "$srv" 64 || true
             fi
             if want bulk; then run_wrk "$srv" bulk 1 || true; fi
+            if want load; then load_http_runs "$srv"; fi
             server_stop
         done
     fi
-    if want ceiling; then
+    if want ceiling || want load; then
         log "  ceiling: toe-reflector"
         if server_start refl reflector; then
-            # TCP through the reflector: the kernel client's socket talks to
-            # itself (simultaneous open), the same client and loop as the echo.
-            run_echo reflector pingpong 1 || true
-            for c in 1 16 64 256; do run_echo reflector echo_rr $c || true; done
-            for w in 1 16 64 256; do run_udp_flood $w || true; done
+            if want ceiling; then
+                # TCP through the reflector: the kernel client's socket talks to
+                # itself (simultaneous open), the same client and loop as the echo.
+                run_echo reflector pingpong 1 || true
+                for c in 1 16 64 256; do run_echo reflector echo_rr $c || true; done
+                for w in 1 16 64 256; do run_udp_flood $w || true; done
+            fi
+            # The same through toe-load: toe's TCP talks to itself.
+            if want load; then load_echo_runs reflector; fi
             server_stop
         else
             warn "skipping the reflector in rep $REP"

@@ -22,6 +22,11 @@
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t dump_gen; /* SIGUSR1: each worker dumps once */
 
+void app_stop(void)
+{
+    stop_flag = 1;
+}
+
 static void on_signal(int sig)
 {
     if (sig == SIGUSR1)
@@ -42,9 +47,10 @@ static void usage(const struct app_def *def, FILE *out)
 {
     fputs(def->usage_head, out);
     fprintf(out, "  --iface IFACE          network interface (required)\n"
-                 "  --ip ADDR/PREFIX       the stack's IPv4 address and subnet (required)\n"
-                 "  --port PORT            TCP port to listen on (required)\n"
-                 "  --gateway ADDR         next hop for off-subnet peers (default: none)\n"
+                 "  --ip ADDR/PREFIX       the stack's IPv4 address and subnet (required)\n");
+    if (!def->client)
+        fprintf(out, "  --port PORT            TCP port to listen on (required)\n");
+    fprintf(out, "  --gateway ADDR         next hop for off-subnet peers (default: none)\n"
                  "  --queues N             RX queues from queue 0, all polled by one thread and\n"
                  "                         one stack, so a flow may arrive on any of them; TX\n"
                  "                         on queue 0 (default 1)\n"
@@ -53,10 +59,11 @@ static void usage(const struct app_def *def, FILE *out)
                  "  --busy-poll            SO_PREFER_BUSY_POLL/SO_BUSY_POLL, and spin instead of\n"
                  "                         sleeping (uses a whole core per queue)\n"
                  "  --pcap FILE            write every frame in and out to FILE\n"
-                 "  --stats-interval S     print a summary line every S seconds (default 0: off)\n"
-                 "  --backlog N            listen backlog: SYN_RCVD + not yet accepted; beyond it\n"
-                 "                         SYN cookies (default 1024; 0 = the engine's default)\n"
-                 "  --max-flows N          connections incl. TIME_WAIT per queue (default 4096)\n"
+                 "  --stats-interval S     print a summary line every S seconds (default 0: off)\n");
+    if (!def->client)
+        fprintf(out, "  --backlog N            listen backlog: SYN_RCVD + not yet accepted; beyond it\n"
+                     "                         SYN cookies (default 1024; 0 = the engine's default)\n");
+    fprintf(out, "  --max-flows N          connections incl. TIME_WAIT per queue (default 4096)\n"
                  "  --time-wait-ms MS      TIME_WAIT duration (default 60000)\n"
                  "  --cc NAME              newreno | cubic (default newreno)\n"
                  "  --no-syncookies        drop SYNs when the backlog is full instead\n"
@@ -84,9 +91,10 @@ static void usage(const struct app_def *def, FILE *out)
     if (def->usage_extra)
         fputs(def->usage_extra, out);
     fprintf(out, "  --verbose              let libxdp/libbpf print diagnostics\n"
-                 "  --help                 this text\n"
-                 "SIGUSR1 prints every connection (ss-like) and the counters; SIGINT/SIGTERM\n"
-                 "stop. Exit: 0 after a signal, 1 setup failure, 2 bad arguments.\n");
+                 "  --help                 this text\n");
+    if (!def->client)
+        fprintf(out, "SIGUSR1 prints every connection (ss-like) and the counters; SIGINT/SIGTERM\n"
+                     "stop. Exit: 0 after a signal, 1 setup failure, 2 bad arguments.\n");
 }
 
 int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -404,6 +412,8 @@ int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_
     afxdp_config_init(&o->xdp);
     o->xdp.one_port = true; /* every queue into one stack: see the top */
     toe_stack_config_init(&o->stack);
+    if (def->defaults)
+        def->defaults(o);
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         if (c == '?' || c == ':') {
@@ -414,12 +424,18 @@ int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_
         if (parse_common(def, c, o, &have_port) < 0)
             return -EINVAL;
     }
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument %s (see --help)\n", def->name, argv[optind]);
-        return -EINVAL;
+    for (; optind < argc; optind++) {
+        if (!def->parse_arg) {
+            fprintf(stderr, "%s: unexpected argument %s (see --help)\n", def->name,
+                    argv[optind]);
+            return -EINVAL;
+        }
+        if (def->parse_arg(def, argv[optind]) < 0)
+            return -EINVAL;
     }
-    if (!o->xdp.ifname[0] || !o->stack.ipv4_addr || !have_port) {
-        fprintf(stderr, "%s: --iface, --ip and --port are required (see --help)\n", def->name);
+    if (!o->xdp.ifname[0] || !o->stack.ipv4_addr || (!have_port && !def->client)) {
+        fprintf(stderr, "%s: --iface, --ip%s are required (see --help)\n", def->name,
+                def->client ? "" : " and --port");
         return -EINVAL;
     }
     if (def->check_extra && def->check_extra(def) < 0)
@@ -453,9 +469,13 @@ int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_
     return 0;
 }
 
-/* Sleeps until a frame arrives, the app's fd is readable, or timeout_ms. */
-static void worker_wait(struct app_worker *w, int timeout_ms)
+/* Sleeps until a frame arrives, the app's fd is readable, or timeout_us
+ * (ppoll: an app deadline such as toe-load's next scheduled request is kept
+ * to the microsecond, not rounded up to a millisecond). */
+static void worker_wait(struct app_worker *w, uint64_t timeout_us)
 {
+    struct timespec ts = {.tv_sec = (time_t)(timeout_us / 1000000),
+                          .tv_nsec = (long)(timeout_us % 1000000) * 1000};
     struct pollfd pfd[2];
     nfds_t n = 1;
 
@@ -469,7 +489,7 @@ static void worker_wait(struct app_worker *w, int timeout_ms)
         pfd[1].revents = 0;
         n = 2;
     }
-    poll(pfd, n, timeout_ms);
+    ppoll(pfd, n, &ts, NULL);
 }
 
 static void worker_dump(struct app_worker *w)
@@ -490,7 +510,7 @@ static void *worker_run(void *arg)
     struct app_worker *w = arg;
     const struct app_def *def = w->def;
     struct port *p = afxdp_port(w->x, w->index);
-    uint64_t t0 = app_mono_us(), next_stats = 0;
+    uint64_t t0 = app_mono_us(), next_stats = 0, last_work = 0;
     uint64_t interval_us = (uint64_t)(w->o->stats_interval_s * 1e6);
     uint32_t idle = 0;
     sig_atomic_t dumped = dump_gen;
@@ -499,7 +519,8 @@ static void *worker_run(void *arg)
         next_stats = t0 + interval_us;
     while (!stop_flag) {
         uint64_t now = app_mono_us(), next;
-        int work = toe_stack_poll(w->stack, now), timeout_ms;
+        uint64_t timeout_us;
+        int work = toe_stack_poll(w->stack, now);
 
         if (def->svc_poll)
             work += def->svc_poll(w, now);
@@ -516,9 +537,10 @@ static void *worker_run(void *arg)
         }
         if (work > 0) {
             idle = 0;
+            last_work = now;
             continue;
         }
-        if (w->o->busy_poll || ++idle < IDLE_SPINS) {
+        if (w->o->busy_poll || ++idle < IDLE_SPINS || now - last_work < w->o->spin_us) {
             afxdp_port_flush(p);
             continue;
         }
@@ -530,16 +552,17 @@ static void *worker_run(void *arg)
                 next = a;
         }
         now = app_mono_us();
-        if (next <= now) {
+        if (next <= now + w->o->spin_us) {
+            afxdp_port_flush(p);
             continue;
         } else if (next == UINT64_MAX || next - now >= (uint64_t)MAX_SLEEP_MS * 1000) {
-            timeout_ms = MAX_SLEEP_MS;
+            timeout_us = (uint64_t)MAX_SLEEP_MS * 1000;
         } else {
-            timeout_ms = (int)((next - now + 999) / 1000);
+            timeout_us = next - now;
         }
-        if (interval_us && next_stats > now && (next_stats - now) / 1000 < (uint64_t)timeout_ms)
-            timeout_ms = (int)((next_stats - now) / 1000) + 1;
-        worker_wait(w, timeout_ms);
+        if (interval_us && next_stats > now && next_stats - now < timeout_us)
+            timeout_us = next_stats - now;
+        worker_wait(w, timeout_us);
     }
     if (def->svc_stop)
         def->svc_stop(w);
@@ -562,6 +585,8 @@ static int worker_setup(struct app_worker *w)
         fprintf(stderr, "%s: queue %u: stack: %s\n", def->name, w->index, strerror(-rc));
         return rc;
     }
+    if (def->client)
+        return 0;
     rc = toe_listen(w->stack, w->o->port, w->o->backlog, def->ops, w->svc);
     if (rc < 0) {
         fprintf(stderr, "%s: queue %u: listen on port %u: %s\n", def->name, w->index, w->o->port,
@@ -571,31 +596,55 @@ static int worker_setup(struct app_worker *w)
     return 0;
 }
 
+/* Where the startup line and the counters go: a client keeps stdout for its
+ * report. */
+static FILE *app_out(const struct app_def *def)
+{
+    return def->client ? stderr : stdout;
+}
+
+/* "NAME: listening on ADDR:PORT (/P) on IFACE" or, for a client, "NAME: on
+ * ADDR (/P) on IFACE", without the newline. */
+static void print_start(const struct app_def *def, const struct app_opts *o, uint32_t addr)
+{
+    char ip[16];
+
+    snprintf(ip, sizeof(ip), "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
+             addr & 0xff);
+    if (def->client)
+        fprintf(stderr, "%s: on %s (/%u) on %s", def->name, ip, o->stack.ipv4_prefix_len,
+                o->xdp.ifname);
+    else
+        printf("%s: listening on %s:%u (/%u) on %s", def->name, ip, o->port,
+               o->stack.ipv4_prefix_len, o->xdp.ifname);
+}
+
 static void print_final(const struct app_def *def, struct app_worker *ws, uint32_t n,
                         struct afxdp *x, double secs)
 {
+    FILE *out = app_out(def);
     struct afxdp_queue_stats st;
 
-    printf("%s: stopped after %.3f s\n", def->name, secs);
+    fprintf(out, "%s: stopped after %.3f s\n", def->name, secs);
     for (uint32_t i = 0; i < n; i++) {
         if (!ws[i].stack)
             continue;
         if (n > 1)
-            printf("# queue %u: stack counters\n", i);
+            fprintf(out, "# queue %u: stack counters\n", i);
         else
-            printf("# stack counters\n");
-        toe_stack_stats_print(ws[i].stack, stdout);
+            fprintf(out, "# stack counters\n");
+        toe_stack_stats_print(ws[i].stack, out);
         if (toe_stack_flow_count(ws[i].stack)) {
-            printf("# queue %u: connections still held (%u flows)\n", i,
+            fprintf(out, "# queue %u: connections still held (%u flows)\n", i,
                    toe_stack_flow_count(ws[i].stack));
-            toe_stack_conns_print(ws[i].stack, stdout);
+            toe_stack_conns_print(ws[i].stack, out);
         }
     }
     if (def->counters_print)
-        def->counters_print(ws, n, stdout);
+        def->counters_print(ws, n, out);
     if (afxdp_total_stats(x, &st) == 0) {
-        printf("# AF_XDP port counters\n");
-        printf("PortRxFrames %" PRIu64 "\nPortTxFrames %" PRIu64 "\nPortRxBytes %" PRIu64
+        fprintf(out, "# AF_XDP port counters\n");
+        fprintf(out, "PortRxFrames %" PRIu64 "\nPortTxFrames %" PRIu64 "\nPortRxBytes %" PRIu64
                "\nPortTxBytes %" PRIu64 "\nPortTxRingFull %" PRIu64 "\nPortTxAllocFail %" PRIu64
                "\nPortDrops %" PRIu64 "\nPortFillRingEmpty %" PRIu64 "\nXdpRxDropped %" PRIu64
                "\nXdpRxRingFull %" PRIu64 "\nXdpRxFillRingEmptyDescs %" PRIu64 "\n",
@@ -605,14 +654,14 @@ static void print_final(const struct app_def *def, struct app_worker *ws, uint32
     }
     /* Per RX queue when one stack polls several (the port's totals are above). */
     if (afxdp_n_queues(x) > 1) {
-        printf("# AF_XDP per-queue counters\n");
+        fprintf(out, "# AF_XDP per-queue counters\n");
         for (uint32_t q = 0; q < afxdp_n_queues(x); q++) {
             if (afxdp_queue_stats(x, q, &st) == 0)
-                printf("Queue%uRxFrames %" PRIu64 "\nQueue%uTxFrames %" PRIu64 "\n", q,
+                fprintf(out, "Queue%uRxFrames %" PRIu64 "\nQueue%uTxFrames %" PRIu64 "\n", q,
                        st.port.rx_frames, q, st.port.tx_frames);
         }
     }
-    fflush(stdout);
+    fflush(out);
 }
 
 /* ---- --cores: one stack, its pinned core threads run the app ---- */
@@ -635,6 +684,8 @@ static int core_hook_init(struct toe_stack *stack, uint32_t core, void *arg)
         fprintf(stderr, "%s: core %u: %s\n", r->def->name, core, strerror(-rc));
         return rc;
     }
+    if (r->def->client)
+        return 0;
     rc = toe_listen_core(stack, core, r->o->port, r->o->backlog, r->def->ops, w->svc);
     if (rc < 0)
         fprintf(stderr, "%s: core %u: listen on port %u: %s\n", r->def->name, core, r->o->port,
@@ -682,24 +733,25 @@ static const struct toe_core_hooks core_hooks = {
 static void print_final_cores(const struct app_def *def, struct toe_stack *stack,
                               struct app_worker *ws, struct afxdp *x, double secs)
 {
+    FILE *out = app_out(def);
     struct afxdp_queue_stats st;
 
-    printf("%s: stopped after %.3f s\n", def->name, secs);
-    printf("# cores\n");
-    toe_stack_cores_print(stack, stdout);
-    printf("# stack counters\n");
-    toe_stack_stats_print(stack, stdout);
+    fprintf(out, "%s: stopped after %.3f s\n", def->name, secs);
+    fprintf(out, "# cores\n");
+    toe_stack_cores_print(stack, out);
+    fprintf(out, "# stack counters\n");
+    toe_stack_stats_print(stack, out);
     if (toe_stack_flow_count(stack)) {
-        printf("# connections still held (%u flows)\n", toe_stack_flow_count(stack));
-        toe_stack_conns_print(stack, stdout);
+        fprintf(out, "# connections still held (%u flows)\n", toe_stack_flow_count(stack));
+        toe_stack_conns_print(stack, out);
     }
     if (def->counters_print)
-        def->counters_print(ws, toe_stack_cores(stack), stdout);
+        def->counters_print(ws, toe_stack_cores(stack), out);
     for (uint32_t q = 0; q < afxdp_n_queues(x); q++)
         if (afxdp_queue_stats(x, q, &st) == 0)
-            printf("Queue%uRxFrames %" PRIu64 "\nQueue%uTxFrames %" PRIu64 "\n", q,
+            fprintf(out, "Queue%uRxFrames %" PRIu64 "\nQueue%uTxFrames %" PRIu64 "\n", q,
                    st.port.rx_frames, q, st.port.tx_frames);
-    fflush(stdout);
+    fflush(out);
 }
 
 static int app_run_cores(const struct app_def *def, const struct app_opts *o, struct afxdp *x)
@@ -709,7 +761,6 @@ static int app_run_cores(const struct app_def *def, const struct app_opts *o, st
     uint32_t n_ports = afxdp_n_ports(x), n_cores = cfg.n_cores;
     struct toe_stack *stack = NULL;
     struct cores_run r = {.def = def, .o = o};
-    char ip[16];
     int rc, status = 1;
 
     cfg.busy_poll = o->busy_poll;
@@ -731,19 +782,20 @@ static int app_run_cores(const struct app_def *def, const struct app_opts *o, st
         fprintf(stderr, "%s: stack: %s\n", def->name, strerror(-rc));
         goto out;
     }
-    snprintf(ip, sizeof(ip), "%u.%u.%u.%u", cfg.ipv4_addr >> 24, (cfg.ipv4_addr >> 16) & 0xff,
-             (cfg.ipv4_addr >> 8) & 0xff, cfg.ipv4_addr & 0xff);
-    printf("%s: listening on %s:%u (/%u) on %s, %u core thread(s) on CPUs", def->name, ip, o->port,
-           cfg.ipv4_prefix_len, o->xdp.ifname, n_cores);
+    print_start(def, o, cfg.ipv4_addr);
+    fprintf(app_out(def), ", %u core thread(s) on CPUs", n_cores);
     for (uint32_t i = 0; i < n_cores; i++)
-        printf("%s%d", i ? "," : " ", cfg.cpus[i]);
-    printf(", %u RX queue(s) (queue i on core i), %u buckets, XDP %s (%s)\n", n_ports,
-           cfg.n_buckets, afxdp_bound_name(afxdp_bound_mode(x)), afxdp_mode_reason(x));
+        fprintf(app_out(def), "%s%d", i ? "," : " ", cfg.cpus[i]);
+    fprintf(app_out(def), ", %u RX queue(s) (queue i on core i), %u buckets, XDP %s (%s)\n",
+            n_ports, cfg.n_buckets, afxdp_bound_name(afxdp_bound_mode(x)), afxdp_mode_reason(x));
     if (cfg.control_cores || cfg.data_cores)
-        printf("%s: classes: control on cores 0x%llx, data on cores 0x%llx (core index bits)\n",
-               def->name, (unsigned long long)cfg.control_cores,
-               (unsigned long long)cfg.data_cores);
-    fflush(stdout);
+        fprintf(app_out(def),
+                "%s: classes: control on cores 0x%llx, data on cores 0x%llx (core index bits)\n",
+                def->name, (unsigned long long)cfg.control_cores,
+                (unsigned long long)cfg.data_cores);
+    if (cfg.schedule_new_flows)
+        fprintf(app_out(def), "%s: new connections placed by the flow schedule\n", def->name);
+    fflush(app_out(def));
 
     uint64_t t0 = app_mono_us();
     rc = toe_stack_start(stack, &core_hooks, &r);
@@ -757,7 +809,10 @@ static int app_run_cores(const struct app_def *def, const struct app_opts *o, st
     }
     toe_stack_stop(stack);
     status = 0;
-    print_final_cores(def, stack, r.ws, x, (double)(app_mono_us() - t0) / 1e6);
+    if (!o->no_counters)
+        print_final_cores(def, stack, r.ws, x, (double)(app_mono_us() - t0) / 1e6);
+    if (def->report)
+        status = def->report(r.ws, n_cores, stdout);
 out:
     toe_stack_destroy(stack);
     for (uint32_t i = 0; i < n_cores; i++)
@@ -772,7 +827,7 @@ int app_run(const struct app_def *def, const struct app_opts *o)
     struct app_worker *ws = NULL;
     struct sigaction sa;
     struct afxdp *x = NULL;
-    char err[256], ip[16];
+    char err[256];
     uint32_t n = 0, started = 0;
     uint64_t t0;
     int rc, status = 1;
@@ -808,15 +863,13 @@ int app_run(const struct app_def *def, const struct app_opts *o)
         if (worker_setup(&ws[i]) < 0)
             goto out;
     }
-    snprintf(ip, sizeof(ip), "%u.%u.%u.%u", o->stack.ipv4_addr >> 24,
-             (o->stack.ipv4_addr >> 16) & 0xff, (o->stack.ipv4_addr >> 8) & 0xff,
-             o->stack.ipv4_addr & 0xff);
-    printf("%s: listening on %s:%u (/%u) on %s, %u queue(s) polled by one stack, XDP %s (%s)\n",
-           def->name, ip, o->port, o->stack.ipv4_prefix_len, o->xdp.ifname, afxdp_n_queues(x),
-           afxdp_bound_name(afxdp_bound_mode(x)), afxdp_mode_reason(x));
+    print_start(def, o, o->stack.ipv4_addr);
+    fprintf(app_out(def), ", %u queue(s) polled by one stack, XDP %s (%s)\n", afxdp_n_queues(x),
+            afxdp_bound_name(afxdp_bound_mode(x)), afxdp_mode_reason(x));
     if (afxdp_n_queues(x) > 1)
-        printf("%s: one stack polls %u RX queues (tx on queue 0)\n", def->name, afxdp_n_queues(x));
-    fflush(stdout);
+        fprintf(app_out(def), "%s: one stack polls %u RX queues (tx on queue 0)\n", def->name,
+                afxdp_n_queues(x));
+    fflush(app_out(def));
 
     t0 = app_mono_us();
     for (; started < n; started++) {
@@ -831,7 +884,10 @@ int app_run(const struct app_def *def, const struct app_opts *o)
         pthread_join(ws[i].tid, NULL);
     if (started == n)
         status = 0;
-    print_final(def, ws, n, x, (double)(app_mono_us() - t0) / 1e6);
+    if (!o->no_counters)
+        print_final(def, ws, n, x, (double)(app_mono_us() - t0) / 1e6);
+    if (status == 0 && def->report)
+        status = def->report(ws, n, stdout);
 out:
     for (uint32_t i = 0; ws && i < n; i++) {
         if (ws[i].stack)

@@ -1,11 +1,13 @@
-/* What the demo servers on the userspace stack over AF_XDP (toe-echo,
- * toe-httpd) share: the command line of the port and the stack, one worker
- * thread and one stack over every RX queue (--queues N, cfg.one_port), the
- * poll loop (CLOCK_MONOTONIC, poll() until the next stack timer or app
- * deadline, at most 100 ms so signals are noticed; or spinning with
- * --busy-poll), SIGUSR1 dumps, and the counters printed at exit. A server
+/* What the programs on the userspace stack over AF_XDP (the servers
+ * toe-echo and toe-httpd, the client toe-load) share: the command line of
+ * the port and the stack, one worker thread and one stack over every RX
+ * queue (--queues N, cfg.one_port), the poll loop (CLOCK_MONOTONIC, ppoll()
+ * until the next stack timer or app deadline, at most 100 ms so signals are
+ * noticed; or spinning with --busy-poll), SIGUSR1 dumps, and the counters
+ * printed at exit. A server
  * describes itself with a struct app_def: its listener callbacks, its
- * per-worker service and its extra options. */
+ * per-worker service and its extra options; a client (app_def.client) has
+ * no listener and ends the run itself. */
 #ifndef TOE_APPS_COMMON_APP_H
 #define TOE_APPS_COMMON_APP_H
 
@@ -30,6 +32,9 @@ struct app_opts {
     double stats_interval_s;
     bool busy_poll;
     bool cores_given;   /* --cores: one stack, one pinned thread per core */
+    bool no_counters;   /* no stack and port counters at exit (a client's choice) */
+    uint32_t spin_us;   /* keep spinning this long after work, and rather than
+                           sleep for a deadline this close (0: IDLE_SPINS only) */
 };
 
 struct app_def;
@@ -69,17 +74,31 @@ struct app_def {
      * summed over workers ("# name counters" and "Name value" lines). */
     void (*summary)(const struct app_worker *w, double t_s);
     void (*counters_print)(const struct app_worker *ws, uint32_t n, FILE *out);
+
+    /* A client (toe-load) instead of a server: --port is optional and
+     * nothing listens; positional arguments go to parse_arg (0 or -EINVAL);
+     * defaults() may change the option defaults before parsing; the stack
+     * and port counters at exit go to stderr and report() prints last on
+     * stdout and returns the exit status. The app ends the run itself with
+     * app_stop() (a signal ends it too). */
+    bool client;
+    int (*parse_arg)(const struct app_def *def, const char *arg);
+    void (*defaults)(struct app_opts *o);
+    int (*report)(const struct app_worker *ws, uint32_t n, FILE *out);
 };
 
 /* Parses argv into *o (defaults first). --help prints the usage and exits 0.
  * Returns 0, or -EINVAL after a message on stderr (exit APP_EXIT_USAGE). */
 int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_opts *o);
-/* Opens the port, runs the worker until SIGINT/SIGTERM, prints the
- * counters. Returns the exit status: 0 after a signal, 1 on setup failure. */
+/* Opens the port, runs the worker until SIGINT/SIGTERM (or app_stop()),
+ * prints the counters. Returns the exit status: 0 after a signal (a client:
+ * its report()'s), 1 on setup failure. */
 int app_run(const struct app_def *def, const struct app_opts *o);
 
 /* "NAME: OPT VAL: WANT" on stderr; returns -EINVAL. */
 int app_bad(const struct app_def *def, const char *opt, const char *val, const char *want);
+/* Ends app_run's loop (any thread, async-signal-safe). */
+void app_stop(void);
 /* Decimal/hex number in [min, max]; 0 or -EINVAL. */
 int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* CLOCK_MONOTONIC in microseconds. */

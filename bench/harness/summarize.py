@@ -170,6 +170,40 @@ def table_cpu(t, out):
                    f"| {ceil[0]} | {t.spread(test, conns, metric)} |")
 
 
+# ---- toe-load: the same servers driven by the client on toe ------------------
+
+LOAD_ROWS = [("ping-pong latency p50, 1 conn (µs)", "load_pingpong", 1, "latency_p50"),
+             ("ping-pong latency p99, 1 conn (µs)", "load_pingpong", 1, "latency_p99"),
+             ("echo requests/s, 1 conn", "load_pingpong", 1, "requests_per_s")]
+LOAD_ROWS += [(f"echo requests/s, {c} conns", "load_rr", c, "requests_per_s")
+              for c in (16, 64, 256)]
+LOAD_ROWS += [(f"HTTP keep-alive requests/s, {c} conns", "load_http_keepalive", c,
+               "requests_per_s") for c in (64, 256)]
+LOAD_ROWS += [("HTTP keep-alive latency p50, 256 conns (µs)", "load_http_keepalive", 256,
+               "latency_p50"),
+              ("short connections/s, `Connection: close`, 64 conns", "load_short", 64,
+               "connections_per_s")]
+
+
+def table_load(t, out):
+    out.append("| measurement | toe | twin-epoll | twin-uring | toe / epoll | toe / uring "
+               "| ceiling: reflector, toe-load | CPU % server / toe-load (toe · epoll · uring) |")
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|")
+    for label, test, conns, metric in LOAD_ROWS:
+        vals = [t.cell(s, test, conns, metric) for s in SERVERS]
+        ceil = t.cell(CEIL, test, conns, metric)
+        if all(v[0] == "–" for v in vals + [ceil]):
+            continue
+        cpu = []
+        for s in SERVERS:
+            a = t.cells.get((s, test, conns, "server_cpu_util"))
+            b = t.cells.get((s, test, conns, "client_cpu_util"))
+            cpu.append(f"{fmt(a.median if a else None)}/{fmt(b.median if b else None)}")
+        out.append(f"| {label} | {vals[0][0]} | {vals[1][0]} | {vals[2][0]} | "
+                   f"{t.ratio(vals[0][1], vals[1][1])} | {t.ratio(vals[0][1], vals[2][1])} "
+                   f"| {ceil[0]} | {' · '.join(cpu)} |")
+
+
 def table_util(t, out):
     out.append("| run | toe | twin-epoll | twin-uring | reflector |")
     out.append("|---|--:|--:|--:|--:|")
@@ -354,6 +388,14 @@ def main():
              "shared machine (compare the min..max in the charts) or a client-bound run."])
     section("## HTTP: toe-httpd vs twin-httpd-epoll / twin-httpd-uring (wrk -t1, ab; GET /tiny)",
             table_http, [])
+    section("## The same servers driven by toe-load (the client on toe over AF_XDP, "
+            "apps/toe-load; 64-byte echo, GET /tiny)", table_load,
+            ["toe-load runs with its own address on the client's veth, pinned to the "
+             "client CPU like the kernel clients, 0.5 s warm-up, then --duration; latency "
+             "from its log-bucketed histogram. Ceiling: toe-reflector driven by toe-load "
+             "(toe's TCP talks to itself through it). CPU %: of one core, server / toe-load, "
+             "over the whole run: where toe-load is below 100 % and below the server, the "
+             "server set the pace."])
     section("## Server CPU per request (utime+stime of the server process from /proc/PID/stat, "
             "before and after each run, / requests)", table_cpu,
             ["Tick-based accounting: softirq work is charged to the task it interrupts, so "
