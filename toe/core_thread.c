@@ -93,7 +93,7 @@ static void core_sleep(struct toe_core *core)
     struct toe_stack *stack = core->stack;
     struct pollfd pfd[3];
     nfds_t n = 0;
-    int timeout_ms = MAX_SLEEP_MS;
+    uint64_t sleep_us = (uint64_t)MAX_SLEEP_MS * 1000;
 
     port_kick(core->port); /* copy-mode TX leaves inside sendto() */
     /* After this store, core_next_us() looks at the rings a last time. */
@@ -103,8 +103,10 @@ static void core_sleep(struct toe_core *core)
         atomic_store(&core->sleeping, false);
         return;
     }
-    if (next - now_us < (uint64_t)MAX_SLEEP_MS * 1000)
-        timeout_ms = (int)((next - now_us + 999) / 1000);
+    /* To the microsecond (ppoll): a timer or an app deadline (an open-loop
+     * load generator's next send) is not rounded up to a millisecond. */
+    if (next - now_us < sleep_us)
+        sleep_us = next - now_us;
     int fd = core->own_port ? port_fd(core->port) : -1;
     if (fd >= 0)
         pfd[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
@@ -114,7 +116,9 @@ static void core_sleep(struct toe_core *core)
         if (afd >= 0)
             pfd[n++] = (struct pollfd){.fd = afd, .events = POLLIN};
     }
-    poll(pfd, n, timeout_ms);
+    struct timespec ts = {.tv_sec = (time_t)(sleep_us / 1000000),
+                          .tv_nsec = (long)(sleep_us % 1000000) * 1000};
+    ppoll(pfd, n, &ts, NULL);
     atomic_store(&core->sleeping, false);
     uint64_t drain;
     while (read(core->efd, &drain, sizeof(drain)) > 0)
