@@ -14,9 +14,12 @@
 #   --duration S    seconds per measurement, whole seconds (5)
 #   --quick         1 repetition of 2 s each (explicit --reps/--duration win)
 #   --only LIST     comma-separated: pingpong,echo_rr,http_keepalive,short,
-#                   bulk,ceiling,load (default all; CPU per request comes with
-#                   each; load = the same servers and ceiling driven by
-#                   toe-load, the client on toe over AF_XDP)
+#                   bulk,ceiling,load,cores (default all; CPU per request comes
+#                   with each; load = the same servers and ceiling driven by
+#                   toe-load, the client on toe over AF_XDP; cores = toe-echo
+#                   with 1 and 2 core threads, split classes, schedule
+#                   placement, 3 threads on 1 CPU, beside twin-epoll:
+#                   bench/harness/cores.sh)
 #   --servers LIST  comma-separated: toe,twin-epoll,twin-uring (default all)
 #   --out DIR       results folder (default results/<UTC timestamp>/)
 #   --build DIR     build tree (default build/release, built with
@@ -54,7 +57,7 @@ done
 [[ $DUR =~ ^[1-9][0-9]*$ && $DUR -le 120 ]] ||
     { echo "run-bench.sh: --duration: whole seconds 1..120" >&2; exit 2; }
 
-ALL_TESTS="pingpong echo_rr http_keepalive short bulk ceiling load"
+ALL_TESTS="pingpong echo_rr http_keepalive short bulk ceiling load cores"
 TESTS=$ALL_TESTS
 if [[ -n $ONLY ]]; then
     TESTS=""
@@ -130,6 +133,8 @@ CSV=$OUT/results.csv
 . "$HARNESS/lib.sh"
 # shellcheck source=harness/load.sh
 . "$HARNESS/load.sh"
+# shellcheck source=harness/cores.sh
+. "$HARNESS/cores.sh"
 
 SRV_CPUSET=1 CLI_CPUSET=0
 if (($(nproc) < 2)); then SRV_CPUSET=0; fi
@@ -222,6 +227,7 @@ for ((REP = 1; REP <= REPS; REP++)); do
             warn "skipping the reflector in rep $REP"
         fi
     fi
+    if want cores; then cores_runs; fi
 done
 log "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); took $(($(date +%s) - T_START)) s"
 machine_finish >>"$OUT/machine.txt"

@@ -106,14 +106,17 @@ xdp_attached() { ip -n "$SNS" link show dev "$LAB_SERVER_IF" 2>/dev/null | grep 
 # pid: nsenter, ip netns exec and taskset all exec).
 server_start() {
     local proto=$1 srv=$2 bin pat="listening on" mode=exec comm
-    local -a args
+    local -a args extra
     SRV_NAME=$srv SRV_PROTO=$proto
     SRV_LOG=$OUT/logs/$srv-$proto-r$REP.log
     case $srv/$proto in
-    toe/echo)
+    toe/echo | toe-*/echo)
+        # toe-*: a multi-core configuration of cores.sh (toe_variant_args).
         mode=net bin=$BUILD/apps/toe-echo/toe-echo
         args=(--iface "$LAB_SERVER_IF" --ip "$IP/$LAB_PREFIX" --port "$EPORT"
-            --max-flows "$TOE_MAX_FLOWS") ;;
+            --max-flows "$TOE_MAX_FLOWS")
+        [[ $srv == toe-* ]] && read -r -a extra <<<"$(toe_variant_args "$srv")" &&
+            args+=("${extra[@]}") ;;
     toe/http)
         mode=net bin=$BUILD/apps/toe-httpd/toe-httpd
         args=(--iface "$LAB_SERVER_IF" --ip "$IP/$LAB_PREFIX" --port "$HPORT"
@@ -168,7 +171,7 @@ netns_counter() { # NS NAME
 block_counters() {
     local cli srv
     cli=$(($(netns_counter "$CNS" TcpRetransSegs) - ${BLK_CLI_RETX0:-0}))
-    if [[ $SRV_NAME == toe ]]; then
+    if [[ $SRV_NAME == toe || $SRV_NAME == toe-* ]]; then
         srv=$(awk '$1 == "TcpRetransSegs" { v += $2 } END { print v + 0 }' "$SRV_LOG")
     elif [[ $SRV_NAME == reflector ]]; then
         srv=0

@@ -34,7 +34,7 @@ run_load() { # SERVER TEST(load_pingpong|load_rr|load_http_keepalive|load_short)
     local srv=$1 test=$2 conns=$3 raw rc=0 port=$EPORT n err v metric
     local -a args
     case $test in
-    load_pingpong | load_rr) args=(rr --size 64) ;;
+    load_pingpong | load_rr | cores_load_rr) args=(rr --size 64) ;;
     load_http_keepalive) args=(http --path /tiny) port=$HPORT ;;
     load_short) args=(http --close --path /tiny) port=$HPORT ;;
     esac

@@ -335,6 +335,34 @@ def write_charts(cells, datadir):
     return charts
 
 
+# ---- many cores: toe-echo's configurations (bench/harness/cores.sh) ----------
+
+CORES_SERVERS = [("toe", "1 thread (CPU 1)"),
+                 ("toe-cores2", "--cores 0,1 (core 0 shares CPU 0 with the client)"),
+                 ("toe-classes", "--cores 0,1 --classes control=0,data=1"),
+                 ("toe-schedule", "--cores 0,1 --balance schedule"),
+                 ("toe-cores3on1", "--cores 1,1,1 (3 threads, 1 CPU)"),
+                 ("twin-epoll", "kernel twin, 1 thread (CPU 1)")]
+
+
+def table_cores(t, out):
+    out.append("| configuration | toe-load 4 conns (req/s) | toe-load 64 conns (req/s) "
+               "| kernel client 64 conns (req/s) | server CPU µs/req (toe-load 64) "
+               "| CPU % server / client (toe-load 64) |")
+    out.append("|---|--:|--:|--:|--:|--:|")
+    for srv, label in CORES_SERVERS:
+        r4 = t.cell(srv, "cores_load_rr", 4, "requests_per_s")
+        r64 = t.cell(srv, "cores_load_rr", 64, "requests_per_s")
+        k64 = t.cell(srv, "cores_echo_rr", 64, "requests_per_s")
+        cpu = t.cell(srv, "cores_load_rr", 64, "server_cpu_per_req")
+        if all(v[0] == "–" for v in (r4, r64, k64)):
+            continue
+        a = t.cells.get((srv, "cores_load_rr", 64, "server_cpu_util"))
+        b = t.cells.get((srv, "cores_load_rr", 64, "client_cpu_util"))
+        util = f"{fmt(a.median if a else None)}/{fmt(b.median if b else None)}"
+        out.append(f"| {srv}: {label} | {r4[0]} | {r64[0]} | {k64[0]} | {cpu[0]} | {util} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--csv", required=True)
@@ -396,6 +424,14 @@ def main():
              "(toe's TCP talks to itself through it). CPU %: of one core, server / toe-load, "
              "over the whole run: where toe-load is below 100 % and below the server, the "
              "server set the pace."])
+    section("## Many cores: toe-echo's configurations beside the kernel twin (64-byte echo)",
+            table_cores,
+            ["One server at a time, the client (toe-load or toe-echo-check) pinned to CPU 0. "
+             "With --cores 0,1 toe's core 0 shares CPU 0 with the client, so on this 2-CPU "
+             "machine a second core thread competes with the client it serves; "
+             "`--cores 1,1,1` runs three core threads on CPU 1 (the idle ones sleep). "
+             "Server CPU counts every thread of the process. 4 connections: hash buckets "
+             "may place them unevenly, the flow schedule alternates."])
     section("## Server CPU per request (utime+stime of the server process from /proc/PID/stat, "
             "before and after each run, / requests)", table_cpu,
             ["Tick-based accounting: softirq work is charged to the task it interrupts, so "
