@@ -5,7 +5,25 @@
  *
  * Input is two-stage: the receiving core validated, parsed and hashed the
  * frame (input.c); the owner looks the flow up and runs TCP. ARP and ICMP
- * have no flow and run where they arrive. */
+ * have no flow and run where they arrive.
+ *
+ * Who writes the tables (a deviation from DESIGN.md, which has the control
+ * thread write both and the RX cores read them under RCU or epochs):
+ *  - The bucket table is one array of 16-bit owners. The control thread
+ *    does not write it: it asks the owner (MOVE_REQ), and the owner flips
+ *    the entry (a release store; dispatchers load with acquire) as step 2
+ *    of the move protocol (bucket_move.h), because the flip must come
+ *    before the owner's fence requests and after its own last event of
+ *    the bucket. A single aligned store needs no grace period: a reader
+ *    sees the old owner or the new one, and the fences cover both.
+ *  - Associations are one table per dispatcher (toe/dispatch/assoc.h),
+ *    touched only by its core: a lookup writes (it refreshes the idle
+ *    time), so any sharing would put an atomic write on the per-packet
+ *    path, and memorizing happens per connection (schedule placement,
+ *    handover), far too often for RCU's copy and grace period. Changes
+ *    travel as messages (MEMORIZE, HO_BEGIN, FORGET) to every dispatcher:
+ *    each is a mirror of the others, so either RX queue can steer any flow
+ *    (lab_echo_*_mq moves a client between queues mid-transfer). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
