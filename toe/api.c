@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "toe/core_msg.h"
+#include "toe/dispatch/assoc.h"
 #include "toe/handover.h"
 #include "toe/stack_internal.h"
 
@@ -118,10 +119,14 @@ static struct toe_core *calling_core(struct toe_stack *stack)
  * next counter value on a collision. F is SipHash with the stack's flow key
  * over the tuple with lport 0. We also skip ports whose tuple hashes into a
  * bucket another core owns, so the whole flow stays on the calling core
- * without an association (on average n_cores tries). */
+ * without an association (on average n_cores tries). A core that owns no
+ * bucket (a data-class core) takes any free port; toe_connect then
+ * memorizes the flow in every dispatcher (seed 003: active opens). */
 static int ephemeral_pick(struct toe_core *core, struct flow_key *key)
 {
     const uint32_t lo = 49152, num = 65536 - 49152;
+    bool any_bucket = core->stack->n_cores == 1 ||
+                      atomic_load_explicit(&core->fig.buckets_owned, memory_order_relaxed) == 0;
     struct flow_key k0 = *key;
 
     k0.lport = 0;
@@ -130,7 +135,7 @@ static int ephemeral_pick(struct toe_core *core, struct flow_key *key)
         key->lport = (uint16_t)(lo + (offset + core->ephemeral_next++) % num);
         uint64_t h = flow_hash(&core->flows.hash_key, key);
         uint32_t b = flow_bucket(h, core->n_buckets);
-        if (core->stack->n_cores > 1 && !core->bucket_here[b])
+        if (!any_bucket && !core->bucket_here[b])
             continue;
         if (flow_table_lookup_hashed(&core->flows, key, h) == FLOW_ID_NONE)
             return 0;
@@ -164,8 +169,22 @@ int toe_connect(struct toe_stack *stack, uint32_t raddr, uint16_t rport,
         return rc;
     struct tcp_tuple t = {.laddr = core->ip, .raddr = raddr, .lport = key.lport, .rport = rport};
 
+    bool memorized = false;
+    uint64_t h = 0;
+    if (core->stack->n_cores > 1) {
+        h = flow_hash(&core->flows.hash_key, &key);
+        if (!core->bucket_here[flow_bucket(h, core->n_buckets)]) {
+            if (!core_msg_memorize_all(core, &key, h, core->index))
+                return -EAGAIN; /* this core's association table is full */
+            memorized = true;
+        }
+    }
     rc = tcp_connect(&core->eng, &t, core->now_us, &tc);
     if (rc) {
+        if (memorized) {
+            assoc_forget(core->assoc, &key, h, core->now_us);
+            core_msg_forget_all(core, &key, h);
+        }
         core_app_done(core);
         return rc;
     }

@@ -110,6 +110,29 @@ void core_msg_forget_all(struct toe_core *core, const struct flow_key *key, uint
     }
 }
 
+bool core_msg_memorize_all(struct toe_core *core, const struct flow_key *key, uint64_t hash,
+                           uint32_t to)
+{
+    if (assoc_memorize(core->assoc, key, hash, (uint16_t)to, core->now_us) < 0) {
+        core->dstats.assoc_full++;
+        return false;
+    }
+    for (uint32_t r = 0; r < core->stack->n_cores; r++) {
+        if (r == core->index)
+            continue;
+        struct core_msg *m = core_msg_reserve(core, r, CORE_MSG_MEMORIZE);
+        if (!m) {
+            core->dstats.assoc_full++;
+            continue;
+        }
+        m->to = to;
+        m->flow.key = *key;
+        m->flow.hash = hash;
+        core_msg_commit(core, r);
+    }
+    return true;
+}
+
 /* One message. Returns false if it must stay in the ring for a later round
  * (its answer found no room). */
 static bool msg_handle(struct toe_core *core, struct core_msg *m)

@@ -93,6 +93,11 @@ int core_msg_send_event(struct toe_core *core, uint32_t dst, const struct toe_ev
 /* Tells every other core to forget its association for a flow this core
  * held pinned (it rejoined its bucket, or ended). */
 void core_msg_forget_all(struct toe_core *core, const struct flow_key *key, uint64_t hash);
+/* Memorizes flow key -> core `to` here and tells every other core to
+ * (seed 003's mirroring). False if this core's table is full; a core whose
+ * ring is full is counted (DispatchAssocFull) and places the flow by bucket. */
+bool core_msg_memorize_all(struct toe_core *core, const struct flow_key *key, uint64_t hash,
+                           uint32_t to);
 /* Tells every other core of an ARP packet this core processed. */
 void core_msg_share_arp(struct toe_core *core, const struct arp_view *a);
 

@@ -206,23 +206,8 @@ static bool event_by_schedule(struct toe_core *core, const struct toe_event *ev)
         return false;
     stack_sched_copy(stack, TOE_CLASS_CONTROL, &core->syn_sched);
     uint16_t to = schedule_next(&core->syn_sched.s);
-    if (assoc_memorize(core->assoc, &ev->key, ev->hash, to, core->now_us) < 0) {
-        core->dstats.assoc_full++;
+    if (!core_msg_memorize_all(core, &ev->key, ev->hash, to))
         return false;
-    }
-    for (uint32_t r = 0; r < stack->n_cores; r++) {
-        if (r == core->index)
-            continue;
-        struct core_msg *m = core_msg_reserve(core, r, CORE_MSG_MEMORIZE);
-        if (!m) {
-            core->dstats.assoc_full++; /* that core places its events by bucket */
-            continue;
-        }
-        m->to = to;
-        m->flow.key = ev->key;
-        m->flow.hash = ev->hash;
-        core_msg_commit(core, r);
-    }
     core->dstats.scheduled++;
     return event_by_assoc(core, ev);
 }

@@ -108,8 +108,9 @@ struct toe_stack_config {
      * belong to control cores only), is handed over to a data core (by the
      * data class's flow schedule) when it reaches ESTABLISHED and back to a
      * control core when it leaves it (FIN, close). Apps that hold
-     * connections need on_move_out/on_move_in for them to move; active
-     * opens are made on control cores. */
+     * connections need on_move_out/on_move_in for them to move. An active
+     * open from a core without buckets (a data core) is memorized in every
+     * dispatcher (an association) and stays on that core. */
     uint64_t control_cores;
     uint64_t data_cores;
     /* Placement of new connections (seed flow-schedules): false (default)

@@ -908,6 +908,44 @@ static void test_classes_rst_after_handover(void **state)
     world_destroy(&w);
 }
 
+/* An active open from a data core (it owns no bucket): any free port, the
+ * flow memorized in every dispatcher; it echoes byte-exact through the
+ * 1-core peer's echo service, stays on core 1 while established, is handed
+ * to its bucket's control core to close, and every association is gone at
+ * the end. */
+static void test_classes_active_open_on_data_core(void **state)
+{
+    (void)state;
+    struct world w;
+    struct world_opts o = {.control_cores = 0x1, .data_cores = 0x2};
+    world_create_opts(&w, 2, 0, 0, 1000000000ull, &o);
+    assert_int_equal(toe_listen(w.cli_stack, 9, 16, &srv_ops, &w.srv), 0);
+    struct cli_conn *cc = &w.cli.conns[0];
+    w.cli.n = 1;
+    cc->total = 64 * 1024;
+    stack_current_set(srv_core(&w, 1));
+    assert_int_equal(toe_connect(w.srv_stack, IP_CLI, 9, &cli_ops, cc, &cc->c), 0);
+    stack_current_set(NULL);
+    assert_int_equal(toe_conn_core(cc->c), 1);
+    for (uint64_t i = 0; i < 1000000 && !all_done(&w); i++)
+        if (!world_step(&w))
+            break;
+    run_all(&w, 3000000);
+    assert_int_equal(w.cli.done, 1);
+    assert_int_equal(w.cli.bad, 0);
+    assert_int_equal(w.srv.echoed, 64 * 1024);
+    assert_int_equal(srv_core(&w, 1)->dstats.ho_in, 0); /* it began there */
+    assert_int_equal(srv_core(&w, 1)->dstats.ho_out + srv_core(&w, 1)->dstats.ho_cancelled, 1);
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_int_equal(flow_table_count(&srv_core(&w, i)->flows), 0);
+        assert_int_equal(assoc_count(srv_core(&w, i)->assoc), 0);
+    }
+    uint64_t rsts = 0;
+    assert_int_equal(toe_stack_counter(w.srv_stack, "TcpOutRsts", &rsts), 0);
+    assert_int_equal(rsts, 0);
+    world_destroy(&w);
+}
+
 /* ---- flow schedules ---- */
 
 /* New connections placed by the flow schedule (4 cores, equal weights: the
@@ -958,6 +996,7 @@ int main(void)
         cmocka_unit_test(test_classes_fin_after_handover),
         cmocka_unit_test(test_classes_rst_during_handover),
         cmocka_unit_test(test_classes_rst_after_handover),
+        cmocka_unit_test(test_classes_active_open_on_data_core),
         cmocka_unit_test(test_schedule_places_new_flows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
