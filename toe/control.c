@@ -41,7 +41,7 @@ struct toe_control {
     struct balance_core_figures *fig;
     struct schedule_config scfg;
     struct schedule_core_figures *sfig; /* the data class's cores, in order */
-    struct flow_schedule sched[2];      /* computed here, then published */
+    struct flow_schedule sched[SCHED_MAX]; /* computed here, then published */
     uint16_t *ctrl_owner;               /* owner[] as positions among control cores */
     struct balance_core_figures *ctrl_fig;
     struct control_view view;
@@ -72,8 +72,7 @@ int control_create(struct toe_stack *stack)
         !ctl->fig || !ctl->sfig || !ctl->ctrl_owner || !ctl->ctrl_fig)
         return -ENOMEM;
     schedule_config_default(&ctl->scfg);
-    ctl->sched[0] = stack->sched[0];
-    ctl->sched[1] = stack->sched[1];
+    memcpy(ctl->sched, stack->sched, sizeof(ctl->sched));
     return 0;
 }
 
@@ -242,9 +241,12 @@ static void control_round(struct toe_stack *stack)
     if (nc == 1 || ctl->interval_us == 0)
         return;
     if (stack->classes_split)
-        publish_schedule(stack, ctl, TOE_CLASS_DATA);
+        publish_schedule(stack, ctl, SCHED_DATA);
     if (stack->cfg.schedule_new_flows)
-        publish_schedule(stack, ctl, TOE_CLASS_CONTROL);
+        publish_schedule(stack, ctl, SCHED_DEFAULT);
+    for (uint32_t g = 1; g <= stack->cfg.n_groups; g++)
+        if (!stack->cfg.groups[g - 1].hash)
+            publish_schedule(stack, ctl, SCHED_GROUP(g));
     plan_bucket_moves(stack, ctl);
 }
 

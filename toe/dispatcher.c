@@ -192,20 +192,33 @@ void core_event_here(struct toe_core *core, const struct toe_event *ev)
         event_by_bucket(core, ev);
 }
 
-/* A new connection (a SYN to a port we listen on) placed by the control
- * class's flow schedule (seed flow-schedules) instead of its bucket: every
- * dispatcher memorizes where it went (the SYN's own dispatcher first, so
- * its retransmissions and the handshake's ACK follow), and the flow's core
- * forgets it everywhere when it ends. False: place it by bucket. */
+/* A new connection (a SYN to a port we listen on) placed by its app
+ * group (seed flow-schedules) instead of its bucket: the group's flow
+ * schedule (or the flow's hash over the group's cores) names the core, every
+ * dispatcher memorizes it (the SYN's own dispatcher first, so its
+ * retransmissions and the handshake's ACK follow), and the flow's core
+ * forgets it everywhere when it ends. The default group (ports no group
+ * names) is placed this way only with schedule_new_flows. False: place it by
+ * bucket. */
 static bool event_by_schedule(struct toe_core *core, const struct toe_event *ev)
 {
     struct toe_stack *stack = core->stack;
 
-    if (!stack->cfg.schedule_new_flows || ev->type != TOE_EV_TCP_SYN || ev->pinned ||
-        ev->by_bucket || !listener_find(&core->listeners, ev->key.lport))
+    if (stack->n_cores == 1 || ev->type != TOE_EV_TCP_SYN || ev->pinned || ev->by_bucket)
         return false;
-    stack_sched_copy(stack, TOE_CLASS_CONTROL, &core->syn_sched);
-    uint16_t to = schedule_next(&core->syn_sched.s);
+    uint8_t g = stack->port_group ? schedule_groups_lookup(stack->port_group, ev->key.lport) : 0;
+    if ((g == 0 && !stack->cfg.schedule_new_flows) ||
+        !listener_find(&core->listeners, ev->key.lport))
+        return false;
+    uint32_t k = g ? SCHED_GROUP(g) : SCHED_DEFAULT;
+    struct flow_schedule *s = &core->scheds[k].s;
+    uint16_t to;
+    if (g && stack->cfg.groups[g - 1].hash) {
+        to = s->cores[ev->hash % s->n_cores];
+    } else {
+        stack_sched_copy(stack, k, &core->scheds[k]);
+        to = schedule_next(s);
+    }
     if (!core_msg_memorize_all(core, &ev->key, ev->hash, to))
         return false;
     core->dstats.scheduled++;

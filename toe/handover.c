@@ -42,7 +42,6 @@ struct core_handover {
     uint32_t n_out;
     struct ho_in *in;
     uint32_t n_in, cap_in;      /* cap: HO_MAX_OUT from every other core */
-    struct core_sched data_sched; /* where handovers to the data class go */
 };
 
 /* The class a flow belongs to in a state: data while ESTABLISHED, control
@@ -73,11 +72,6 @@ int handover_init(struct toe_core *core)
         free(ho);
         return -ENOMEM;
     }
-    ho->data_sched.version = UINT64_MAX;
-    stack_sched_copy(stack, TOE_CLASS_DATA, &ho->data_sched);
-    /* Cores start at different places of the vector, so the first flows
-     * of every control core do not all go to the same data core. */
-    ho->data_sched.s.cursor = core->index % ho->data_sched.s.vec_len;
     core->ho = ho;
     return 0;
 }
@@ -155,7 +149,7 @@ static uint32_t handover_target(struct toe_core *core, struct toe_conn *c, enum 
     struct toe_stack *stack = core->stack;
 
     if (k == TOE_CLASS_DATA)
-        return schedule_next(&core->ho->data_sched.s);
+        return schedule_next(&core->scheds[SCHED_DATA].s);
     uint32_t b = flow_bucket(core->flows.slots[c->flow_id].hash, stack->n_buckets);
     return atomic_load_explicit(&stack->bucket_owner[b], memory_order_acquire);
 }
@@ -339,7 +333,7 @@ uint32_t handover_step(struct toe_core *core)
 
     if (!ho)
         return 0;
-    stack_sched_copy(core->stack, TOE_CLASS_DATA, &ho->data_sched);
+    stack_sched_copy(core->stack, SCHED_DATA, &core->scheds[SCHED_DATA]);
     for (c = TAILQ_FIRST(&ho->queue); c && ho->n_out < HO_MAX_OUT; c = next) {
         next = TAILQ_NEXT(c, ho_link);
         work += start_one(core, c);

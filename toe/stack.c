@@ -618,9 +618,13 @@ static int core_dispatch_init(struct toe_core *core)
     core->assoc = calloc(1, sizeof(*core->assoc));
     if (!core->assoc)
         return -ENOMEM;
-    core->syn_sched.version = UINT64_MAX;
-    stack_sched_copy(stack, TOE_CLASS_CONTROL, &core->syn_sched);
-    core->syn_sched.s.cursor = core->index % core->syn_sched.s.vec_len;
+    /* Cores start at different places of each vector, so the first flows
+     * every core places do not all go to the same core. */
+    for (uint32_t k = 0; k < stack->n_sched; k++) {
+        core->scheds[k].version = UINT64_MAX;
+        stack_sched_copy(stack, k, &core->scheds[k]);
+        core->scheds[k].s.cursor = core->index % core->scheds[k].s.vec_len;
+    }
     int rc = assoc_init(core->assoc, &ac);
     if (rc) {
         free(core->assoc);
@@ -788,6 +792,30 @@ static void stack_keys_derive(struct toe_stack *stack, uint64_t seed)
     sodium_memzero(master, sizeof(master));
 }
 
+/* App groups: cores that exist and run the control class (a new
+ * connection's handshake is the control class's), each port in one group. */
+static int stack_check_groups(const struct toe_stack_config *cfg, uint64_t all)
+{
+    uint64_t control = cfg->control_cores ? cfg->control_cores : all;
+
+    if (cfg->n_groups > TOE_MAX_GROUPS)
+        return -EINVAL;
+    for (uint32_t g = 0; g < cfg->n_groups; g++) {
+        const struct toe_app_group *grp = &cfg->groups[g];
+        if (!grp->cores || (grp->cores & ~(all & control)))
+            return -EINVAL;
+        for (uint32_t j = 0; j < TOE_GROUP_PORTS; j++) {
+            if (!grp->ports[j])
+                continue;
+            for (uint32_t h = 0; h <= g; h++)
+                for (uint32_t k = 0; k < (h == g ? j : TOE_GROUP_PORTS); k++)
+                    if (cfg->groups[h].ports[k] == grp->ports[j])
+                        return -EINVAL; /* a port in two groups */
+        }
+    }
+    return 0;
+}
+
 static int stack_check_config(const struct toe_stack_config *cfg, uint32_t n_ports)
 {
     if (cfg->ipv4_addr == 0 || cfg->max_flows == 0)
@@ -806,7 +834,7 @@ static int stack_check_config(const struct toe_stack_config *cfg, uint32_t n_por
     uint64_t all = cfg->n_cores == 64 ? UINT64_MAX : (1ull << cfg->n_cores) - 1;
     if ((cfg->control_cores & ~all) || (cfg->data_cores & ~all))
         return -EINVAL; /* a class names a core that does not exist */
-    return 0;
+    return stack_check_groups(cfg, all);
 }
 
 /* The class core sets (0 = every core) and the control cores in order:
@@ -825,6 +853,41 @@ static void stack_classes_init(struct toe_stack *stack)
             stack->ctrl_cores[stack->n_ctrl++] = (uint16_t)i;
 }
 
+/* The flow schedules (SCHED_*) at their initial, equal-weight vectors, and
+ * the port -> app group table. */
+static int stack_scheds_init(struct toe_stack *stack)
+{
+    const struct toe_stack_config *cfg = &stack->cfg;
+
+    stack->n_sched = SCHED_GROUP(cfg->n_groups) + (cfg->n_groups ? 1 : 0);
+    if (stack->n_sched < 2)
+        stack->n_sched = 2;
+    if (cfg->n_groups) {
+        stack->port_group = malloc(sizeof(*stack->port_group));
+        if (!stack->port_group)
+            return -ENOMEM;
+        schedule_groups_init(stack->port_group);
+    }
+    for (uint32_t k = 0; k < stack->n_sched; k++) {
+        uint64_t mask = k == SCHED_DEFAULT ? stack->class_mask[TOE_CLASS_CONTROL]
+                        : k == SCHED_DATA  ? stack->class_mask[TOE_CLASS_DATA]
+                                           : cfg->groups[k - SCHED_GROUP(1)].cores;
+        uint16_t cores[TOE_MAX_CORES];
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < stack->n_cores; i++)
+            if (mask & (1ull << i))
+                cores[n++] = (uint16_t)i;
+        int rc = schedule_init(&stack->sched[k], cores, n, n > SCHEDULE_VEC_LEN ? n : SCHEDULE_VEC_LEN);
+        if (rc)
+            return rc;
+    }
+    for (uint32_t g = 1; g <= cfg->n_groups; g++)
+        for (uint32_t j = 0; j < TOE_GROUP_PORTS; j++)
+            if (cfg->groups[g - 1].ports[j])
+                schedule_groups_set(stack->port_group, cfg->groups[g - 1].ports[j], (uint8_t)g);
+    return 0;
+}
+
 /* Bucket table and rings: what the cores share. */
 static int stack_shared_init(struct toe_stack *stack)
 {
@@ -840,17 +903,9 @@ static int stack_shared_init(struct toe_stack *stack)
         atomic_init(&stack->bucket_owner[b], stack->ctrl_cores[b % stack->n_ctrl]);
     pthread_mutex_init(&stack->sched_lock, NULL);
     stack->sched_lock_up = true;
-    int rc;
-    for (unsigned k = 0; k < 2; k++) {
-        uint16_t cores[TOE_MAX_CORES];
-        uint32_t n = 0;
-        for (uint32_t i = 0; i < stack->n_cores; i++)
-            if (stack->class_mask[k] & (1ull << i))
-                cores[n++] = (uint16_t)i;
-        rc = schedule_init(&stack->sched[k], cores, n, n > SCHEDULE_VEC_LEN ? n : SCHEDULE_VEC_LEN);
-        if (rc)
-            return rc;
-    }
+    int rc = stack_scheds_init(stack);
+    if (rc)
+        return rc;
     if (stack->n_cores == 1)
         return 0;
     uint32_t n_rings = (stack->n_cores + 1) * stack->n_cores;
@@ -882,6 +937,7 @@ static void stack_shared_fini(struct toe_stack *stack)
     free((void *)stack->bucket_moving);
     if (stack->sched_lock_up)
         pthread_mutex_destroy(&stack->sched_lock);
+    free(stack->port_group);
 }
 
 int toe_stack_create_ports(const struct toe_stack_config *cfg, struct port *const *ports,

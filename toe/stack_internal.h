@@ -191,13 +191,19 @@ struct core_move_out {
     bool active;
 };
 
-/* A core's copy of a class's flow schedule; the cursor is the core's. */
+/* The stack's flow schedules, by index. */
+#define SCHED_DEFAULT 0          /* app group 0: the control class's cores */
+#define SCHED_DATA 1             /* the data class: where handovers go */
+#define SCHED_GROUP(g) (1 + (g)) /* app group g, 1..TOE_MAX_GROUPS */
+#define SCHED_MAX (2 + TOE_MAX_GROUPS)
+
+/* A core's copy of a flow schedule; the cursor is the core's. */
 struct core_sched {
     struct flow_schedule s;
     uint64_t version;
 };
 
-/* Refreshes *cs from the published schedule of class k if it changed,
+/* Refreshes *cs from the published schedule k (SCHED_*) if it changed,
  * keeping cs's place in the vector (control.c). */
 void stack_sched_copy(struct toe_stack *stack, unsigned k, struct core_sched *cs);
 
@@ -253,7 +259,7 @@ struct toe_core {
     struct assoc_table *assoc;/* this dispatcher's associations (RX cores) */
     struct core_parked *parked; /* events held for buckets moving in */
     struct core_handover *ho; /* class handovers (split classes only) */
-    struct core_sched syn_sched; /* places new connections (schedule_new_flows) */
+    struct core_sched scheds[SCHED_MAX]; /* this core's copies (n_cores > 1) */
     struct core_move_out mv;  /* the bucket this core is giving away */
     struct { uint32_t bucket, to; } mvq[TOE_MOVE_QUEUE]; /* asked, waiting their turn */
     uint32_t mvq_n;
@@ -293,16 +299,19 @@ struct toe_stack {
     bool classes_split;       /* the sets differ: flows are handed over */
     uint16_t ctrl_cores[TOE_MAX_CORES]; /* control cores, ascending */
     uint32_t n_ctrl;
-    /* Each class's flow schedule (seed flow-schedules): the data class's
-     * places handovers, the control class's new connections when
-     * cfg.schedule_new_flows. The control thread rewrites them under
-     * sched_lock once an interval and bumps sched_version; a core copies one
-     * when the version changed (stack_sched_copy). A lock, not a lock-free
-     * scheme: taken once an interval per core, off the per-packet path. */
+    /* Flow schedules (seed flow-schedules), SCHED_*: the default app
+     * group's (the control class's cores: new connections when
+     * cfg.schedule_new_flows), the data class's (handovers), each app
+     * group's. The control thread rewrites them under sched_lock once an
+     * interval and bumps sched_version; a core copies one when the version
+     * changed (stack_sched_copy). A lock, not a lock-free scheme: taken once
+     * an interval per core, off the per-packet path. */
     pthread_mutex_t sched_lock;
     bool sched_lock_up;
-    struct flow_schedule sched[2]; /* [TOE_CLASS_CONTROL], [TOE_CLASS_DATA] */
+    struct flow_schedule sched[SCHED_MAX];
+    uint32_t n_sched;
     atomic_uint_fast64_t sched_version;
+    struct schedule_groups *port_group; /* listening port -> app group (n_groups > 0) */
 
     /* Dispatcher tables shared by the cores. */
     uint32_t n_buckets;

@@ -42,6 +42,21 @@ struct toe_stack; /* one stack: its cores, flow tables, listeners, counters */
 struct toe_conn;  /* one TCP connection as the app sees it */
 
 #define TOE_CC_NAME_MAX 16
+#define TOE_MAX_GROUPS 8      /* app groups besides the default one */
+#define TOE_GROUP_PORTS 8     /* listening ports per app group */
+
+/* An app group (seed flow-schedules): listening ports whose new connections
+ * start on the group's own cores, placed by the group's flow schedule (a
+ * weighted vector stepped in order, recomputed every balance interval from
+ * the cores' figures) or, with hash, by the flow's hash over those cores.
+ * Ports no group names belong to the default group (the control class's
+ * cores; placed by bucket, or by schedule with schedule_new_flows). */
+struct toe_app_group {
+    uint16_t ports[TOE_GROUP_PORTS]; /* 0 = unused */
+    uint64_t cores;                  /* core index bits, within the control class */
+    bool hash;
+};
+
 #define TOE_MAX_CORES 64
 
 /* Stack configuration. Always start from toe_stack_config_init(): new fields
@@ -120,6 +135,9 @@ struct toe_stack_config {
      * A scheduled connection is memorized in every dispatcher's association
      * table (key -> core) and forgotten when it ends. */
     bool schedule_new_flows;
+    /* App groups 1..n_groups (ports listed in one group only). */
+    struct toe_app_group groups[TOE_MAX_GROUPS];
+    uint32_t n_groups;
 };
 
 /* Fills *cfg with defaults (ipv4_addr stays 0: the caller must set it). */

@@ -57,6 +57,7 @@ struct server {
     uint64_t refused;   /* on_move_out said no */
     uint64_t closed, closed_reset;
     uint64_t accepted_on[8];  /* by core */
+    uint64_t accepted_on_9[8]; /* by core, port 9 */
     bool refuse_moves;  /* the app keeps its flows where they are */
 };
 
@@ -87,6 +88,9 @@ static int srv_accept(struct toe_conn *c, void *ctx)
     toe_conn_set_ctx(c, ec);
     srv->accepted++;
     srv->accepted_on[toe_conn_core(c) & 7]++;
+    struct toe_conn_info ci;
+    if (toe_conn_info(c, &ci) == 0 && ci.local_port == 9)
+        srv->accepted_on_9[toe_conn_core(c) & 7]++;
     return 0;
 }
 
@@ -273,6 +277,7 @@ struct world_opts {
     uint64_t control_cores, data_cores; /* processing classes */
     uint32_t rx_burst_frames;
     bool schedule_new_flows;
+    const struct toe_app_group *group; /* one app group, or NULL */
 };
 
 static void world_create_opts(struct world *w, uint32_t n_cores, uint32_t balance_ms,
@@ -304,6 +309,10 @@ static void world_create_opts(struct world *w, uint32_t n_cores, uint32_t balanc
         if (o->rx_burst_frames)
             cfg.rx_burst_frames = o->rx_burst_frames;
         cfg.schedule_new_flows = o->schedule_new_flows;
+        if (o->group) {
+            cfg.groups[0] = *o->group;
+            cfg.n_groups = 1;
+        }
     }
     assert_int_equal(toe_stack_create(&cfg, w->ps, &w->srv_stack), 0);
     toe_stack_config_init(&cfg);
@@ -980,6 +989,72 @@ static void test_schedule_places_new_flows(void **state)
     world_destroy(&w);
 }
 
+/* An app group (port 9 on cores 2 and 3 of 4, by its flow schedule) beside
+ * the default group (port 7, by bucket): port 9's connections alternate
+ * between cores 2 and 3 and never land elsewhere; both echo byte-exact. */
+static void test_app_group_cores(void **state)
+{
+    (void)state;
+    struct world w;
+    struct toe_app_group grp = {.ports = {9}, .cores = 0xc};
+    struct world_opts o = {.group = &grp};
+    world_create_opts(&w, 4, 0, 0, 1000000000ull, &o);
+    assert_int_equal(toe_listen(w.srv_stack, 9, 256, &srv_ops, &w.srv), 0);
+    w.cli.n = MAX_CONNS;
+    for (uint32_t i = 0; i < MAX_CONNS; i++) {
+        struct cli_conn *cc = &w.cli.conns[i];
+        cc->idx = i;
+        cc->total = 16 * 1024;
+        assert_int_equal(toe_connect(w.cli_stack, IP_SRV, i % 2 ? 9 : PORT, &cli_ops, cc, &cc->c),
+                         0);
+    }
+    for (uint64_t i = 0; i < 2000000 && !all_done(&w); i++)
+        if (!world_step(&w))
+            break;
+    run_all(&w, 3000000);
+    assert_int_equal(w.cli.done, MAX_CONNS);
+    assert_int_equal(w.cli.bad, 0);
+    assert_int_equal(w.srv.wrong_core, 0);
+    assert_int_equal(w.srv.echoed, (uint64_t)MAX_CONNS * 16 * 1024);
+    assert_int_equal(w.srv.accepted_on_9[0] + w.srv.accepted_on_9[1], 0);
+    assert_int_equal(w.srv.accepted_on_9[2], MAX_CONNS / 4);
+    assert_int_equal(w.srv.accepted_on_9[3], MAX_CONNS / 4);
+    assert_int_equal(DSTAT(&w, scheduled, 0xf), MAX_CONNS / 2);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(assoc_count(srv_core(&w, i)->assoc), 0);
+    world_destroy(&w);
+}
+
+/* Bad app groups are refused: cores outside the stack or the control
+ * class, a port in two groups. */
+static void test_app_group_config_errors(void **state)
+{
+    (void)state;
+    struct port *a, *b;
+    struct port_mem_config pcfg = {.seed = 1};
+    struct toe_stack_config cfg;
+    struct toe_stack *s = NULL;
+    assert_int_equal(port_mem_pair_create(&pcfg, &a, &b), 0);
+    toe_stack_config_init(&cfg);
+    cfg.ipv4_addr = IP_SRV;
+    cfg.n_cores = 2;
+    cfg.n_groups = 1;
+    cfg.groups[0] = (struct toe_app_group){.ports = {9}, .cores = 0x4};
+    assert_int_equal(toe_stack_create(&cfg, a, &s), -EINVAL); /* core 2 of 2 */
+    cfg.control_cores = 0x1;
+    cfg.data_cores = 0x2;
+    cfg.groups[0].cores = 0x2;
+    assert_int_equal(toe_stack_create(&cfg, a, &s), -EINVAL); /* a data core */
+    cfg.groups[0].cores = 0x1;
+    cfg.n_groups = 2;
+    cfg.groups[1] = (struct toe_app_group){.ports = {8, 9}, .cores = 0x1};
+    assert_int_equal(toe_stack_create(&cfg, a, &s), -EINVAL); /* port 9 twice */
+    cfg.groups[1].ports[1] = 10;
+    assert_int_equal(toe_stack_create(&cfg, a, &s), 0);
+    toe_stack_destroy(s);
+    port_mem_pair_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -998,6 +1073,8 @@ int main(void)
         cmocka_unit_test(test_classes_rst_after_handover),
         cmocka_unit_test(test_classes_active_open_on_data_core),
         cmocka_unit_test(test_schedule_places_new_flows),
+        cmocka_unit_test(test_app_group_cores),
+        cmocka_unit_test(test_app_group_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
