@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "apps/common/app.h"
+#include "apps/common/stat_server.h"
 
 #define IDLE_SPINS   64  /* empty polls before sleeping */
 #define MAX_SLEEP_MS 100 /* so a signal is seen within this */
@@ -28,6 +29,14 @@ static void on_signal(int sig)
         dump_gen++;
     else
         stop_flag = 1;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t app_mono_us(void)
@@ -54,6 +63,8 @@ static void usage(const struct app_def *def, FILE *out)
                  "                         sleeping (uses a whole core per queue)\n"
                  "  --pcap FILE            write every frame in and out to FILE\n"
                  "  --stats-interval S     print a summary line every S seconds (default 0: off)\n"
+                 "  --stat-socket PATH     where toe-stat finds the live figures (default\n"
+                 "                         " STAT_SOCKET_DIR "/<pid>.sock; none: no socket)\n"
                  "  --backlog N            listen backlog: SYN_RCVD + not yet accepted; beyond it\n"
                  "                         SYN cookies (default 1024; 0 = the engine's default)\n"
                  "  --max-flows N          connections incl. TIME_WAIT per queue (default 4096)\n"
@@ -74,8 +85,9 @@ static void usage(const struct app_def *def, FILE *out)
         fputs(def->usage_extra, out);
     fprintf(out, "  --verbose              let libxdp/libbpf print diagnostics\n"
                  "  --help                 this text\n"
-                 "SIGUSR1 prints every connection (ss-like) and the counters; SIGINT/SIGTERM\n"
-                 "stop. Exit: 0 after a signal, 1 setup failure, 2 bad arguments.\n");
+                 "SIGUSR1 prints every connection (ss-like), the core table and the counters;\n"
+                 "SIGINT/SIGTERM"
+                 " stop. Exit: 0 after a signal, 1 setup failure, 2 bad arguments.\n");
 }
 
 int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -173,6 +185,7 @@ enum {
     O_CORES,
     O_BUCKETS,
     O_BALANCE,
+    O_STATSOCK,
     O_VERBOSE,
     O_HELP,
 };
@@ -197,6 +210,7 @@ static const struct option common_opts[] = {
     {"cores", required_argument, NULL, O_CORES},
     {"buckets", required_argument, NULL, O_BUCKETS},
     {"balance-ms", required_argument, NULL, O_BALANCE},
+    {"stat-socket", required_argument, NULL, O_STATSOCK},
     {"verbose", no_argument, NULL, O_VERBOSE},
     {"help", no_argument, NULL, O_HELP},
 };
@@ -302,6 +316,12 @@ static int parse_common(const struct app_def *def, int c, struct app_opts *o, bo
             return app_bad(def, "--balance-ms", optarg, "want 0..3600000");
         o->stack.balance_interval_ms = (uint32_t)v;
         return 0;
+    case O_STATSOCK:
+        if (!optarg[0] || strlen(optarg) >= 108)
+            return app_bad(def, "--stat-socket", optarg, "want a path of 1..107 bytes, or none");
+        o->stat_off = strcmp(optarg, "none") == 0;
+        o->stat_socket = o->stat_off ? NULL : optarg;
+        return 0;
     case O_VERBOSE:
         o->xdp.verbose = true;
         return 0;
@@ -374,6 +394,70 @@ int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_
     return 0;
 }
 
+/* ---- figures: one snapshot for toe-stat, SIGUSR1, --stats-interval, exit ---- */
+
+/* The core table and every counter ("# cores", "# stack counters"). */
+static void print_figures(const struct app_def *def, struct toe_stack *stack, uint64_t t0_us)
+{
+    struct toe_snap *snap = malloc(sizeof(*snap));
+
+    if (!snap)
+        return;
+    stat_snapshot_take(stack, def->name, t0_us, snap);
+    printf("# cores\n");
+    toe_snap_print_cores(snap, NULL, stdout);
+    printf("# stack counters\n");
+    toe_snap_print_counters(snap, false, stdout);
+    free(snap);
+}
+
+/* --stats-interval in --cores mode: one line from a snapshot, busy % per
+ * core over the interval since *prev (which it then replaces). */
+static void print_summary_line(const struct app_def *def, struct toe_stack *stack,
+                               uint64_t t0_us, struct toe_snap *cur, struct toe_snap *prev)
+{
+    uint64_t flows = 0, events = 0, estab = 0, rx = 0, tx = 0;
+
+    stat_snapshot_take(stack, def->name, t0_us, cur);
+    for (uint32_t i = 0; i < cur->n_cores; i++) {
+        flows += cur->core[i].flows;
+        events += cur->core[i].events;
+    }
+    toe_snap_counter(cur, "TcpCurrEstab", &estab);
+    toe_snap_counter(cur, "ToeRxFrames", &rx);
+    toe_snap_counter(cur, "ToeTxFrames", &tx);
+    printf("%s t=%.1fs flows %" PRIu64 " estab %" PRIu64 " events %" PRIu64 " rx %" PRIu64
+           " tx %" PRIu64 " frames busy%%",
+           def->name, (double)cur->uptime_us / 1e6, flows, estab, events, rx, tx);
+    for (uint32_t i = 0; i < cur->n_cores; i++) {
+        uint64_t dt_us = cur->uptime_us - prev->uptime_us;
+        uint64_t db_ns = cur->core[i].busy_ns - prev->core[i].busy_ns;
+        printf(" %.1f", dt_us ? (double)db_ns / 10.0 / (double)dt_us : 0.0);
+    }
+    printf("\n");
+    fflush(stdout);
+    *prev = *cur;
+}
+
+/* The stat socket, unless --stat-socket none. A socket asked for by path
+ * must work; the default one only warns (toe-stat then cannot attach). */
+static int stat_start(const struct app_def *def, const struct app_opts *o, uint64_t t0_us,
+                      struct toe_stack *stack, struct stat_server **out)
+{
+    *out = NULL;
+    if (o->stat_off)
+        return 0;
+    int rc = stat_server_start(o->stat_socket, def->name, t0_us, stack, out);
+    if (rc < 0) {
+        fprintf(stderr, "%s: stat socket %s: %s\n", def->name,
+                o->stat_socket ? o->stat_socket : STAT_SOCKET_DIR, strerror(-rc));
+        return o->stat_socket ? rc : 0;
+    }
+    printf("%s: stat socket %s (toe-stat %ld)\n", def->name, stat_server_path(*out),
+           (long)getpid());
+    return 0;
+}
+
 /* Sleeps until a frame arrives, the app's fd is readable, or timeout_ms. */
 static void worker_wait(struct app_worker *w, int timeout_ms)
 {
@@ -393,14 +477,15 @@ static void worker_wait(struct app_worker *w, int timeout_ms)
     poll(pfd, n, timeout_ms);
 }
 
-static void worker_dump(struct app_worker *w)
+static void worker_dump(struct app_worker *w, uint64_t t0_us)
 {
-    /* Printed by the thread that owns the stack: no locking needed. */
+    /* Printed by the thread that owns the stack: it may publish its
+     * counters first, so the figures are exact. */
     flockfile(stdout);
     printf("# queue %u: connections (%u flows)\n", w->index, toe_stack_flow_count(w->stack));
     toe_stack_conns_print(w->stack, stdout);
-    printf("# queue %u: stack counters\n", w->index);
-    toe_stack_stats_print(w->stack, stdout);
+    toe_stack_publish(w->stack);
+    print_figures(w->def, w->stack, t0_us);
     fflush(stdout);
     funlockfile(stdout);
 }
@@ -419,11 +504,13 @@ static void *worker_run(void *arg)
     if (interval_us)
         next_stats = t0 + interval_us;
     while (!stop_flag) {
-        uint64_t now = app_mono_us(), next;
+        uint64_t t_ns = mono_ns(), now = t_ns / 1000, next;
         int work = toe_stack_poll(w->stack, now), timeout_ms;
 
         if (def->svc_poll)
             work += def->svc_poll(w, now);
+        if (work > 0)
+            toe_stack_busy_add(w->stack, mono_ns() - t_ns); /* toe-stat's busy % */
         if (interval_us && now >= next_stats) {
             if (def->summary)
                 def->summary(w, (double)(now - t0) / 1e6);
@@ -433,7 +520,7 @@ static void *worker_run(void *arg)
         }
         if (dumped != dump_gen) {
             dumped = dump_gen;
-            worker_dump(w);
+            worker_dump(w, t0);
         }
         if (work > 0) {
             idle = 0;
@@ -493,19 +580,18 @@ static int worker_setup(struct app_worker *w)
 }
 
 static void print_final(const struct app_def *def, struct app_worker *ws, uint32_t n,
-                        struct afxdp *x, double secs)
+                        struct afxdp *x, uint64_t t0_us)
 {
     struct afxdp_queue_stats st;
 
-    printf("%s: stopped after %.3f s\n", def->name, secs);
+    printf("%s: stopped after %.3f s\n", def->name, (double)(app_mono_us() - t0_us) / 1e6);
     for (uint32_t i = 0; i < n; i++) {
         if (!ws[i].stack)
             continue;
         if (n > 1)
-            printf("# queue %u: stack counters\n", i);
-        else
-            printf("# stack counters\n");
-        toe_stack_stats_print(ws[i].stack, stdout);
+            printf("# queue %u\n", i);
+        toe_stack_publish(ws[i].stack); /* its worker has ended */
+        print_figures(def, ws[i].stack, t0_us);
         if (toe_stack_flow_count(ws[i].stack)) {
             printf("# queue %u: connections still held (%u flows)\n", i,
                    toe_stack_flow_count(ws[i].stack));
@@ -542,6 +628,7 @@ struct cores_run {
     const struct app_def *def;
     const struct app_opts *o;
     struct app_worker *ws; /* one per core: its service */
+    sig_atomic_t *dumped;  /* per core: the SIGUSR1 it printed last */
 };
 
 static int core_hook_init(struct toe_stack *stack, uint32_t core, void *arg)
@@ -566,7 +653,17 @@ static int core_hook_init(struct toe_stack *stack, uint32_t core, void *arg)
 static int core_hook_poll(struct toe_stack *stack, uint32_t core, uint64_t now_us, void *arg)
 {
     struct cores_run *r = arg;
-    (void)stack;
+
+    /* SIGUSR1: a core's connections are its own, so each core prints its
+     * own (the figures come from the main thread's snapshot). */
+    if (r->dumped[core] != dump_gen) {
+        r->dumped[core] = dump_gen;
+        flockfile(stdout);
+        printf("# core %u: connections (%u flows)\n", core, toe_stack_core_flow_count(stack, core));
+        toe_stack_core_conns_print(stack, core, stdout);
+        fflush(stdout);
+        funlockfile(stdout);
+    }
     return r->def->svc_poll ? r->def->svc_poll(&r->ws[core], now_us) : 0;
 }
 
@@ -601,15 +698,12 @@ static const struct toe_core_hooks core_hooks = {
 };
 
 static void print_final_cores(const struct app_def *def, struct toe_stack *stack,
-                              struct app_worker *ws, struct afxdp *x, double secs)
+                              struct app_worker *ws, struct afxdp *x, uint64_t t0_us)
 {
     struct afxdp_queue_stats st;
 
-    printf("%s: stopped after %.3f s\n", def->name, secs);
-    printf("# cores\n");
-    toe_stack_cores_print(stack, stdout);
-    printf("# stack counters\n");
-    toe_stack_stats_print(stack, stdout);
+    printf("%s: stopped after %.3f s\n", def->name, (double)(app_mono_us() - t0_us) / 1e6);
+    print_figures(def, stack, t0_us); /* toe_stack_stop published the last counts */
     if (toe_stack_flow_count(stack)) {
         printf("# connections still held (%u flows)\n", toe_stack_flow_count(stack));
         toe_stack_conns_print(stack, stdout);
@@ -623,6 +717,40 @@ static void print_final_cores(const struct app_def *def, struct toe_stack *stack
     fflush(stdout);
 }
 
+/* The main thread while the core threads run: SIGUSR1 figures and the
+ * --stats-interval line, from snapshots (it never touches a core). */
+static void cores_main_loop(const struct app_def *def, const struct app_opts *o,
+                            struct toe_stack *stack, uint64_t t0_us)
+{
+    uint64_t interval_us = (uint64_t)(o->stats_interval_s * 1e6), next = t0_us + interval_us;
+    struct toe_snap *cur = calloc(1, sizeof(*cur)), *prev = calloc(1, sizeof(*prev));
+    sig_atomic_t dumped = dump_gen;
+
+    while (!stop_flag) {
+        uint64_t now = app_mono_us(), sleep_us = (uint64_t)MAX_SLEEP_MS * 1000;
+        if (interval_us && next > now && next - now < sleep_us)
+            sleep_us = next - now;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)sleep_us * 1000};
+        nanosleep(&ts, NULL); /* a signal cuts it short */
+        if (dumped != dump_gen) {
+            dumped = dump_gen;
+            flockfile(stdout);
+            print_figures(def, stack, t0_us);
+            fflush(stdout);
+            funlockfile(stdout);
+        }
+        now = app_mono_us();
+        if (interval_us && now >= next && cur && prev) {
+            print_summary_line(def, stack, t0_us, cur, prev);
+            next += interval_us;
+            if (next <= now)
+                next = now + interval_us;
+        }
+    }
+    free(cur);
+    free(prev);
+}
+
 static int app_run_cores(const struct app_def *def, const struct app_opts *o, struct afxdp *x)
 {
     struct toe_stack_config cfg = o->stack;
@@ -630,6 +758,7 @@ static int app_run_cores(const struct app_def *def, const struct app_opts *o, st
     uint32_t n_ports = afxdp_n_ports(x), n_cores = cfg.n_cores;
     struct toe_stack *stack = NULL;
     struct cores_run r = {.def = def, .o = o};
+    struct stat_server *stat = NULL;
     char ip[16];
     int rc, status = 1;
 
@@ -637,10 +766,15 @@ static int app_run_cores(const struct app_def *def, const struct app_opts *o, st
     for (uint32_t i = 0; i < n_ports; i++)
         ports[i] = afxdp_port(x, i);
     r.ws = calloc(n_cores, sizeof(*r.ws));
-    if (!r.ws) {
+    r.dumped = calloc(n_cores, sizeof(*r.dumped));
+    if (!r.ws || !r.dumped) {
         fprintf(stderr, "%s: out of memory\n", def->name);
+        free(r.ws);
+        free(r.dumped);
         return 1;
     }
+    for (uint32_t i = 0; i < n_cores; i++)
+        r.dumped[i] = dump_gen;
     for (uint32_t i = 0; i < n_cores; i++) {
         r.ws[i].index = i;
         r.ws[i].o = o;
@@ -668,25 +802,30 @@ static int app_run_cores(const struct app_def *def, const struct app_opts *o, st
         fprintf(stderr, "%s: starting the core threads: %s\n", def->name, strerror(-rc));
         goto out;
     }
-    while (!stop_flag) {
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = MAX_SLEEP_MS * 1000000L};
-        nanosleep(&ts, NULL); /* a signal cuts it short */
-    }
+    if (stat_start(def, o, t0, stack, &stat) < 0)
+        goto out;
+    fflush(stdout);
+    cores_main_loop(def, o, stack, t0);
+    stat_server_stop(stat);
+    stat = NULL;
     toe_stack_stop(stack);
     status = 0;
-    print_final_cores(def, stack, r.ws, x, (double)(app_mono_us() - t0) / 1e6);
+    print_final_cores(def, stack, r.ws, x, t0);
 out:
+    stat_server_stop(stat);
     toe_stack_destroy(stack);
     for (uint32_t i = 0; i < n_cores; i++)
         if (r.ws[i].svc)
             def->svc_destroy(&r.ws[i]);
     free(r.ws);
+    free(r.dumped);
     return status;
 }
 
 int app_run(const struct app_def *def, const struct app_opts *o)
 {
     struct app_worker *ws = NULL;
+    struct stat_server *stat = NULL;
     struct sigaction sa;
     struct afxdp *x = NULL;
     char err[256], ip[16];
@@ -736,6 +875,10 @@ int app_run(const struct app_def *def, const struct app_opts *o)
     fflush(stdout);
 
     t0 = app_mono_us();
+    /* One stack (cfg.one_port): the socket shows it. */
+    if (stat_start(def, o, t0, ws[0].stack, &stat) < 0)
+        goto out;
+    fflush(stdout);
     for (; started < n; started++) {
         rc = pthread_create(&ws[started].tid, NULL, worker_run, &ws[started]);
         if (rc) {
@@ -748,8 +891,9 @@ int app_run(const struct app_def *def, const struct app_opts *o)
         pthread_join(ws[i].tid, NULL);
     if (started == n)
         status = 0;
-    print_final(def, ws, n, x, (double)(app_mono_us() - t0) / 1e6);
+    print_final(def, ws, n, x, t0);
 out:
+    stat_server_stop(stat);
     for (uint32_t i = 0; ws && i < n; i++) {
         if (ws[i].stack)
             toe_stack_destroy(ws[i].stack);

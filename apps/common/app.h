@@ -3,7 +3,8 @@
  * thread and one stack over every RX queue (--queues N, cfg.one_port), the
  * poll loop (CLOCK_MONOTONIC, poll() until the next stack timer or app
  * deadline, at most 100 ms so signals are noticed; or spinning with
- * --busy-poll), SIGUSR1 dumps, and the counters printed at exit. A server
+ * --busy-poll), SIGUSR1 dumps, the stat socket toe-stat reads
+ * (stat_server.h), and the counters printed at exit. A server
  * describes itself with a struct app_def: its listener callbacks, its
  * per-worker service and its extra options. */
 #ifndef TOE_APPS_COMMON_APP_H
@@ -30,6 +31,8 @@ struct app_opts {
     double stats_interval_s;
     bool busy_poll;
     bool cores_given;   /* --cores: one stack, one pinned thread per core */
+    const char *stat_socket; /* --stat-socket: NULL = /run/toe/<pid>.sock */
+    bool stat_off;           /* --stat-socket none */
 };
 
 struct app_def;
