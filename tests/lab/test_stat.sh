@@ -11,7 +11,8 @@
 #      and the core table; --stats-interval prints its line.
 #   2. --watch 0.3 --count 3: three views, uptime growing; --json parses.
 #   3. Errors: a pid that does not exist, a process that is not a toe
-#      server, a bad argument -- each a clear message and exit status.
+#      server, another user (the socket is 0600), a bad argument -- each a
+#      clear message and exit status.
 #   4. One-thread mode (no --cores, --stat-socket PATH): toe-stat shows one
 #      core and the connections of a second client run.
 #   usage: test_stat.sh TOE_ECHO TOE_STAT TOOLS_DIR
@@ -115,6 +116,13 @@ rc=0
 "$STAT_BIN" $$ 2>"$TMP/err2" || rc=$?
 cat "$TMP/err2"
 [[ $rc == 1 ]] && grep -q "is not a toe server" "$TMP/err2" || fail "not a toe process: rc $rc"
+if command -v setpriv >/dev/null; then
+    rc=0
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$STAT_BIN" "$ECHO_PID" 2>"$TMP/err4" ||
+        rc=$?
+    cat "$TMP/err4"
+    [[ $rc == 1 ]] && grep -q "permission denied" "$TMP/err4" || fail "as nobody: rc $rc"
+fi
 rc=0
 "$STAT_BIN" --watch 0 "$ECHO_PID" 2>"$TMP/err3" || rc=$?
 cat "$TMP/err3"
