@@ -2,7 +2,7 @@
 """Reads toe-stat --json views for tests/lab/test_stat.sh.
 
   stat_json.py fingerprint VIEW      what must not change on a quiet stack
-  stat_json.py get VIEW NAME         n_cores | buckets (sum) | data_cores
+  stat_json.py get VIEW NAME         n_cores | buckets, busy_ns (sums) | data_cores
                                      (cores with data events) | a counter
   stat_json.py show VIEW             the core figures, one line per core
   stat_json.py lines FILE N          FILE holds N JSON views, one a line
@@ -38,8 +38,8 @@ def fingerprint(view):
 def get(view, name):
     if name == "n_cores":
         return len(view["cores"])
-    if name == "buckets":
-        return sum(c["buckets"] for c in view["cores"])
+    if name in ("buckets", "busy_ns"):
+        return sum(c[name] for c in view["cores"])
     if name == "data_cores":
         return sum(1 for c in view["cores"] if c["ev_data"] > 0)
     return view["counters"][name]

@@ -14,7 +14,8 @@
 #      server, another user (the socket is 0600), a bad argument -- each a
 #      clear message and exit status.
 #   4. One-thread mode (no --cores, --stat-socket PATH): toe-stat shows one
-#      core and the connections of a second client run.
+#      core, its busy time and the connections of a second client run; the
+#      figures equal the exit's too; no socket file is left.
 #   usage: test_stat.sh TOE_ECHO TOE_STAT TOOLS_DIR
 set -euo pipefail
 ECHO_BIN=${1:?usage: test_stat.sh TOE_ECHO TOE_STAT TOOLS_DIR}
@@ -29,12 +30,15 @@ ECHO_PID=""
 # shellcheck disable=SC2016 # expands at cleanup
 lab_test_atexit '[[ -n $ECHO_PID ]] && lab_stop "$ECHO_PID" KILL >/dev/null 2>&1'
 
-echo_start() { # ARGS...
-    lab_bg "$TMP/echo.log" net "$LAB_SERVER_NS" "$ECHO_BIN" --iface "$LAB_SERVER_IF" \
+echo_start() { # LOG ARGS...: a new LOG each time (a reused one may still
+    # show the last run's lines before the new process truncates it)
+    LOG=$TMP/$1
+    shift
+    lab_bg "$LOG" net "$LAB_SERVER_NS" "$ECHO_BIN" --iface "$LAB_SERVER_IF" \
         --ip "$LAB_SERVER_IP/$LAB_PREFIX" --port 7 "$@"
     ECHO_PID=$LAB_BG_PID
-    lab_wait_log "$TMP/echo.log" "stat socket" "$ECHO_PID" 150 || fail "toe-echo did not start"
-    grep -E "listening on|stat socket" "$TMP/echo.log"
+    lab_wait_log "$LOG" "stat socket" "$ECHO_PID" 150 || fail "toe-echo did not start"
+    grep -E "listening on|stat socket" "$LOG"
 }
 
 echo_stop() {
@@ -53,14 +57,16 @@ check() { # NAME ARGS...: toe-echo-check from the client; must PASS
     grep -q '^result PASS$' "$TMP/$name.out" || fail "no PASS from toe-echo-check $*"
 }
 
-# stat_quiet OUT ARGS...: toe-stat --json until two views 0.3 s apart have the
-# same counters and core events (bounded), the last one in OUT.
+# stat_quiet OUT ARGS...: toe-stat --json until two views 1.2 s apart have the
+# same counters and core events (bounded), the last one in OUT. 1.2 s: longer
+# than the ARP retry timer (1 s), whose one last tick after a resolution would
+# otherwise come after both views and before the exit (ToeEv_timer_arp).
 stat_quiet() {
     local out=$1 i a b
     shift
-    for ((i = 0; i < 30; i++)); do
+    for ((i = 0; i < 10; i++)); do
         "$STAT_BIN" --json "$@" >"$out.a" || fail "toe-stat $*"
-        sleep 0.3
+        sleep 1.2
         "$STAT_BIN" --json "$@" >"$out" || fail "toe-stat $*"
         a=$(python3 "$HERE/stat_json.py" fingerprint "$out.a")
         b=$(python3 "$HERE/stat_json.py" fingerprint "$out")
@@ -77,7 +83,8 @@ want() { # WHAT GOT WANT
 lab_up "$ID"
 
 step "1. toe-echo --cores 0,1: toe-stat PID under traffic, then against the exit figures"
-echo_start --cores 0,1 --stats-interval 1
+echo_start cores.log --cores 0,1 --stats-interval 1
+pid=$ECHO_PID
 check many --conns 24 --bytes-per-conn 256k --seed 901
 stat_quiet "$TMP/stat.json" "$ECHO_PID"
 python3 "$HERE/stat_json.py" show "$TMP/stat.json"
@@ -92,11 +99,11 @@ grep -q '^TcpPassiveOpens  *24$' "$TMP/stat.txt" || fail "text view: no TcpPassi
 
 step "SIGUSR1: each core's connections and the core table"
 kill -USR1 "$ECHO_PID"
-lab_wait_log "$TMP/echo.log" "^# core 1: connections" "$ECHO_PID" 30 || fail "no SIGUSR1 dump of core 1"
-lab_wait_log "$TMP/echo.log" "^# core 0: connections" "$ECHO_PID" 30 || fail "no SIGUSR1 dump of core 0"
-lab_wait_log "$TMP/echo.log" "^# cores$" "$ECHO_PID" 30 || fail "no core table on SIGUSR1"
-grep -q "^toe-echo t=.* busy%" "$TMP/echo.log" || fail "no --stats-interval line"
-grep -m1 "^toe-echo t=" "$TMP/echo.log"
+lab_wait_log "$LOG" "^# core 1: connections" "$ECHO_PID" 30 || fail "no SIGUSR1 dump of core 1"
+lab_wait_log "$LOG" "^# core 0: connections" "$ECHO_PID" 30 || fail "no SIGUSR1 dump of core 0"
+lab_wait_log "$LOG" "^# cores$" "$ECHO_PID" 30 || fail "no core table on SIGUSR1"
+grep -q "^toe-echo t=.* busy%" "$LOG" || fail "no --stats-interval line"
+grep -m1 "^toe-echo t=" "$LOG"
 
 step "2. --watch 0.3 --count 3"
 "$STAT_BIN" --watch 0.3 --count 3 "$ECHO_PID" >"$TMP/watch.txt" || fail "toe-stat --watch"
@@ -130,19 +137,23 @@ cat "$TMP/err3"
 
 step "exit figures = toe-stat's (quiet stack)"
 echo_stop
-python3 "$HERE/stat_json.py" against-exit "$TMP/stat.json" "$TMP/echo.log" ||
+python3 "$HERE/stat_json.py" against-exit "$TMP/stat.json" "$LOG" ||
     fail "toe-stat and the exit figures differ"
-[[ ! -e /run/toe/$ECHO_PID.sock ]] || fail "socket left behind"
+[[ ! -e /run/toe/$pid.sock ]] || fail "socket /run/toe/$pid.sock left behind"
 
 step "4. one thread (no --cores), --stat-socket PATH"
-echo_start --stat-socket "$TMP/one.sock"
+echo_start one.log --stat-socket "$TMP/one.sock"
 check one --conns 5 --bytes-per-conn 64k --seed 902
 stat_quiet "$TMP/one.json" --socket "$TMP/one.sock"
 want "toe-stat cores" "$(python3 "$HERE/stat_json.py" get "$TMP/one.json" n_cores)" 1
 want "TcpPassiveOpens (client: 5)" \
     "$(python3 "$HERE/stat_json.py" get "$TMP/one.json" TcpPassiveOpens)" 5
+busy=$(python3 "$HERE/stat_json.py" get "$TMP/one.json" busy_ns)
+echo "busy_ns: $busy"
+[[ $busy -gt 0 ]] || fail "one thread: no busy time measured"
 echo_stop
-python3 "$HERE/stat_json.py" against-exit "$TMP/one.json" "$TMP/echo.log" ||
+python3 "$HERE/stat_json.py" against-exit "$TMP/one.json" "$LOG" ||
     fail "toe-stat and the exit figures differ (one thread)"
+[[ ! -e $TMP/one.sock ]] || fail "socket $TMP/one.sock left behind"
 
 lab_test_finish lab_stat
