@@ -13,7 +13,8 @@ cd "$(dirname "$0")"
 jobs=$(nproc)
 status=0
 # The TSan build compiles only what its tests need.
-tsan_targets=(dispatch_ring dispatch_assoc dispatch_balance dispatch_schedule stack_threaded)
+tsan_targets=(dispatch_ring dispatch_assoc dispatch_balance dispatch_schedule stack_threaded
+  stack_stat_server)
 for preset in fuzz asan tsan release; do
   echo "=== toe tests: ${preset} build ==="
   targets=()

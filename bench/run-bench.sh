@@ -14,12 +14,13 @@
 #   --duration S    seconds per measurement, whole seconds (5)
 #   --quick         1 repetition of 2 s each (explicit --reps/--duration win)
 #   --only LIST     comma-separated: pingpong,echo_rr,http_keepalive,short,
-#                   bulk,ceiling,load,cores (default all; CPU per request comes
-#                   with each; load = the same servers and ceiling driven by
-#                   toe-load, the client on toe over AF_XDP; cores = toe-echo
-#                   with 1 and 2 core threads, split classes, schedule
-#                   placement, 3 threads on 1 CPU, beside twin-epoll:
-#                   bench/harness/cores.sh)
+#                   bulk,ceiling,load,cores,scaling (default all; CPU per
+#                   request comes with each; load = the same servers and
+#                   ceiling driven by toe-load, the client on toe over AF_XDP;
+#                   cores = toe-echo with 1 and 2 core threads, split classes,
+#                   schedule placement, 3 threads on 1 CPU, beside twin-epoll:
+#                   bench/harness/cores.sh; scaling = the simulated scaling
+#                   table, bench/scaling, written to scaling.md)
 #   --servers LIST  comma-separated: toe,twin-epoll,twin-uring (default all)
 #   --out DIR       results folder (default results/<UTC timestamp>/)
 #   --build DIR     build tree (default build/release, built with
@@ -57,7 +58,7 @@ done
 [[ $DUR =~ ^[1-9][0-9]*$ && $DUR -le 120 ]] ||
     { echo "run-bench.sh: --duration: whole seconds 1..120" >&2; exit 2; }
 
-ALL_TESTS="pingpong echo_rr http_keepalive short bulk ceiling load cores"
+ALL_TESTS="pingpong echo_rr http_keepalive short bulk ceiling load cores scaling"
 TESTS=$ALL_TESTS
 if [[ -n $ONLY ]]; then
     TESTS=""
@@ -95,7 +96,7 @@ for t in wrk ab gnuplot curl python3 taskset nsenter; do
     command -v $t >/dev/null || { echo "run-bench.sh: $t missing after setup.sh" >&2; exit 1; }
 done
 TARGETS=(toe-echo toe-httpd twin-echo-epoll twin-echo-uring twin-httpd-epoll twin-httpd-uring
-    toe-reflector toe-udp-flood toe-echo-check toe-load)
+    toe-reflector toe-udp-flood toe-echo-check toe-load sim_scaling)
 if [[ -z $BUILD ]]; then
     BUILD=$ROOT/build/release
     if [[ -z $NO_BUILD && ! -f $BUILD/CMakeCache.txt ]]; then
@@ -120,7 +121,7 @@ done
 # names), so no stale chart or raw file is mixed with this run's.
 if [[ -d $OUT ]]; then
     rm -rf "$OUT/raw" "$OUT/logs" "$OUT/data"
-    rm -f "$OUT"/{results.csv,summary.md,machine.txt,progress.log,.times} "$OUT"/*.png
+    rm -f "$OUT"/{results.csv,summary.md,machine.txt,progress.log,.times,scaling.md} "$OUT"/*.png
 fi
 mkdir -p "$OUT/raw" "$OUT/logs" "$OUT/data"
 OUT=$(cd "$OUT" && pwd)
@@ -229,10 +230,24 @@ for ((REP = 1; REP <= REPS; REP++)); do
     fi
     if want cores; then cores_runs; fi
 done
+# --- simulated scaling --------------------------------------------------------
+# Deterministic mode with 1..16 simulated cores on the in-memory port: how
+# the design balances beyond this machine's 2 CPUs. Once (same figures every
+# run); no lab, no kernel client.
+run_scaling() {
+    log "  simulated scaling: 1, 2, 4, 8, 16 simulated cores"
+    "$BUILD/bench/scaling/sim_scaling" >"$OUT/scaling.md" 2>>"$OUT/progress.log" ||
+        warn "sim_scaling failed"
+}
+if want scaling; then run_scaling; fi
 log "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); took $(($(date +%s) - T_START)) s"
 machine_finish >>"$OUT/machine.txt"
 
 # --- summary and charts -----------------------------------------------------
+if [[ $(wc -l <"$CSV") -le 1 && -s $OUT/scaling.md ]]; then # --only scaling
+    cat "$OUT/scaling.md"
+    exit 0
+fi
 python3 "$HARNESS/summarize.py" --csv "$CSV" --out "$OUT" --reps "$REPS" --duration "$DUR" \
     --machine "$OUT/machine.txt"
 while read -r chart servers; do
@@ -243,4 +258,5 @@ done <"$OUT/data/charts.list"
 rm -f "$OUT/.times"
 cat "$OUT/summary.md"
 echo
+if [[ -s $OUT/scaling.md ]]; then cat "$OUT/scaling.md"; echo; fi
 echo "results: $OUT (results.csv, summary.md, machine.txt, charts: $(cd "$OUT" && echo *.png))"

@@ -11,6 +11,7 @@
 #include "toe/core_msg.h"
 #include "toe/dispatch/assoc.h"
 #include "toe/handover.h"
+#include "toe/snapshot.h"
 #include "toe/stack_internal.h"
 
 /* ---- app API ---- */
@@ -406,38 +407,62 @@ static void ip_text(uint32_t a, char *buf, size_t len)
     snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
 }
 
-int toe_stack_conns_print(const struct toe_stack *stack, FILE *out)
+static int conns_header(FILE *out)
 {
-    int err = 0;
     if (fprintf(out, "%-4s %-6s %-6s %-21s %-21s %-12s %8s %8s %8s %10s %8s %8s %5s %s\n",
                 "core", "flow", "bucket", "local", "remote", "state", "unacked", "unread",
                 "cwnd", "ssthresh", "srtt_us", "rto_us", "retx", "app") < 0)
-        err = -EIO;
-    for (uint32_t i = 0; i < stack->n_cores; i++) {
-        struct toe_core *core = stack->cores[i];
-        for (uint32_t id = 0; id < core->flows.max_flows; id++) {
-            if (!flow_table_valid(&core->flows, id))
-                continue;
-            struct toe_conn *c = flow_table_data(&core->flows, id);
-            if (!c->tcp_live)
-                continue;
-            const struct flow_slot *fs = &core->flows.slots[id];
-            struct tcp_conn_info ti;
-            char la[16], ra[16], l[24], r[24];
-            tcp_conn_info(toe_conn_tcp(c), &ti);
-            ip_text(fs->key.laddr, la, sizeof(la));
-            ip_text(fs->key.raddr, ra, sizeof(ra));
-            snprintf(l, sizeof(l), "%s:%u", la, fs->key.lport);
-            snprintf(r, sizeof(r), "%s:%u", ra, fs->key.rport);
-            if (fprintf(out, "%-4u %-6u %-6u %-21s %-21s %-12s %8u %8u %8u %10u %8u %8u %5u %s\n",
-                        i, id, c->bucket, l, r,
-                        tcp_state_name(ti.state), ti.unacked_bytes, ti.unread_bytes,
-                        ti.cwnd_bytes, ti.ssthresh_bytes, ti.srtt_us, ti.rto_us, ti.retransmits,
-                        c->app_owned ? "app" : "engine") < 0)
-                err = -EIO;
-        }
+        return -EIO;
+    return 0;
+}
+
+static int core_conns_print(const struct toe_core *core, FILE *out)
+{
+    int err = 0;
+
+    for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+        if (!flow_table_valid(&core->flows, id))
+            continue;
+        struct toe_conn *c = flow_table_data(&core->flows, id);
+        if (!c->tcp_live)
+            continue;
+        const struct flow_slot *fs = &core->flows.slots[id];
+        struct tcp_conn_info ti;
+        char la[16], ra[16], l[24], r[24];
+        tcp_conn_info(toe_conn_tcp(c), &ti);
+        ip_text(fs->key.laddr, la, sizeof(la));
+        ip_text(fs->key.raddr, ra, sizeof(ra));
+        snprintf(l, sizeof(l), "%s:%u", la, fs->key.lport);
+        snprintf(r, sizeof(r), "%s:%u", ra, fs->key.rport);
+        if (fprintf(out, "%-4u %-6u %-6u %-21s %-21s %-12s %8u %8u %8u %10u %8u %8u %5u %s\n",
+                    core->index, id, c->bucket, l, r, tcp_state_name(ti.state), ti.unacked_bytes,
+                    ti.unread_bytes, ti.cwnd_bytes, ti.ssthresh_bytes, ti.srtt_us, ti.rto_us,
+                    ti.retransmits, c->app_owned ? "app" : "engine") < 0)
+            err = -EIO;
     }
     return err;
+}
+
+int toe_stack_conns_print(const struct toe_stack *stack, FILE *out)
+{
+    int err = conns_header(out);
+    for (uint32_t i = 0; i < stack->n_cores; i++)
+        if (core_conns_print(stack->cores[i], out) < 0)
+            err = -EIO;
+    return err;
+}
+
+int toe_stack_core_conns_print(const struct toe_stack *stack, uint32_t core, FILE *out)
+{
+    if (core >= stack->n_cores)
+        return -EINVAL;
+    int err = conns_header(out);
+    return core_conns_print(stack->cores[core], out) < 0 ? -EIO : err;
+}
+
+uint32_t toe_stack_core_flow_count(const struct toe_stack *stack, uint32_t core)
+{
+    return core < stack->n_cores ? flow_table_count(&stack->cores[core]->flows) : 0;
 }
 
 /* ---- counters ---- */
@@ -495,30 +520,18 @@ int toe_stack_stats_print(const struct toe_stack *stack, FILE *out)
 
 int toe_stack_cores_print(const struct toe_stack *stack, FILE *out)
 {
-    int rc = 0;
-    if (fprintf(out, "%-4s %7s %7s %10s %10s %10s %9s %8s %8s %9s %9s %8s %8s %7s\n", "core",
-                "buckets", "flows", "ev_ctrl", "ev_data", "ev_net", "busy_ms", "bkt_in", "bkt_out",
-                "flows_in", "fwd_out", "parked", "dropped", "waiting") < 0)
-        rc = -EIO;
-    for (uint32_t i = 0; i < stack->n_cores; i++) {
-        const struct toe_core *c = stack->cores[i];
-        const struct core_figures *f = &c->fig;
-        if (fprintf(out, "%-4u %7u %7u %10llu %10llu %10llu %9.1f %8llu %8llu %9llu %9llu %8llu "
-                         "%8llu %7u\n",
-                    i, (unsigned)atomic_load(&f->buckets_owned), flow_table_count(&c->flows),
-                    (unsigned long long)atomic_load(&f->class_events[TOE_CLASS_CONTROL]),
-                    (unsigned long long)atomic_load(&f->class_events[TOE_CLASS_DATA]),
-                    (unsigned long long)atomic_load(&f->class_events[TOE_CLASS_NET]),
-                    (double)atomic_load(&f->busy_ns) / 1e6,
-                    (unsigned long long)c->dstats.buckets_in,
-                    (unsigned long long)c->dstats.buckets_out,
-                    (unsigned long long)c->dstats.flows_in,
-                    (unsigned long long)c->dstats.fwd_out, (unsigned long long)c->dstats.parked,
-                    (unsigned long long)(c->dstats.fwd_ring_full + c->dstats.park_overflow +
-                                         c->dstats.tx_relay_drops),
-                    core_msgs_waiting(c)) < 0)
-            rc = -EIO;
-    }
+    struct toe_snap *snap = malloc(sizeof(*snap));
+    int rc;
+
+    if (!snap)
+        return -ENOMEM;
+    /* The threads are stopped (or this thread drives the stack): the
+     * published copies may be brought up to date from here. */
+    for (uint32_t i = 0; i < stack->n_cores; i++)
+        core_publish(stack->cores[i]);
+    toe_stack_snapshot(stack, snap);
+    rc = toe_snap_print_cores(snap, NULL, out);
+    free(snap);
     return rc;
 }
 

@@ -182,6 +182,7 @@ static void *core_thread_main(void *arg)
     port_kick(core->port);
     if (stack->hooks.fini)
         stack->hooks.fini(stack, core->index, stack->hooks_arg);
+    core_publish(core); /* a snapshot after toe_stack_stop is exact */
     tls_core = NULL;
     return NULL;
 }

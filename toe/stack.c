@@ -507,18 +507,27 @@ static uint32_t core_deliver(struct toe_core *core)
 
 /* ---- per-core poll ---- */
 
-/* Figures for the control thread: one writer (this core), relaxed. At most
- * once a millisecond: counting the rings' fill reads every producer's
- * cache line, and the control thread looks only once an interval. */
-static void core_publish_figures(struct toe_core *core)
+/* Figures for the control thread and counter copies for snapshots: one
+ * writer (this core), relaxed. At most once a millisecond: counting the
+ * rings' fill reads every producer's cache line, and the control thread
+ * looks only once an interval. Plus once when the core goes idle (at least
+ * 100 us after the last), so a snapshot of a quiet stack is exact without
+ * a copy per round of a ping-pong. */
+#define FIG_PUBLISH_US      1000
+#define FIG_IDLE_PUBLISH_US 100
+
+static void core_publish_figures(struct toe_core *core, int work)
 {
-    if (core->now_us - core->fig_published_us < 1000 && core->fig_published_us)
+    uint64_t since_us = core->now_us - core->fig_published_us;
+
+    if (work > 0)
+        core->fig_idle_published = false;
+    bool idle_due = work == 0 && !core->fig_idle_published && since_us >= FIG_IDLE_PUBLISH_US;
+    if (core->fig_published_us && since_us < FIG_PUBLISH_US && !idle_due)
         return;
     core->fig_published_us = core->now_us;
-    atomic_store_explicit(&core->fig.queue_depth, core_msgs_waiting(core),
-                          memory_order_relaxed);
-    atomic_store_explicit(&core->fig.flows, flow_table_count(&core->flows),
-                          memory_order_relaxed);
+    core->fig_idle_published = work == 0;
+    core_publish(core);
 }
 
 int core_poll(struct toe_core *core, uint64_t now_us)
@@ -575,7 +584,7 @@ int core_poll(struct toe_core *core, uint64_t now_us)
     work += (int)handover_step(core);
     core_tx_flush(core);
     core_msg_wake_peers(core);
-    core_publish_figures(core);
+    core_publish_figures(core, work);
     core->in_poll = false;
     return work;
 }
@@ -599,7 +608,8 @@ static int core_dispatch_init(struct toe_core *core)
     core->bucket_flows = calloc(nb, sizeof(*core->bucket_flows));
     core->bucket_here = calloc(nb, 1);
     core->bucket_load = calloc(nb, sizeof(*core->bucket_load));
-    if (!core->bucket_flows || !core->bucket_here || !core->bucket_load)
+    core->pub = calloc(CORE_PUB_WORDS, sizeof(*core->pub));
+    if (!core->bucket_flows || !core->bucket_here || !core->bucket_load || !core->pub)
         return -ENOMEM;
     uint32_t owned = 0;
     for (uint32_t b = 0; b < nb; b++) {
@@ -650,6 +660,7 @@ static void core_dispatch_fini(struct toe_core *core)
     free(core->bucket_flows);
     free(core->bucket_here);
     free(core->bucket_load);
+    free(core->pub);
 }
 
 static void core_destroy(struct toe_core *core)

@@ -181,6 +181,16 @@ struct toe_dispatch_stats {
 #undef TOE_DISPATCH_FIELD_
 };
 
+/* The counters a core publishes for readers on other threads: a copy of
+ * stats, eng.stats and dstats, word by word with relaxed atomic stores (one
+ * writer, the core; snapshot.c). */
+struct core_counters {
+    struct toe_stats st;
+    struct tcp_stats tcp;
+    struct toe_dispatch_stats disp;
+};
+#define CORE_PUB_WORDS (sizeof(struct core_counters) / sizeof(uint64_t))
+
 /* A bucket move in progress on its old owner (bucket_move.c). */
 struct core_move_out {
     uint32_t bucket;
@@ -265,6 +275,8 @@ struct toe_core {
     uint32_t mvq_n;
     struct core_figures fig;
     uint64_t fig_published_us; /* last core_publish_figures */
+    bool fig_idle_published;   /* published since the last round with work */
+    _Atomic uint64_t *pub;     /* CORE_PUB_WORDS: struct core_counters */
     uint32_t n_buckets;       /* the stack's dispatcher bucket count */
     _Atomic uint32_t *bucket_load; /* events per bucket (this core's), for control */
     int efd;                  /* eventfd: wakes the core's thread */
@@ -358,6 +370,11 @@ uint64_t core_next_timer_us(const struct toe_core *core);
 void stack_current_set(struct toe_core *core);
 void core_process_event(struct toe_core *core, const struct toe_event *ev);
 void core_conn_notify(struct toe_core *core, struct toe_conn *c, unsigned events);
+
+/* snapshot.c: publishes the core's ring fill and flow count (fig) and a
+ * copy of its counters (pub): from its own thread, or from any thread once
+ * the core's thread is stopped. */
+void core_publish(struct toe_core *core);
 
 /* core.c: the parts of a core that do not need the engine: addressing from
  * the config and the port, flow table (flow_slot_bytes of data per flow),

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "apps/common/app.h"
+#include "apps/common/stat_server.h"
 
 #define IDLE_SPINS   64  /* empty polls before sleeping */
 #define MAX_SLEEP_MS 100 /* so a signal is seen within this */
@@ -33,6 +34,14 @@ static void on_signal(int sig)
         dump_gen++;
     else
         stop_flag = 1;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t app_mono_us(void)
@@ -59,7 +68,9 @@ static void usage(const struct app_def *def, FILE *out)
                  "  --busy-poll            SO_PREFER_BUSY_POLL/SO_BUSY_POLL, and spin instead of\n"
                  "                         sleeping (uses a whole core per queue)\n"
                  "  --pcap FILE            write every frame in and out to FILE\n"
-                 "  --stats-interval S     print a summary line every S seconds (default 0: off)\n");
+                 "  --stats-interval S     print a summary line every S seconds (default 0: off)\n"
+                 "  --stat-socket PATH     where toe-stat finds the live figures (default\n"
+                 "                         " STAT_SOCKET_DIR "/<pid>.sock; none: no socket)\n");
     if (!def->client)
         fprintf(out, "  --backlog N            listen backlog: SYN_RCVD + not yet accepted; beyond it\n"
                      "                         SYN cookies (default 1024; 0 = the engine's default)\n");
@@ -93,8 +104,9 @@ static void usage(const struct app_def *def, FILE *out)
     fprintf(out, "  --verbose              let libxdp/libbpf print diagnostics\n"
                  "  --help                 this text\n");
     if (!def->client)
-        fprintf(out, "SIGUSR1 prints every connection (ss-like) and the counters; SIGINT/SIGTERM\n"
-                     "stop. Exit: 0 after a signal, 1 setup failure, 2 bad arguments.\n");
+        fprintf(out, "SIGUSR1 prints every connection (ss-like), the core table and the counters;\n"
+                     "SIGINT/SIGTERM stop. Exit: 0 after a signal, 1 setup failure, 2 bad\n"
+                     "arguments.\n");
 }
 
 int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -238,6 +250,7 @@ enum {
     O_BALANCE,
     O_CLASSES,
     O_PLACE,
+    O_STATSOCK,
     O_VERBOSE,
     O_HELP,
 };
@@ -264,6 +277,7 @@ static const struct option common_opts[] = {
     {"balance-ms", required_argument, NULL, O_BALANCE},
     {"classes", required_argument, NULL, O_CLASSES},
     {"balance", required_argument, NULL, O_PLACE},
+    {"stat-socket", required_argument, NULL, O_STATSOCK},
     {"verbose", no_argument, NULL, O_VERBOSE},
     {"help", no_argument, NULL, O_HELP},
 };
@@ -380,6 +394,12 @@ static int parse_common(const struct app_def *def, int c, struct app_opts *o, bo
             return app_bad(def, "--balance", optarg, "want hash or schedule");
         o->stack.schedule_new_flows = !strcmp(optarg, "schedule");
         return 0;
+    case O_STATSOCK:
+        if (!optarg[0] || strlen(optarg) >= 108)
+            return app_bad(def, "--stat-socket", optarg, "want a path of 1..107 bytes, or none");
+        o->stat_off = strcmp(optarg, "none") == 0;
+        o->stat_socket = o->stat_off ? NULL : optarg;
+        return 0;
     case O_VERBOSE:
         o->xdp.verbose = true;
         return 0;
@@ -469,6 +489,78 @@ int app_parse_opts(const struct app_def *def, int argc, char **argv, struct app_
     return 0;
 }
 
+/* Where the startup line and the counters go: a client keeps stdout for its
+ * report. */
+static FILE *app_out(const struct app_def *def)
+{
+    return def->client ? stderr : stdout;
+}
+
+/* ---- figures: one snapshot for toe-stat, SIGUSR1, --stats-interval, exit ---- */
+
+/* The core table and every counter ("# cores", "# stack counters"). */
+static void print_figures(const struct app_def *def, struct toe_stack *stack, uint64_t t0_us,
+                          FILE *out)
+{
+    struct toe_snap *snap = malloc(sizeof(*snap));
+
+    if (!snap)
+        return;
+    stat_snapshot_take(stack, def->name, t0_us, snap);
+    fprintf(out, "# cores\n");
+    toe_snap_print_cores(snap, NULL, out);
+    fprintf(out, "# stack counters\n");
+    toe_snap_print_counters(snap, false, out);
+    free(snap);
+}
+
+/* --stats-interval in --cores mode: one line from a snapshot, busy % per
+ * core over the interval since *prev (which it then replaces). */
+static void print_summary_line(const struct app_def *def, struct toe_stack *stack,
+                               uint64_t t0_us, struct toe_snap *cur, struct toe_snap *prev)
+{
+    uint64_t flows = 0, events = 0, estab = 0, rx = 0, tx = 0;
+
+    stat_snapshot_take(stack, def->name, t0_us, cur);
+    for (uint32_t i = 0; i < cur->n_cores; i++) {
+        flows += cur->core[i].flows;
+        events += cur->core[i].events;
+    }
+    toe_snap_counter(cur, "TcpCurrEstab", &estab);
+    toe_snap_counter(cur, "ToeRxFrames", &rx);
+    toe_snap_counter(cur, "ToeTxFrames", &tx);
+    printf("%s t=%.1fs flows %" PRIu64 " estab %" PRIu64 " events %" PRIu64 " rx %" PRIu64
+           " tx %" PRIu64 " frames busy%%",
+           def->name, (double)cur->uptime_us / 1e6, flows, estab, events, rx, tx);
+    for (uint32_t i = 0; i < cur->n_cores; i++) {
+        uint64_t dt_us = cur->uptime_us - prev->uptime_us;
+        uint64_t db_ns = cur->core[i].busy_ns - prev->core[i].busy_ns;
+        printf(" %.1f", dt_us ? (double)db_ns / 10.0 / (double)dt_us : 0.0);
+    }
+    printf("\n");
+    fflush(stdout);
+    *prev = *cur;
+}
+
+/* The stat socket, unless --stat-socket none. A socket asked for by path
+ * must work; the default one only warns (toe-stat then cannot attach). */
+static int stat_start(const struct app_def *def, const struct app_opts *o, uint64_t t0_us,
+                      struct toe_stack *stack, struct stat_server **out)
+{
+    *out = NULL;
+    if (o->stat_off)
+        return 0;
+    int rc = stat_server_start(o->stat_socket, def->name, t0_us, stack, out);
+    if (rc < 0) {
+        fprintf(stderr, "%s: stat socket %s: %s\n", def->name,
+                o->stat_socket ? o->stat_socket : STAT_SOCKET_DIR, strerror(-rc));
+        return o->stat_socket ? rc : 0;
+    }
+    fprintf(app_out(def), "%s: stat socket %s (toe-stat %ld)\n", def->name,
+            stat_server_path(*out), (long)getpid());
+    return 0;
+}
+
 /* Sleeps until a frame arrives, the app's fd is readable, or timeout_us
  * (ppoll: an app deadline such as toe-load's next scheduled request is kept
  * to the microsecond, not rounded up to a millisecond). */
@@ -492,14 +584,15 @@ static void worker_wait(struct app_worker *w, uint64_t timeout_us)
     ppoll(pfd, n, &ts, NULL);
 }
 
-static void worker_dump(struct app_worker *w)
+static void worker_dump(struct app_worker *w, uint64_t t0_us)
 {
-    /* Printed by the thread that owns the stack: no locking needed. */
+    /* Printed by the thread that owns the stack: it may publish its
+     * counters first, so the figures are exact. */
     flockfile(stdout);
     printf("# queue %u: connections (%u flows)\n", w->index, toe_stack_flow_count(w->stack));
     toe_stack_conns_print(w->stack, stdout);
-    printf("# queue %u: stack counters\n", w->index);
-    toe_stack_stats_print(w->stack, stdout);
+    toe_stack_publish(w->stack);
+    print_figures(w->def, w->stack, t0_us, stdout);
     fflush(stdout);
     funlockfile(stdout);
 }
@@ -518,12 +611,14 @@ static void *worker_run(void *arg)
     if (interval_us)
         next_stats = t0 + interval_us;
     while (!stop_flag) {
-        uint64_t now = app_mono_us(), next;
+        uint64_t t_ns = mono_ns(), now = t_ns / 1000, next;
         uint64_t timeout_us;
         int work = toe_stack_poll(w->stack, now);
 
         if (def->svc_poll)
             work += def->svc_poll(w, now);
+        if (work > 0)
+            toe_stack_busy_add(w->stack, mono_ns() - t_ns); /* toe-stat's busy % */
         if (interval_us && now >= next_stats) {
             if (def->summary)
                 def->summary(w, (double)(now - t0) / 1e6);
@@ -533,7 +628,7 @@ static void *worker_run(void *arg)
         }
         if (dumped != dump_gen) {
             dumped = dump_gen;
-            worker_dump(w);
+            worker_dump(w, t0);
         }
         if (work > 0) {
             idle = 0;
@@ -596,13 +691,6 @@ static int worker_setup(struct app_worker *w)
     return 0;
 }
 
-/* Where the startup line and the counters go: a client keeps stdout for its
- * report. */
-static FILE *app_out(const struct app_def *def)
-{
-    return def->client ? stderr : stdout;
-}
-
 /* "NAME: listening on ADDR:PORT (/P) on IFACE" or, for a client, "NAME: on
  * ADDR (/P) on IFACE", without the newline. */
 static void print_start(const struct app_def *def, const struct app_opts *o, uint32_t addr)
@@ -620,20 +708,19 @@ static void print_start(const struct app_def *def, const struct app_opts *o, uin
 }
 
 static void print_final(const struct app_def *def, struct app_worker *ws, uint32_t n,
-                        struct afxdp *x, double secs)
+                        struct afxdp *x, uint64_t t0_us)
 {
     FILE *out = app_out(def);
     struct afxdp_queue_stats st;
 
-    fprintf(out, "%s: stopped after %.3f s\n", def->name, secs);
+    fprintf(out, "%s: stopped after %.3f s\n", def->name, (double)(app_mono_us() - t0_us) / 1e6);
     for (uint32_t i = 0; i < n; i++) {
         if (!ws[i].stack)
             continue;
         if (n > 1)
-            fprintf(out, "# queue %u: stack counters\n", i);
-        else
-            fprintf(out, "# stack counters\n");
-        toe_stack_stats_print(ws[i].stack, out);
+            fprintf(out, "# queue %u\n", i);
+        toe_stack_publish(ws[i].stack); /* its worker has ended */
+        print_figures(def, ws[i].stack, t0_us, out);
         if (toe_stack_flow_count(ws[i].stack)) {
             fprintf(out, "# queue %u: connections still held (%u flows)\n", i,
                    toe_stack_flow_count(ws[i].stack));
@@ -670,6 +757,7 @@ struct cores_run {
     const struct app_def *def;
     const struct app_opts *o;
     struct app_worker *ws; /* one per core: its service */
+    sig_atomic_t *dumped;  /* per core: the SIGUSR1 it printed last */
 };
 
 static int core_hook_init(struct toe_stack *stack, uint32_t core, void *arg)
@@ -696,7 +784,17 @@ static int core_hook_init(struct toe_stack *stack, uint32_t core, void *arg)
 static int core_hook_poll(struct toe_stack *stack, uint32_t core, uint64_t now_us, void *arg)
 {
     struct cores_run *r = arg;
-    (void)stack;
+
+    /* SIGUSR1: a core's connections are its own, so each core prints its
+     * own (the figures come from the main thread's snapshot). */
+    if (r->dumped[core] != dump_gen) {
+        r->dumped[core] = dump_gen;
+        flockfile(stdout);
+        printf("# core %u: connections (%u flows)\n", core, toe_stack_core_flow_count(stack, core));
+        toe_stack_core_conns_print(stack, core, stdout);
+        fflush(stdout);
+        funlockfile(stdout);
+    }
     return r->def->svc_poll ? r->def->svc_poll(&r->ws[core], now_us) : 0;
 }
 
@@ -731,16 +829,13 @@ static const struct toe_core_hooks core_hooks = {
 };
 
 static void print_final_cores(const struct app_def *def, struct toe_stack *stack,
-                              struct app_worker *ws, struct afxdp *x, double secs)
+                              struct app_worker *ws, struct afxdp *x, uint64_t t0_us)
 {
     FILE *out = app_out(def);
     struct afxdp_queue_stats st;
 
-    fprintf(out, "%s: stopped after %.3f s\n", def->name, secs);
-    fprintf(out, "# cores\n");
-    toe_stack_cores_print(stack, out);
-    fprintf(out, "# stack counters\n");
-    toe_stack_stats_print(stack, out);
+    fprintf(out, "%s: stopped after %.3f s\n", def->name, (double)(app_mono_us() - t0_us) / 1e6);
+    print_figures(def, stack, t0_us, out); /* toe_stack_stop published the last counts */
     if (toe_stack_flow_count(stack)) {
         fprintf(out, "# connections still held (%u flows)\n", toe_stack_flow_count(stack));
         toe_stack_conns_print(stack, out);
@@ -754,6 +849,40 @@ static void print_final_cores(const struct app_def *def, struct toe_stack *stack
     fflush(out);
 }
 
+/* The main thread while the core threads run: SIGUSR1 figures and the
+ * --stats-interval line, from snapshots (it never touches a core). */
+static void cores_main_loop(const struct app_def *def, const struct app_opts *o,
+                            struct toe_stack *stack, uint64_t t0_us)
+{
+    uint64_t interval_us = (uint64_t)(o->stats_interval_s * 1e6), next = t0_us + interval_us;
+    struct toe_snap *cur = calloc(1, sizeof(*cur)), *prev = calloc(1, sizeof(*prev));
+    sig_atomic_t dumped = dump_gen;
+
+    while (!stop_flag) {
+        uint64_t now = app_mono_us(), sleep_us = (uint64_t)MAX_SLEEP_MS * 1000;
+        if (interval_us && next > now && next - now < sleep_us)
+            sleep_us = next - now;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)sleep_us * 1000};
+        nanosleep(&ts, NULL); /* a signal cuts it short */
+        if (dumped != dump_gen) {
+            dumped = dump_gen;
+            flockfile(stdout);
+            print_figures(def, stack, t0_us, stdout);
+            fflush(stdout);
+            funlockfile(stdout);
+        }
+        now = app_mono_us();
+        if (interval_us && now >= next && cur && prev) {
+            print_summary_line(def, stack, t0_us, cur, prev);
+            next += interval_us;
+            if (next <= now)
+                next = now + interval_us;
+        }
+    }
+    free(cur);
+    free(prev);
+}
+
 static int app_run_cores(const struct app_def *def, const struct app_opts *o, struct afxdp *x)
 {
     struct toe_stack_config cfg = o->stack;
@@ -761,16 +890,22 @@ static int app_run_cores(const struct app_def *def, const struct app_opts *o, st
     uint32_t n_ports = afxdp_n_ports(x), n_cores = cfg.n_cores;
     struct toe_stack *stack = NULL;
     struct cores_run r = {.def = def, .o = o};
+    struct stat_server *stat = NULL;
     int rc, status = 1;
 
     cfg.busy_poll = o->busy_poll;
     for (uint32_t i = 0; i < n_ports; i++)
         ports[i] = afxdp_port(x, i);
     r.ws = calloc(n_cores, sizeof(*r.ws));
-    if (!r.ws) {
+    r.dumped = calloc(n_cores, sizeof(*r.dumped));
+    if (!r.ws || !r.dumped) {
         fprintf(stderr, "%s: out of memory\n", def->name);
+        free(r.ws);
+        free(r.dumped);
         return 1;
     }
+    for (uint32_t i = 0; i < n_cores; i++)
+        r.dumped[i] = dump_gen;
     for (uint32_t i = 0; i < n_cores; i++) {
         r.ws[i].index = i;
         r.ws[i].o = o;
@@ -803,28 +938,33 @@ static int app_run_cores(const struct app_def *def, const struct app_opts *o, st
         fprintf(stderr, "%s: starting the core threads: %s\n", def->name, strerror(-rc));
         goto out;
     }
-    while (!stop_flag) {
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = MAX_SLEEP_MS * 1000000L};
-        nanosleep(&ts, NULL); /* a signal cuts it short */
-    }
+    if (stat_start(def, o, t0, stack, &stat) < 0)
+        goto out;
+    fflush(stdout);
+    cores_main_loop(def, o, stack, t0);
+    stat_server_stop(stat);
+    stat = NULL;
     toe_stack_stop(stack);
     status = 0;
     if (!o->no_counters)
-        print_final_cores(def, stack, r.ws, x, (double)(app_mono_us() - t0) / 1e6);
+        print_final_cores(def, stack, r.ws, x, t0);
     if (def->report)
         status = def->report(r.ws, n_cores, stdout);
 out:
+    stat_server_stop(stat);
     toe_stack_destroy(stack);
     for (uint32_t i = 0; i < n_cores; i++)
         if (r.ws[i].svc)
             def->svc_destroy(&r.ws[i]);
     free(r.ws);
+    free(r.dumped);
     return status;
 }
 
 int app_run(const struct app_def *def, const struct app_opts *o)
 {
     struct app_worker *ws = NULL;
+    struct stat_server *stat = NULL;
     struct sigaction sa;
     struct afxdp *x = NULL;
     char err[256];
@@ -872,6 +1012,10 @@ int app_run(const struct app_def *def, const struct app_opts *o)
     fflush(app_out(def));
 
     t0 = app_mono_us();
+    /* One stack (cfg.one_port): the socket shows it. */
+    if (stat_start(def, o, t0, ws[0].stack, &stat) < 0)
+        goto out;
+    fflush(stdout);
     for (; started < n; started++) {
         rc = pthread_create(&ws[started].tid, NULL, worker_run, &ws[started]);
         if (rc) {
@@ -885,10 +1029,11 @@ int app_run(const struct app_def *def, const struct app_opts *o)
     if (started == n)
         status = 0;
     if (!o->no_counters)
-        print_final(def, ws, n, x, (double)(app_mono_us() - t0) / 1e6);
+        print_final(def, ws, n, x, t0);
     if (status == 0 && def->report)
         status = def->report(ws, n, stdout);
 out:
+    stat_server_stop(stat);
     for (uint32_t i = 0; ws && i < n; i++) {
         if (ws[i].stack)
             toe_stack_destroy(ws[i].stack);

@@ -3,8 +3,8 @@
  * the port and the stack, one worker thread and one stack over every RX
  * queue (--queues N, cfg.one_port), the poll loop (CLOCK_MONOTONIC, ppoll()
  * until the next stack timer or app deadline, at most 100 ms so signals are
- * noticed; or spinning with --busy-poll), SIGUSR1 dumps, and the counters
- * printed at exit. A server
+ * noticed; or spinning with --busy-poll), SIGUSR1 dumps, the stat socket
+ * toe-stat reads (stat_server.h), and the counters printed at exit. A server
  * describes itself with a struct app_def: its listener callbacks, its
  * per-worker service and its extra options; a client (app_def.client) has
  * no listener and ends the run itself. */
@@ -33,6 +33,8 @@ struct app_opts {
     bool busy_poll;
     bool cores_given;   /* --cores: one stack, one pinned thread per core */
     bool no_counters;   /* no stack and port counters at exit (a client's choice) */
+    const char *stat_socket; /* --stat-socket: NULL = /run/toe/<pid>.sock */
+    bool stat_off;           /* --stat-socket none */
     uint32_t spin_us;   /* keep spinning this long after work, and rather than
                            sleep for a deadline this close (0: IDLE_SPINS only) */
 };

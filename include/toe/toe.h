@@ -314,11 +314,21 @@ int toe_stack_stats_print(const struct toe_stack *stack, FILE *out);
  * bucket, local and remote address, state, and the engine's view (bytes
  * unacked/unread, cwnd, ssthresh, srtt, rto, retransmits). Returns 0 or -EIO. */
 int toe_stack_conns_print(const struct toe_stack *stack, FILE *out);
-/* One line per core: buckets held, flows, events processed (by class),
- * busy time, buckets and flows moved in/out, events forwarded, parked and
- * dropped, messages waiting. Call it when the core threads are stopped (or
- * in deterministic mode). 0 or -EIO. */
+/* The same for one core's connections, from that core's thread (threaded
+ * mode: a core hook); -EINVAL for a core that does not exist. */
+int toe_stack_core_conns_print(const struct toe_stack *stack, uint32_t core, FILE *out);
+/* Flows held by one core (from that core's thread, as above). */
+uint32_t toe_stack_core_flow_count(const struct toe_stack *stack, uint32_t core);
+/* One line per core (toe/snapshot.h's table, as toe-stat shows it):
+ * buckets held, flows, events processed (by class), busy time, messages
+ * waiting, buckets moved in/out, events forwarded and received, parked,
+ * lost to parking overflow and dropped. Call it when the core threads are
+ * stopped (or in deterministic mode). 0 or -EIO. */
 int toe_stack_cores_print(const struct toe_stack *stack, FILE *out);
+/* Threaded mode measures each core's busy time itself. A caller that drives
+ * a one-core stack with toe_stack_poll() on a real clock reports here, from
+ * that thread, how long its polls that did work took (toe-stat's busy %). */
+void toe_stack_busy_add(struct toe_stack *stack, uint64_t busy_ns);
 /* One counter by its name; -ENOENT if there is no such counter. */
 int toe_stack_counter(const struct toe_stack *stack, const char *name,
                       uint64_t *value);

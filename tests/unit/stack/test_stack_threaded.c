@@ -12,7 +12,10 @@
  *    it runs on the conn's core, on the thread that ran that core's init,
  *    and against that core's ctx; the counters are read after stop.
  *  - Bucket moves are up to the control thread (the test thread cannot ask
- *    for them while it runs): they are counted and printed, not required. */
+ *    for them while it runs): they are counted and printed, not required.
+ *  - A reader thread takes snapshots (toe/snapshot.h, what toe-stat shows)
+ *    all along, through the text form: counters never go back; after stop
+ *    a snapshot equals the counters read directly. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -33,6 +36,7 @@
 #include "echo_peer.h"
 #include "tests/tools/pattern.h"
 #include "toe/control.h"
+#include "toe/snapshot.h"
 
 #define IP_SRV        0x0a000001u
 #define IP_CLI        0x0a000002u
@@ -480,6 +484,55 @@ static void print_nonzero_counters(const struct toe_stack *stack)
     free(text);
 }
 
+/* The snapshot reader: what toe-stat's server thread does, in a loop. */
+struct snap_reader {
+    struct toe_stack *stack;
+    atomic_bool stop;
+    uint64_t reads, went_back;
+};
+
+static uint64_t snap_value(const struct toe_snap *s, const char *name)
+{
+    uint64_t v = 0;
+    toe_snap_counter(s, name, &v);
+    return v;
+}
+
+static void *snap_reader_main(void *arg)
+{
+    struct snap_reader *r = arg;
+    struct toe_snap *cur = malloc(sizeof(*cur)), *prev = calloc(1, sizeof(*prev));
+    static const char *const grow[] = {"ToeRxFrames", "ToeTxFrames", "TcpInSegs", "TcpOutSegs",
+                                       "DispatchForwarded"};
+
+    assert_non_null(cur);
+    assert_non_null(prev);
+    while (!atomic_load(&r->stop)) {
+        char *text = NULL;
+        size_t len;
+        FILE *f = open_memstream(&text, &len);
+        toe_stack_snapshot(r->stack, cur);
+        toe_snap_write(cur, f);
+        fclose(f);
+        if (toe_snap_parse(text, cur) != 0)
+            r->went_back++;
+        free(text);
+        for (size_t i = 0; i < sizeof(grow) / sizeof(grow[0]); i++)
+            r->went_back += snap_value(cur, grow[i]) < snap_value(prev, grow[i]);
+        for (uint32_t c = 0; c < cur->n_cores; c++)
+            r->went_back += cur->core[c].events < prev->core[c].events;
+        struct toe_snap *t = prev;
+        prev = cur;
+        cur = t;
+        r->reads++;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 2000000};
+        nanosleep(&ts, NULL);
+    }
+    free(cur);
+    free(prev);
+    return NULL;
+}
+
 /* n_cores core threads; control/data: processing class core sets (0: every
  * class on every core). */
 static void run_threaded(uint32_t n_cores, uint64_t control, uint64_t data)
@@ -536,6 +589,9 @@ static void run_threaded(uint32_t n_cores, uint64_t control, uint64_t data)
     struct toe_core_hooks hooks = {.init = srv_init, .fini = srv_fini};
     assert_int_equal(toe_stack_start(srv_stack, &hooks, srv), 0);
     assert_int_equal(toe_stack_poll(srv_stack, mono_us()), -EBUSY);
+    struct snap_reader reader = {.stack = srv_stack};
+    pthread_t reader_tid;
+    assert_int_equal(pthread_create(&reader_tid, NULL, snap_reader_main, &reader), 0);
 
     /* A first poll sets the client's clock: toe_connect() arms the SYN's
      * timer from the latest poll time. */
@@ -575,6 +631,23 @@ static void run_threaded(uint32_t n_cores, uint64_t control, uint64_t data)
     assert_int_equal(toe_close(first), -EPERM);
     assert_int_equal(toe_conn_set_nodelay(first, true), -EPERM);
     toe_stack_stop(srv_stack);
+    atomic_store(&reader.stop, true);
+    pthread_join(reader_tid, NULL);
+    /* Stopped: the cores published their last counts. */
+    struct toe_snap *last = malloc(sizeof(*last));
+    uint64_t snap_mismatch = 0, live;
+    assert_non_null(last);
+    toe_stack_snapshot(srv_stack, last);
+    for (uint32_t i = 0; i < last->n_counters; i++)
+        if (strncmp(last->counter[i].name, "Control", 7) != 0 &&
+            (toe_stack_counter(srv_stack, last->counter[i].name, &live) != 0 ||
+             live != last->counter[i].value)) {
+            print_message("  snapshot %s %llu, counter %llu\n", last->counter[i].name,
+                          (unsigned long long)last->counter[i].value, (unsigned long long)live);
+            snap_mismatch++;
+        }
+    free(last);
+    print_message("  %llu snapshots read while running\n", (unsigned long long)reader.reads);
 
     /* Threads joined: everything the cores wrote is visible here. */
     uint64_t accepted = 0, closed = 0, moved_in = 0, moved_out = 0, echoed = 0, bad_close = 0;
@@ -694,6 +767,9 @@ static void run_threaded(uint32_t n_cores, uint64_t control, uint64_t data)
     } else {
         assert_int_equal(ho_out + ho_cancelled, 0);
     }
+    assert_true(reader.reads > 0);
+    assert_int_equal(reader.went_back, 0);
+    assert_int_equal(snap_mismatch, 0);
 }
 
 /* Two core threads (one per CPU of the CI machine). */
