@@ -148,12 +148,34 @@ static void cb_close(struct toe_conn *conn, int status, void *ctx)
     hc->dead = true;
 }
 
+/* A stack with several simulated cores moves connections (bucket moves,
+ * class handovers): the script's handle follows, and its events say where
+ * it went ("moved N": now on core N). */
+static int cb_move_out(struct toe_conn *conn, void *ctx)
+{
+    (void)conn;
+    return ctx_conn(ctx) ? 0 : -EINVAL;
+}
+
+static void cb_move_in(struct toe_conn *conn, void *ctx, void *core_ctx)
+{
+    struct hconn *hc = ctx_conn(ctx);
+
+    (void)core_ctx;
+    if (!hc)
+        return;
+    hc->conn = conn;
+    Tcl_ListObjAppendElement(NULL, hc->events, Tcl_ObjPrintf("moved %u", toe_conn_core(conn)));
+}
+
 const struct toe_app_ops harness_app_ops = {
     .on_accept = cb_accept,
     .on_connect = cb_connect,
     .on_recv = cb_recv,
     .on_sent = cb_sent,
     .on_close = cb_close,
+    .on_move_out = cb_move_out,
+    .on_move_in = cb_move_in,
 };
 
 void harness_app_free(struct hstack *hs)

@@ -167,7 +167,8 @@ int harness_int_arg(Tcl_Interp *interp, Tcl_Obj *o, const char *what, long max, 
 /* Wire methods (inject_cmd.c, expect_cmd.c). */
 hmethod_fn hs_m_inject, hs_m_expect, hs_m_expect_none, hs_m_drain, hs_m_pending;
 /* Inspection methods (info_cmd.c). */
-hmethod_fn hs_m_flow, hs_m_counter, hs_m_counters, hs_m_flows, hs_m_pcap, hs_m_ss;
+hmethod_fn hs_m_flow, hs_m_counter, hs_m_counters, hs_m_flows, hs_m_pcap, hs_m_ss, hs_m_cores,
+    hs_m_flow_core;
 
 /* App API methods (app_cmd.c), NULL-terminated: argument checks, option
  * parsing, connection names and results, on either backend below. */

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "harness.h"
+#include "toe/snapshot.h"
+#include "toe/stack_internal.h"
 
 int hs_m_flow(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
@@ -48,6 +50,67 @@ int hs_m_counter(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const
         return TCL_ERROR;
     }
     Tcl_SetObjResult(interp, Tcl_NewWideIntObj((Tcl_WideInt)v));
+    return TCL_OK;
+}
+
+/* $s cores: one dict per core (toe/snapshot.h's per-core figures: events,
+ * ev_control, ev_data, ev_net, flows, buckets, fwd_in, fwd_out, ...). */
+int hs_m_cores(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    struct toe_snap *snap;
+    Tcl_Obj *list;
+
+    if (objc != 2) {
+        Tcl_WrongNumArgs(interp, 2, objv, "");
+        return TCL_ERROR;
+    }
+    hs_run(hs);
+    snap = malloc(sizeof(*snap));
+    if (!snap) {
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("out of memory", -1));
+        return TCL_ERROR;
+    }
+    toe_stack_publish(hs->stack);
+    toe_stack_snapshot(hs->stack, snap);
+    list = Tcl_NewListObj(0, NULL);
+    for (uint32_t i = 0; i < snap->n_cores; i++) {
+        Tcl_Obj *d = Tcl_NewDictObj();
+#define PUT_(f)                                                                                    \
+    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj(#f, -1), Tcl_NewWideIntObj((Tcl_WideInt)snap->core[i].f));
+        TOE_SNAP_CORE_FIELDS(PUT_)
+#undef PUT_
+        Tcl_ListObjAppendElement(NULL, list, d);
+    }
+    free(snap);
+    Tcl_SetObjResult(interp, list);
+    return TCL_OK;
+}
+
+/* $s flow_core ?LPORT RPORT?: the core whose flow table holds the flow of
+ * the default remote address (-1: none), and the core its bucket names:
+ * {core C owner O}. */
+int hs_m_flow_core(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
+{
+    int lport = hs->def_lport, rport = hs->def_rport, where = -1;
+
+    if (objc == 4) {
+        if (harness_int_arg(interp, objv[2], "LPORT", 65535, &lport) != TCL_OK ||
+            harness_int_arg(interp, objv[3], "RPORT", 65535, &rport) != TCL_OK)
+            return TCL_ERROR;
+    } else if (objc != 2) {
+        Tcl_WrongNumArgs(interp, 2, objv, "?LPORT RPORT?");
+        return TCL_ERROR;
+    }
+    hs_run(hs);
+    struct toe_stack *s = hs->stack;
+    struct flow_key k = {.laddr = hs->stack_ip, .raddr = hs->def_raddr, .lport = (uint16_t)lport,
+                         .rport = (uint16_t)rport};
+    uint64_t h = flow_hash(&s->hash_key, &k);
+    for (uint32_t i = 0; i < s->n_cores; i++)
+        if (flow_table_lookup_hashed(&s->cores[i]->flows, &k, h) != FLOW_ID_NONE)
+            where = (int)i;
+    unsigned owner = atomic_load(&s->bucket_owner[flow_bucket(h, s->n_buckets)]);
+    Tcl_SetObjResult(interp, Tcl_ObjPrintf("core %d owner %u", where, owner));
     return TCL_OK;
 }
 

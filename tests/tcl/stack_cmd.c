@@ -57,6 +57,13 @@ static const struct copt config_opts[] = {
     C("-ts", O_BOOL, timestamps),
     C("-wscale", O_BOOL, window_scale),
     C("-ttl", O_U8, ttl),
+    /* Many cores, simulated: toe_stack_poll drives them in order. */
+    C("-cores", O_U32, n_cores),
+    C("-buckets", O_U32, n_buckets),
+    C("-balance_ms", O_U32, balance_interval_ms),
+    C("-control_cores", O_U64, control_cores),
+    C("-data_cores", O_U64, data_cores),
+    C("-schedule", O_BOOL, schedule_new_flows),
     {NULL, O_BOOL, 0},
 };
 #undef C
@@ -540,6 +547,8 @@ static const struct hmethod core_methods[] = {
     {"counter", hs_m_counter},
     {"counters", hs_m_counters},
     {"flows", hs_m_flows},
+    {"cores", hs_m_cores},
+    {"flow_core", hs_m_flow_core},
     {"pcap", hs_m_pcap},
     {"ss", hs_m_ss},
     {"destroy", m_destroy},
