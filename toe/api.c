@@ -362,7 +362,7 @@ int toe_stack_conns_print(const struct toe_stack *stack, FILE *out)
         err = -EIO;
     for (uint32_t i = 0; i < stack->n_cores; i++) {
         struct toe_core *core = stack->cores[i];
-        for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+        for (uint32_t id = 0; id < flow_table_id_end(&core->flows); id++) {
             if (!flow_table_valid(&core->flows, id))
                 continue;
             struct toe_conn *c = flow_table_data(&core->flows, id);

@@ -32,7 +32,10 @@ void toe_stack_config_init(struct toe_stack_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->ipv4_prefix_len = 24;
-    cfg->max_flows = 4096;
+    /* A limit, not a cost: each core's flow table reserves address space
+     * for this many and uses memory only for the connections it holds
+     * (about 2 KB each when idle, flow_table.h). */
+    cfg->max_flows = TOE_DEFAULT_MAX_FLOWS;
     cfg->n_cores = 1;
     cfg->rx_burst_frames = 64;
     cfg->arp_cache_entries = 256;
@@ -637,7 +640,7 @@ static void core_destroy(struct toe_core *core)
             }
         }
         /* Connections the app holds: abort. */
-        for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+        for (uint32_t id = 0; id < flow_table_id_end(&core->flows); id++) {
             if (!flow_table_valid(&core->flows, id))
                 continue;
             struct toe_conn *c = flow_table_data(&core->flows, id);
