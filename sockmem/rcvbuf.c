@@ -73,14 +73,17 @@ int rcvbuf_set_capacity(struct rcvbuf *rb, size_t wish_bytes)
 }
 
 /* The common case: in order, nothing out of order, the edge page is there
- * and has room, so no page can be refused. */
+ * and has room, so no page can be refused. The edge page is within the slot
+ * array's reach from the head (else its slot is another page's). */
 static inline int fits_edge_page(const struct rcvbuf *rb, size_t len)
 {
     const struct sockmem_ring *r = &rb->ring;
     size_t in_page = rb->edge_off & (sockmem_pool_page_bytes(r->pool) - 1);
+    uint64_t edge_page = sockmem_ring_page_no(r, rb->edge_off);
 
     return in_page + len <= sockmem_pool_page_bytes(r->pool) &&
-           *sockmem_ring_slot(r, sockmem_ring_page_no(r, rb->edge_off));
+           edge_page - sockmem_ring_page_no(r, rb->head_off) <= r->slot_mask &&
+           *sockmem_ring_slot(r, edge_page);
 }
 
 ssize_t rcvbuf_insert(struct rcvbuf *rb, uint64_t off, const void *src, size_t len)
@@ -113,7 +116,9 @@ ssize_t rcvbuf_insert(struct rcvbuf *rb, uint64_t off, const void *src, size_t l
     k = j - i;
     if (s > rb->edge_off && k == 0 && rb->nranges == rb->max_ranges)
         return -ENOBUFS;
-    if (sockmem_ring_populate(&rb->ring, s, e - s))
+    if (sockmem_ring_fit(&rb->ring, sockmem_ring_page_no(&rb->ring, rb->head_off),
+                         sockmem_ring_page_no(&rb->ring, e - 1) + 1) ||
+        sockmem_ring_populate(&rb->ring, s, e - s))
         return -ENOMEM;
 
     /* Fill only the holes: bytes already held keep their value. */

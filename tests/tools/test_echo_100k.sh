@@ -30,7 +30,7 @@ N=$((PROCS * PER_PROC))
 BYTES=512
 SRC_BASE=11            # client addresses 10.77.1.11 .. 10.77.1.14
 N_SRC=4
-MAX_RSS_PER_CONN=6144  # bytes: today about 2.5 KB (flow slot 1.6 KB + buffers' heap)
+MAX_RSS_PER_CONN=3072  # bytes: today about 1.9 KB (flow slot 1.6 KB, page maps, app state)
 
 lab_test_begin hk$$ leftovers
 ECHO_PID=
