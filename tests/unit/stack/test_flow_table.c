@@ -33,7 +33,7 @@ static void test_basic(void **state)
     struct flow_table ft;
     struct flow_table_config c = cfg_of(8, 0);
     assert_int_equal(flow_table_init(&ft, &c), 0);
-    assert_int_equal(ft.n_buckets, 8);
+    assert_int_equal(ft.n_buckets, 16); /* growing index: two buckets per flow at most */
 
     struct flow_key k1 = key_of(1), k2 = key_of(2);
     uint32_t id1, id2, id;
@@ -246,8 +246,8 @@ static void test_grows_on_demand(void **state)
     size_t per_flow = (size_t)1024 + sizeof(struct flow_slot);
     assert_true(flow_table_committed_bytes(&ft) >= (size_t)N * per_flow);
     assert_true(flow_table_committed_bytes(&ft) <= (size_t)(N + 2048) * per_flow + (1u << 20));
-    assert_true(ft.n_buckets >= N);
-    assert_true(longest_chain(&ft) <= 12);
+    assert_true(ft.n_buckets >= 2 * N - 1);
+    assert_true(longest_chain(&ft) <= 10);
     for (uint32_t i = 1; i < N; i++) {
         struct flow_key k = key_of(i);
         uint32_t stored;
