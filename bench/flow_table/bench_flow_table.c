@@ -18,19 +18,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/tools/pattern.h"
 #include "toe/flow_table.h"
 
 #define SLOT_BYTES 1472 /* the stack's per-flow data today (toe_conn + tcp_conn) */
 
-static uint64_t rng = 0x853c49e6748fea9bull;
+static uint64_t rng_state = 0x853c49e6748fea9bull;
 
+/* The tests' one PRNG (splitmix64, tests/tools/pattern.h). */
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return pattern_mix64(rng_state++);
 }
 
 static double now_ns(void)
