@@ -4,6 +4,11 @@
  * memory never moves, chains stay short. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -287,6 +292,66 @@ static void test_limit_not_chunk_multiple(void **state)
     flow_table_fini(&ft);
 }
 
+static long vm_data_kb(void)
+{
+    char line[128];
+    long kb = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmData: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* Memory refused (RLIMIT_DATA a few MiB above what the process uses: the
+ * kernel refuses to make more of the reserve writable): insert says -ENOMEM,
+ * the flows already in are intact, a freed ID is still taken. In a child
+ * process so the limit stays there. */
+static void test_memory_refused(void **state)
+{
+    pid_t pid = fork();
+    int status;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct flow_table ft;
+        struct flow_table_config c = cfg_of(1u << 20, 0);
+        struct rlimit rl;
+        uint32_t n = 0, id;
+        int rc;
+
+        c.slot_bytes = 1472;
+        if (flow_table_init(&ft, &c) || vm_data_kb() < 0)
+            _exit(10);
+        rl.rlim_cur = rl.rlim_max = (rlim_t)(vm_data_kb() + 8192) * 1024;
+        if (setrlimit(RLIMIT_DATA, &rl))
+            _exit(11);
+        do { /* bounded: a kernel ignoring the limit fails the test, not the host */
+            struct flow_key k = key_of(n);
+            rc = flow_table_insert(&ft, &k, &id);
+        } while (rc == 0 && ++n < 16384);
+        if (rc != -ENOMEM || n < 1024 || n > 8192)
+            _exit(12);
+        for (uint32_t i = 0; i < n; i++) {
+            struct flow_key k = key_of(i);
+            if (flow_table_lookup(&ft, &k) != i)
+                _exit(13);
+        }
+        flow_table_free(&ft, 7);
+        struct flow_key k = key_of(n);
+        if (flow_table_insert(&ft, &k, &id) || id != 7)
+            _exit(14);
+        flow_table_fini(&ft);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* The hash is keyed: a different key moves flows to other buckets. */
 static void test_keyed_hash(void **state)
 {
@@ -310,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_random_vs_reference_growing),
         cmocka_unit_test(test_grows_on_demand),
         cmocka_unit_test(test_limit_not_chunk_multiple),
+        cmocka_unit_test(test_memory_refused),
         cmocka_unit_test(test_keyed_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
