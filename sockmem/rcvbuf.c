@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The range array is allocated when the first out-of-order bytes come:
+ * most connections never see any, and an idle one should cost little. */
 int rcvbuf_init(struct rcvbuf *rb, struct sockmem_pool *pool, size_t wish_bytes)
 {
     size_t cap = sockmem_pool_clamp_capacity(pool, wish_bytes);
@@ -13,19 +15,11 @@ int rcvbuf_init(struct rcvbuf *rb, struct sockmem_pool *pool, size_t wish_bytes)
 
     memset(rb, 0, sizeof(*rb));
     rb->max_ranges = pool->cfg.ooo_max_ranges;
-    rb->ranges = calloc(rb->max_ranges, sizeof(*rb->ranges));
-    if (!rb->ranges)
-        return -ENOMEM;
     err = sockmem_ring_init(&rb->ring, pool, cap);
     if (err)
-        goto err_ranges;
+        return err;
     rb->capacity_bytes = cap;
     return 0;
-
-err_ranges:
-    free(rb->ranges);
-    rb->ranges = NULL;
-    return err;
 }
 
 /* One past the last byte held, in order or not. */
@@ -116,6 +110,11 @@ ssize_t rcvbuf_insert(struct rcvbuf *rb, uint64_t off, const void *src, size_t l
     k = j - i;
     if (s > rb->edge_off && k == 0 && rb->nranges == rb->max_ranges)
         return -ENOBUFS;
+    if (s > rb->edge_off && !rg) { /* the first range */
+        rg = rb->ranges = calloc(rb->max_ranges, sizeof(*rb->ranges));
+        if (!rg)
+            return -ENOMEM;
+    }
     if (sockmem_ring_fit(&rb->ring, sockmem_ring_page_no(&rb->ring, rb->head_off),
                          sockmem_ring_page_no(&rb->ring, e - 1) + 1) ||
         sockmem_ring_populate(&rb->ring, s, e - s))
