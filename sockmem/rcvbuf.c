@@ -140,7 +140,8 @@ ssize_t rcvbuf_insert(struct rcvbuf *rb, uint64_t off, const void *src, size_t l
     }
     rb->ooo_bytes -= held_before;
     if (s == rb->edge_off) { /* i == 0: the edge absorbs it */
-        memmove(&rg[0], &rg[j], (rb->nranges - j) * sizeof(*rg));
+        if (rb->nranges > j) /* rg may be NULL: no range yet */
+            memmove(&rg[0], &rg[j], (rb->nranges - j) * sizeof(*rg));
         rb->nranges -= k;
         rb->edge_off = e;
         return (ssize_t)(e - old_edge);

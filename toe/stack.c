@@ -589,8 +589,14 @@ static int core_dispatch_init(struct toe_core *core)
     atomic_store(&core->fig.buckets_owned, owned);
     if (stack->n_cores == 1)
         return 0;
+    /* Associations hold only flows kept away from their bucket's owner
+     * (pinned records: SYN_RECEIVED children, flows the app cannot let go
+     * of while their bucket moves), far fewer than max_flows. Sized by
+     * max_flows (a limit of a million by default) the table would be a
+     * calloc of 80 MB per core, and its sweep would walk all of it. */
     struct assoc_config ac = {
-        .capacity = stack->cfg.max_flows,
+        .capacity = stack->cfg.max_flows < TOE_ASSOC_MAX_CAPACITY ? stack->cfg.max_flows
+                                                                   : TOE_ASSOC_MAX_CAPACITY,
         .idle_timeout_us = (uint64_t)stack->cfg.time_wait_ms * 2000 + 600000000ull,
         .fin_timeout_us = (uint64_t)stack->cfg.time_wait_ms * 1000,
     };
