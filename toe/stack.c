@@ -592,8 +592,10 @@ static int core_dispatch_init(struct toe_core *core)
     /* Associations hold only flows kept away from their bucket's owner
      * (pinned records: SYN_RECEIVED children, flows the app cannot let go
      * of while their bucket moves), far fewer than max_flows. Sized by
-     * max_flows (a limit of a million by default) the table would be a
-     * calloc of 80 MB per core, and its sweep would walk all of it. */
+     * max_flows (a limit of a million by default) the table would be an
+     * 80 MB calloc per core, and every bucket move scans all of it
+     * (export_pinned_records in bucket_move.c): kept at the size it had
+     * when max_flows defaulted to 4096. */
     struct assoc_config ac = {
         .capacity = stack->cfg.max_flows < TOE_ASSOC_MAX_CAPACITY ? stack->cfg.max_flows
                                                                    : TOE_ASSOC_MAX_CAPACITY,
