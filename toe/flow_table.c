@@ -79,6 +79,15 @@ static int commit(const struct flow_table *ft, void *base, size_t old_bytes, siz
     return mprotect((uint8_t *)base + from, to - from, PROT_READ | PROT_WRITE) ? -ENOMEM : 0;
 }
 
+/* How far to commit when `want` (> ready) is needed: a chunk at least,
+ * never past max. */
+static uint32_t chunk_end(uint32_t ready, uint32_t want, uint32_t max, uint32_t chunk)
+{
+    if (want - ready >= chunk)
+        return want;
+    return max - ready < chunk ? max : ready + chunk;
+}
+
 /* IDs [0, n) usable. */
 static int ids_commit(struct flow_table *ft, uint32_t n)
 {
@@ -86,9 +95,7 @@ static int ids_commit(struct flow_table *ft, uint32_t n)
 
     if (n <= ft->n_ready)
         return 0;
-    if (n - ft->n_ready < FLOW_TABLE_CHUNK_IDS)
-        n = ft->max_flows - ft->n_ready < FLOW_TABLE_CHUNK_IDS ? ft->max_flows
-                                                               : ft->n_ready + FLOW_TABLE_CHUNK_IDS;
+    n = chunk_end(ft->n_ready, n, ft->max_flows, FLOW_TABLE_CHUNK_IDS);
     rc = commit(ft, ft->slots, (size_t)ft->n_ready * sizeof(*ft->slots),
                 (size_t)n * sizeof(*ft->slots), ft->slots_reserved_bytes);
     if (!rc && ft->data_stride)
@@ -107,10 +114,7 @@ static int buckets_commit(struct flow_table *ft, uint32_t n)
 
     if (n <= ft->buckets_ready)
         return 0;
-    if (n - ft->buckets_ready < FLOW_TABLE_CHUNK_BUCKETS)
-        n = ft->max_buckets - ft->buckets_ready < FLOW_TABLE_CHUNK_BUCKETS
-                ? ft->max_buckets
-                : ft->buckets_ready + FLOW_TABLE_CHUNK_BUCKETS;
+    n = chunk_end(ft->buckets_ready, n, ft->max_buckets, FLOW_TABLE_CHUNK_BUCKETS);
     rc = commit(ft, ft->buckets, (size_t)ft->buckets_ready * sizeof(*ft->buckets),
                 (size_t)n * sizeof(*ft->buckets), ft->buckets_reserved_bytes);
     if (rc)
@@ -184,9 +188,9 @@ size_t flow_table_committed_bytes(const struct flow_table *ft)
 /* Linear hashing's step: bucket `split` gives the entries whose next hash
  * bit is set to a new bucket at split + low_mask + 1. Steps are taken as
  * flows are inserted, keeping at least two buckets per flow: a bucket head
- * costs 4 bytes, a hit then reads about 1.25 slots, a miss 0.5 (at load 1
- * with linear hashing's uneven buckets, measurably more: bench_flow_table).
- * No pause to rehash all. If the heads cannot be committed the index stays
+ * costs 4 bytes, and a hit then reads about 1.25 slots, a miss 0.5 (uniform
+ * hashing; linear hashing's half-split buckets add a little). No pause to
+ * rehash all. If the heads cannot be committed the index stays
  * as it is: chains grow longer, lookups stay correct. */
 static void split_one(struct flow_table *ft)
 {
