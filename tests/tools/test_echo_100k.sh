@@ -30,7 +30,7 @@ N=$((PROCS * PER_PROC))
 BYTES=512
 SRC_BASE=11            # client addresses 10.77.1.11 .. 10.77.1.14
 N_SRC=4
-MAX_RSS_PER_CONN=3072  # bytes: today about 1.8 KB (flow slot 1.6 KB, page maps, app state)
+MAX_RSS_PER_CONN=3072  # bytes: today about 1.7 KB (flow slot 1.6 KB, page maps, app state)
 # An ASan build of toe-echo pays redzones and shadow on every allocation
 # (measured ~4.4 KB per connection): the same test, a bound to match.
 if ldd "$echo_bin" 2>/dev/null | grep -q libasan; then
