@@ -62,24 +62,26 @@ struct flow_table_config {
 };
 
 struct flow_table {
-    struct flow_hash_key hash_key;
-    uint32_t max_flows;
-    uint32_t count;      /* allocated IDs */
-    uint32_t free_head;  /* freed IDs (LIFO); FLOW_ID_NONE: take a fresh one */
-    uint32_t n_used;     /* IDs [0, n_used) have been handed out at least once */
-    uint32_t n_ready;    /* IDs [0, n_ready) are committed memory */
-    /* Linear hashing: buckets [0, split) and [low_mask + 1, n_buckets) are
-     * addressed with the next power of two, the rest with low_mask. */
+    /* What a lookup reads, in the first cache line. Linear hashing: buckets
+     * [0, split) and [low_mask + 1, n_buckets) are addressed with the next
+     * power of two, the rest with low_mask. */
     uint32_t low_mask;
     uint32_t split;
-    uint32_t n_buckets;  /* in use: low_mask + 1 + split */
-    uint32_t max_buckets;
-    uint32_t buckets_ready; /* committed bucket heads */
-    bool grow;           /* false: fixed n_buckets */
     uint32_t *buckets;   /* chain heads */
     struct flow_slot *slots;
     uint8_t *data;       /* data_stride bytes per ID */
     size_t data_stride;
+    struct flow_hash_key hash_key;
+    uint32_t n_used;     /* IDs [0, n_used) have been handed out at least once */
+
+    uint32_t max_flows;
+    uint32_t count;      /* allocated IDs */
+    uint32_t free_head;  /* freed IDs (LIFO); FLOW_ID_NONE: take a fresh one */
+    uint32_t n_ready;    /* IDs [0, n_ready) are committed memory */
+    uint32_t n_buckets;  /* in use: low_mask + 1 + split */
+    uint32_t max_buckets;
+    uint32_t buckets_ready; /* committed bucket heads */
+    bool grow;           /* false: fixed n_buckets */
     size_t page_bytes;
     size_t slots_reserved_bytes, data_reserved_bytes, buckets_reserved_bytes;
 };
