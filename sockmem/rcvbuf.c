@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The range array is allocated when the first out-of-order bytes come:
+ * most connections never see any, and an idle one should cost little. */
 int rcvbuf_init(struct rcvbuf *rb, struct sockmem_pool *pool, size_t wish_bytes)
 {
     size_t cap = sockmem_pool_clamp_capacity(pool, wish_bytes);
@@ -13,19 +15,11 @@ int rcvbuf_init(struct rcvbuf *rb, struct sockmem_pool *pool, size_t wish_bytes)
 
     memset(rb, 0, sizeof(*rb));
     rb->max_ranges = pool->cfg.ooo_max_ranges;
-    rb->ranges = calloc(rb->max_ranges, sizeof(*rb->ranges));
-    if (!rb->ranges)
-        return -ENOMEM;
     err = sockmem_ring_init(&rb->ring, pool, cap);
     if (err)
-        goto err_ranges;
+        return err;
     rb->capacity_bytes = cap;
     return 0;
-
-err_ranges:
-    free(rb->ranges);
-    rb->ranges = NULL;
-    return err;
 }
 
 /* One past the last byte held, in order or not. */
@@ -73,14 +67,17 @@ int rcvbuf_set_capacity(struct rcvbuf *rb, size_t wish_bytes)
 }
 
 /* The common case: in order, nothing out of order, the edge page is there
- * and has room, so no page can be refused. */
+ * and has room, so no page can be refused. The edge page is within the slot
+ * array's reach from the head (else its slot is another page's). */
 static inline int fits_edge_page(const struct rcvbuf *rb, size_t len)
 {
     const struct sockmem_ring *r = &rb->ring;
     size_t in_page = rb->edge_off & (sockmem_pool_page_bytes(r->pool) - 1);
+    uint64_t edge_page = sockmem_ring_page_no(r, rb->edge_off);
 
     return in_page + len <= sockmem_pool_page_bytes(r->pool) &&
-           *sockmem_ring_slot(r, sockmem_ring_page_no(r, rb->edge_off));
+           edge_page - sockmem_ring_page_no(r, rb->head_off) <= r->slot_mask &&
+           *sockmem_ring_slot(r, edge_page);
 }
 
 ssize_t rcvbuf_insert(struct rcvbuf *rb, uint64_t off, const void *src, size_t len)
@@ -113,7 +110,14 @@ ssize_t rcvbuf_insert(struct rcvbuf *rb, uint64_t off, const void *src, size_t l
     k = j - i;
     if (s > rb->edge_off && k == 0 && rb->nranges == rb->max_ranges)
         return -ENOBUFS;
-    if (sockmem_ring_populate(&rb->ring, s, e - s))
+    if (s > rb->edge_off && !rg) { /* the first range */
+        rg = rb->ranges = calloc(rb->max_ranges, sizeof(*rb->ranges));
+        if (!rg)
+            return -ENOMEM;
+    }
+    if (sockmem_ring_fit(&rb->ring, sockmem_ring_page_no(&rb->ring, rb->head_off),
+                         sockmem_ring_page_no(&rb->ring, e - 1) + 1) ||
+        sockmem_ring_populate(&rb->ring, s, e - s))
         return -ENOMEM;
 
     /* Fill only the holes: bytes already held keep their value. */
@@ -136,7 +140,8 @@ ssize_t rcvbuf_insert(struct rcvbuf *rb, uint64_t off, const void *src, size_t l
     }
     rb->ooo_bytes -= held_before;
     if (s == rb->edge_off) { /* i == 0: the edge absorbs it */
-        memmove(&rg[0], &rg[j], (rb->nranges - j) * sizeof(*rg));
+        if (rb->nranges > j) /* rg may be NULL: no range yet */
+            memmove(&rg[0], &rg[j], (rb->nranges - j) * sizeof(*rg));
         rb->nranges -= k;
         rb->edge_off = e;
         return (ssize_t)(e - old_edge);

@@ -43,7 +43,8 @@ struct rcvbuf {
     size_t ooo_bytes; /* bytes held in ranges[] */
     uint32_t nranges;
     uint32_t max_ranges;
-    struct sockmem_range *ranges; /* max_ranges entries, sorted */
+    struct sockmem_range *ranges; /* max_ranges entries, sorted; NULL until the
+                                     first out-of-order bytes */
 };
 
 /* 0, or -ENOMEM. Takes no pages until data arrives. */

@@ -20,10 +20,15 @@ static uint32_t slots_for(const struct sockmem_pool *pool, size_t capacity_bytes
     return n;
 }
 
+/* Slots a new ring starts with: an exchange of a few pages needs no growth. */
+#define SOCKMEM_RING_FIRST_SLOTS 4u
+
 int sockmem_ring_init(struct sockmem_ring *r, struct sockmem_pool *pool, size_t capacity_bytes)
 {
     uint32_t n = slots_for(pool, capacity_bytes, 0);
 
+    if (n > SOCKMEM_RING_FIRST_SLOTS)
+        n = SOCKMEM_RING_FIRST_SLOTS;
     r->slots = calloc(n, sizeof(*r->slots));
     if (!r->slots)
         return -ENOMEM;
@@ -40,23 +45,44 @@ void sockmem_ring_fini(struct sockmem_ring *r)
     r->slot_mask = 0;
 }
 
-int sockmem_ring_resize(struct sockmem_ring *r, size_t capacity_bytes, uint64_t first_page,
-                        uint64_t live_pages)
+/* Moves the ring to a new array of n slots. Pages [first_page, first_page +
+ * pages) cover every slot that may be non-empty (and each old slot at most
+ * once), and n slots hold them without collision. */
+static int ring_move(struct sockmem_ring *r, uint32_t n, uint64_t first_page, uint64_t pages)
 {
-    uint32_t n = slots_for(r->pool, capacity_bytes, live_pages);
-    void **slots;
+    void **slots = calloc(n, sizeof(*slots));
 
-    if (n == r->slot_mask + 1)
-        return 0;
-    slots = calloc(n, sizeof(*slots));
     if (!slots)
         return -ENOMEM;
-    for (uint64_t p = first_page; p < first_page + live_pages; p++)
+    for (uint64_t p = first_page; p < first_page + pages; p++)
         slots[p & (n - 1)] = *sockmem_ring_slot(r, p);
     free(r->slots);
     r->slots = slots;
     r->slot_mask = n - 1;
     return 0;
+}
+
+int sockmem_ring_resize(struct sockmem_ring *r, size_t capacity_bytes, uint64_t first_page,
+                        uint64_t live_pages)
+{
+    uint32_t n = slots_for(r->pool, capacity_bytes, live_pages);
+
+    if (n >= r->slot_mask + 1)
+        return 0; /* it grows when data needs it */
+    return ring_move(r, n, first_page, live_pages);
+}
+
+int sockmem_ring_grow(struct sockmem_ring *r, uint64_t first_page, uint64_t end_page)
+{
+    uint64_t need = end_page - first_page;
+    uint64_t n = (uint64_t)r->slot_mask + 1, old_n = n;
+
+    while (n < need)
+        n <<= 1;
+    if (n > (1u << 31))
+        return -ENOMEM;
+    /* The old span from first_page holds every live page. */
+    return ring_move(r, (uint32_t)n, first_page, old_n);
 }
 
 size_t sockmem_ring_write(struct sockmem_ring *r, uint64_t off, const void *src, size_t len)

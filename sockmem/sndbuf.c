@@ -61,6 +61,9 @@ ssize_t sndbuf_append(struct sndbuf *sb, const void *src, size_t len)
         len = room;
     if (!len)
         return 0;
+    if (sockmem_ring_fit(&sb->ring, sockmem_ring_page_no(&sb->ring, sb->head_off),
+                         sockmem_ring_page_no(&sb->ring, sb->tail_off + len - 1) + 1))
+        return -ENOMEM;
     n = sockmem_ring_write(&sb->ring, sb->tail_off, src, len);
     sb->tail_off += n;
     return n ? (ssize_t)n : -ENOMEM;

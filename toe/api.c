@@ -420,7 +420,7 @@ static int core_conns_print(const struct toe_core *core, FILE *out)
 {
     int err = 0;
 
-    for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+    for (uint32_t id = 0; id < flow_table_id_end(&core->flows); id++) {
         if (!flow_table_valid(&core->flows, id))
             continue;
         struct toe_conn *c = flow_table_data(&core->flows, id);

@@ -33,7 +33,10 @@ void toe_stack_config_init(struct toe_stack_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->ipv4_prefix_len = 24;
-    cfg->max_flows = 4096;
+    /* A limit, not a cost: each core's flow table reserves address space
+     * for this many and uses memory only for the connections it holds
+     * (about 2 KB each when idle, flow_table.h). */
+    cfg->max_flows = TOE_DEFAULT_MAX_FLOWS;
     cfg->n_cores = 1;
     cfg->rx_burst_frames = 64;
     cfg->arp_cache_entries = 256;
@@ -620,8 +623,16 @@ static int core_dispatch_init(struct toe_core *core)
     atomic_store(&core->fig.buckets_owned, owned);
     if (stack->n_cores == 1)
         return 0;
+    /* Associations hold only flows kept away from their bucket's owner
+     * (pinned records: SYN_RECEIVED children, flows the app cannot let go
+     * of while their bucket moves), far fewer than max_flows. Sized by
+     * max_flows (a limit of a million by default) the table would be an
+     * 80 MB calloc per core, and every bucket move scans all of it
+     * (export_pinned_records in bucket_move.c): kept at the size it had
+     * when max_flows defaulted to 4096. */
     struct assoc_config ac = {
-        .capacity = stack->cfg.max_flows,
+        .capacity = stack->cfg.max_flows < TOE_ASSOC_MAX_CAPACITY ? stack->cfg.max_flows
+                                                                   : TOE_ASSOC_MAX_CAPACITY,
         .idle_timeout_us = (uint64_t)stack->cfg.time_wait_ms * 2000 + 600000000ull,
         .fin_timeout_us = (uint64_t)stack->cfg.time_wait_ms * 1000,
     };
@@ -679,7 +690,7 @@ static void core_destroy(struct toe_core *core)
             }
         }
         /* Connections the app holds: abort. */
-        for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+        for (uint32_t id = 0; id < flow_table_id_end(&core->flows); id++) {
             if (!flow_table_valid(&core->flows, id))
                 continue;
             struct toe_conn *c = flow_table_data(&core->flows, id);

@@ -111,6 +111,7 @@ struct toe_listener *listener_remove(struct listener_table *lt, uint16_t port);
 
 #define TOE_TX_BATCH 64
 #define TOE_DEFAULT_BUCKETS 256
+#define TOE_ASSOC_MAX_CAPACITY 4096u /* association entries per core (stack.c) */
 #define TOE_DEFAULT_RING_SLOTS 1024
 #define TOE_MOVE_QUEUE 32 /* bucket moves a core queues while one runs */
 

@@ -74,10 +74,14 @@ static void usage(const struct app_def *def, FILE *out)
     if (!def->client)
         fprintf(out, "  --backlog N            listen backlog: SYN_RCVD + not yet accepted; beyond it\n"
                      "                         SYN cookies (default 1024; 0 = the engine's default)\n");
-    fprintf(out, "  --max-flows N          connections incl. TIME_WAIT per queue (default 4096)\n"
+    fprintf(out, "  --max-flows N          connections incl. TIME_WAIT per core (default 1048576);\n"
+                 "                         memory is used as connections come (about 2 KB\n"
+                 "                         each when idle); a SYN beyond it gets a SYN cookie\n"
+                 "                         (or a RST with --no-syncookies), never silence\n"
                  "  --time-wait-ms MS      TIME_WAIT duration (default 60000)\n"
                  "  --cc NAME              newreno | cubic (default newreno)\n"
-                 "  --no-syncookies        drop SYNs when the backlog is full instead\n"
+                 "  --no-syncookies        drop SYNs when the backlog is full instead; a SYN\n"
+                 "                         finding no flow room gets a RST\n"
                  "  --seed N               ISN / SYN-cookie / hash keys (default: random)\n"
                  "  --rx-burst N           frames taken from the port per poll (default 64)\n"
                  "  --cores LIST           one stack with a pinned thread per CPU in LIST (e.g.\n"

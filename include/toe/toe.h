@@ -58,6 +58,7 @@ struct toe_app_group {
 };
 
 #define TOE_MAX_CORES 64
+#define TOE_DEFAULT_MAX_FLOWS (1u << 20) /* per core; see max_flows */
 
 /* Stack configuration. Always start from toe_stack_config_init(): new fields
  * are added at the end with defaults, so old callers keep working. */
@@ -68,7 +69,10 @@ struct toe_stack_config {
     uint32_t ipv4_gateway;     /* off-subnet next hop, host order; 0 = none */
 
     /* Capacity. */
-    uint32_t max_flows;        /* connections incl. TIME_WAIT (default 4096) */
+    uint32_t max_flows;        /* connections incl. TIME_WAIT per core (default
+                                  TOE_DEFAULT_MAX_FLOWS); memory is taken as
+                                  connections come, not reserved. A SYN beyond
+                                  it gets a SYN cookie or a RST, counted */
     uint32_t n_cores;          /* processing cores (1); see "Many cores" below */
     uint32_t rx_burst_frames;  /* frames taken from the port per poll (64) */
     uint64_t seed;             /* keys for the flow hash and ISNs; 0 = random */

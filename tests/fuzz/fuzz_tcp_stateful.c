@@ -394,7 +394,7 @@ static void check_stack(void)
 
     CHECK(toe_stack_flow_count(g->s) <= MAX_FLOWS, "%u flows", toe_stack_flow_count(g->s));
     CHECK(core->eng.nconns <= MAX_FLOWS, "%u engine connections", core->eng.nconns);
-    for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+    for (uint32_t id = 0; id < flow_table_id_end(&core->flows); id++) {
         if (!flow_table_valid(&core->flows, id))
             continue;
         struct toe_conn *c = flow_table_data(&core->flows, id);

@@ -11,8 +11,10 @@
  * --rr N (the same request/response loop, reported as requests/s). With
  * --duration-s S those two start no new message after S seconds (MSGS / N is
  * then only an upper bound), let the ones in flight finish, and report rates
- * over the measured time. One thread, non-blocking sockets, level-triggered
- * epoll. */
+ * over the measured time. With --hold FILE (stream mode) every connection that
+ * has verified its bytes stays open, not counted against --parallel, until
+ * all are held and FILE exists: N concurrent connections, for capacity tests.
+ * One thread, non-blocking sockets, level-triggered epoll. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -46,7 +48,7 @@
 
 enum ec_mode { EC_MODE_STREAM, EC_MODE_PINGPONG, EC_MODE_RR };
 
-enum ec_state { EC_IDLE, EC_CONNECTING, EC_RUNNING, EC_WAIT_FIN, EC_DONE, EC_FAILED };
+enum ec_state { EC_IDLE, EC_CONNECTING, EC_RUNNING, EC_HELD, EC_WAIT_FIN, EC_DONE, EC_FAILED };
 
 struct ec_opts {
     struct sockaddr_in server;
@@ -64,6 +66,7 @@ struct ec_opts {
     uint32_t msg_size_bytes;
     double duration_s;      /* pingpong / rr: 0 = count-based only */
     bool nodelay;
+    const char *hold_file;  /* --hold: release held connections once it exists */
 };
 
 struct ec_conn {
@@ -99,6 +102,11 @@ struct ec_run {
     uint8_t *buf, *scratch, *txbuf;
     uint64_t deadline_ns;
     uint64_t wake_ns;       /* when the current batch of readiness events came */
+    uint64_t t0_ns;         /* start */
+    uint32_t held;          /* --hold: connections verified and kept open */
+    uint64_t all_held_ns;   /* when every connection was held (0: not yet) */
+    bool released;          /* the hold file was seen */
+    uint32_t release_next;  /* next connection to half-close */
 };
 
 static volatile sig_atomic_t ec_interrupted;
@@ -144,7 +152,11 @@ static void ec_usage(FILE *out)
         "  --duration-s S         pingpong/rr: start no new message after S seconds,\n"
         "                         let those in flight finish, report rates over the\n"
         "                         measured time (MSGS / N become upper bounds)\n"
-        "  --bind ADDR            local source address\n"
+        "  --bind ADDR            local source address (its port is picked at connect)\n"
+        "  --hold FILE            stream mode: keep each verified connection open (not\n"
+        "                         counted in --parallel) until all are and FILE exists,\n"
+        "                         then half-close them, P at a time; prints\n"
+        "                         held_connections, held_s (start to all held)\n"
         "  --no-nodelay           keep Nagle on (default: TCP_NODELAY in pingpong/rr)\n"
         "  --help                 this text\n"
         "Output: one \"name value\" line per figure; throughput is verified echoed\n"
@@ -209,7 +221,7 @@ static int ec_parse_opts(int argc, char **argv, struct ec_opts *o)
     enum {
         O_SERVER = 256, O_PORT, O_CONNS, O_BYTES, O_PARALLEL, O_SEQ, O_SEED, O_TIMEOUT,
         O_CHUNK, O_WINDOW, O_PINGPONG, O_RR, O_MSGSIZE, O_BIND, O_NONODELAY, O_HELP,
-        O_DURATION,
+        O_DURATION, O_HOLD,
     };
     static const struct option lo[] = {
         {"server", required_argument, NULL, O_SERVER},
@@ -228,6 +240,7 @@ static int ec_parse_opts(int argc, char **argv, struct ec_opts *o)
         {"bind", required_argument, NULL, O_BIND},
         {"no-nodelay", no_argument, NULL, O_NONODELAY},
         {"duration-s", required_argument, NULL, O_DURATION},
+        {"hold", required_argument, NULL, O_HOLD},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -357,6 +370,9 @@ static int ec_parse_opts(int argc, char **argv, struct ec_opts *o)
                 return -EINVAL;
             }
             break;
+        case O_HOLD:
+            o->hold_file = optarg;
+            break;
         case O_HELP:
             ec_usage(stdout);
             exit(EC_EXIT_OK);
@@ -381,6 +397,10 @@ static int ec_parse_opts(int argc, char **argv, struct ec_opts *o)
         o->parallel = o->conns;
     if (o->duration_s > 0 && o->mode == EC_MODE_STREAM) {
         fprintf(stderr, "toe-echo-check: --duration-s needs --pingpong or --rr\n");
+        return -EINVAL;
+    }
+    if (o->hold_file && (o->mode != EC_MODE_STREAM || o->bytes_per_conn == 0)) {
+        fprintf(stderr, "toe-echo-check: --hold needs stream mode with bytes to echo\n");
         return -EINVAL;
     }
     if (o->duration_s >= o->timeout_s) {
@@ -431,6 +451,10 @@ static void ec_fail(struct ec_run *r, struct ec_conn *c, const char *fmt, ...)
     }
     r->reported++;
     r->failed++;
+    if (c->state == EC_HELD) { /* not counted in active while held */
+        r->held--;
+        r->active++;
+    }
     c->state = EC_FAILED;
     ec_conn_release(r, c);
 }
@@ -526,7 +550,7 @@ static void ec_try_send(struct ec_run *r, struct ec_conn *c)
         if ((size_t)n < len)
             break;
     }
-    if (c->state == EC_RUNNING && c->sent_bytes == c->total_bytes)
+    if (c->state == EC_RUNNING && c->sent_bytes == c->total_bytes && !r->o.hold_file)
         ec_half_close(r, c);
 }
 
@@ -570,6 +594,13 @@ static void ec_verify(struct ec_run *r, struct ec_conn *c, const uint8_t *data, 
     }
     c->verified_bytes += n;
     r->bytes_verified += n;
+    if (r->o.hold_file && c->verified_bytes == c->total_bytes) {
+        /* Held: a slot for --parallel frees up; anything more from the
+         * server now (data or FIN) fails the connection. */
+        c->state = EC_HELD;
+        r->held++;
+        r->active--;
+    }
     if (r->o.mode != EC_MODE_STREAM) {
         uint64_t msg = r->o.msg_size_bytes;
 
@@ -599,6 +630,8 @@ static void ec_try_recv(struct ec_run *r, struct ec_conn *c)
             if (c->verified_bytes < c->total_bytes)
                 ec_fail(r, c, "server closed (FIN) early, %" PRIu64 " bytes never echoed",
                         c->total_bytes - c->verified_bytes);
+            else if (c->state == EC_HELD)
+                ec_fail(r, c, "server FIN while the connection was held");
             else if (c->state != EC_WAIT_FIN)
                 ec_fail(r, c, "server FIN before we half-closed");
             else
@@ -648,6 +681,10 @@ static int ec_open(struct ec_run *r, struct ec_conn *c)
     }
     if (r->o.mode != EC_MODE_STREAM && r->o.nodelay)
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* The port is chosen at connect(), per destination: many connections
+     * from one source address do not exhaust bind()'s port search. */
+    if (r->o.have_bind)
+        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
     if (r->o.have_bind &&
         bind(c->fd, (const struct sockaddr *)&r->o.bind_addr, sizeof(r->o.bind_addr)) < 0) {
         ec_fail(r, c, "bind: %s", strerror(errno));
@@ -683,8 +720,40 @@ static void ec_handle(struct ec_run *r, struct ec_conn *c, uint32_t ev)
         if (c->state == EC_RUNNING)
             ec_try_send(r, c);
     }
-    if (c->state == EC_RUNNING || c->state == EC_WAIT_FIN)
+    if (c->state == EC_RUNNING || c->state == EC_WAIT_FIN || c->state == EC_HELD)
         ec_update_interest(r, c);
+}
+
+/* --hold: once every connection is held (or failed), say so; once the hold
+ * file exists, half-close them, --parallel at a time like the opens (all
+ * FINs at once would only overflow queues and retransmit). */
+static void ec_hold_step(struct ec_run *r)
+{
+    if (!r->o.hold_file || r->next_to_open < r->o.conns)
+        return;
+    if (!r->all_held_ns) {
+        if (r->held + r->finished < r->o.conns)
+            return;
+        r->all_held_ns = ec_now_ns();
+        printf("held_connections %u\n", r->held);
+        fflush(stdout);
+    }
+    if (!r->released) {
+        if (access(r->o.hold_file, F_OK) != 0)
+            return;
+        r->released = true;
+    }
+    for (; r->release_next < r->o.conns && r->active < r->o.parallel; r->release_next++) {
+        struct ec_conn *c = &r->conns[r->release_next];
+
+        if (c->state != EC_HELD)
+            continue;
+        r->held--;
+        r->active++;
+        ec_half_close(r, c);
+        if (c->state == EC_WAIT_FIN)
+            ec_update_interest(r, c);
+    }
 }
 
 static void ec_open_more(struct ec_run *r)
@@ -744,6 +813,8 @@ static void ec_report(struct ec_run *r, double elapsed_s, double measured_s)
     printf("elapsed_s %.3f\n", elapsed_s);
     if (r->o.duration_s > 0)
         printf("measured_s %.3f\n", measured_s);
+    if (r->all_held_ns)
+        printf("held_s %.3f\n", (double)(r->all_held_ns - r->t0_ns) / 1e9);
     printf("throughput_mbit_s %.1f\n",
            measured_s > 0 ? (double)r->bytes_verified * 8.0 / measured_s / 1e6 : 0.0);
     printf("connections_per_s %.1f\n", elapsed_s > 0 ? (double)r->ok / elapsed_s : 0.0);
@@ -781,6 +852,8 @@ static int ec_run_all(struct ec_run *r)
         timeout_ms = (int)((r->deadline_ns - now) / 1000000 + 1);
         if (timeout_ms > 100)
             timeout_ms = 100;
+        if (r->all_held_ns && r->release_next < r->o.conns && timeout_ms > 10)
+            timeout_ms = 10; /* watching for the hold file */
         n = epoll_wait(r->epfd, evs, EC_EPOLL_EVENTS, timeout_ms);
         if (n < 0) {
             if (errno == EINTR)
@@ -797,6 +870,7 @@ static int ec_run_all(struct ec_run *r)
             ec_handle(r, c, evs[i].events);
         }
         ec_open_more(r);
+        ec_hold_step(r);
     }
     /* Whatever is left ran out of time (or was interrupted). */
     for (uint32_t i = 0; i < r->o.conns; i++) {
@@ -804,6 +878,7 @@ static int ec_run_all(struct ec_run *r)
         static const char *const what[] = {
             [EC_IDLE] = "never started", [EC_CONNECTING] = "still connecting",
             [EC_RUNNING] = "still transferring", [EC_WAIT_FIN] = "no FIN from the server",
+            [EC_HELD] = "held, never released (no hold file)",
         };
 
         if (c->state == EC_IDLE) {
@@ -864,7 +939,7 @@ int main(int argc, char **argv)
                                      : r.o.msgs * (uint64_t)r.o.msg_size_bytes;
     }
 
-    t0 = ec_now_ns();
+    t0 = r.t0_ns = ec_now_ns();
     r.deadline_ns = t0 + (uint64_t)(r.o.timeout_s * 1e9);
     if (r.o.duration_s > 0)
         r.stop_ns = t0 + (uint64_t)(r.o.duration_s * 1e9);

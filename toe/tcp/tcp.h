@@ -276,6 +276,8 @@ void tcp_config_default(struct tcp_config *cfg);
     X(abort_on_timeout, "TCPAbortOnTimeout")             \
     X(abort_on_memory, "TCPAbortOnMemory")               \
     X(conn_alloc_fails, "TCPConnAllocFail")              \
+    X(no_room_cookies, "TCPNoRoomCookies")               \
+    X(no_room_resets, "TCPNoRoomResets")                 \
     X(rtt_samples, "TCPRttSamples")                      \
     X(pure_acks_in, "TCPPureAcks")                       \
     X(data_segs_in, "DataSegsIn")                        \

@@ -197,7 +197,6 @@ struct tcp_conn *tcp_conn_new(struct tcp_engine *eng, const struct tcp_tuple *t,
         c = eng->ops->conn_alloc(eng->owner, t);
     if (!c) {
         eng->stats.conn_alloc_fails++;
-        tcp_drop(eng, TCP_DROP_NO_MEMORY);
         return NULL;
     }
     c->eng = eng;
@@ -210,14 +209,12 @@ struct tcp_conn *tcp_conn_new(struct tcp_engine *eng, const struct tcp_tuple *t,
     if (sndbuf_init(&c->snd, eng->pool, swish) != 0) {
         eng->ops->conn_free(eng->owner, c);
         eng->stats.conn_alloc_fails++;
-        tcp_drop(eng, TCP_DROP_NO_MEMORY);
         return NULL;
     }
     if (rcvbuf_init(&c->rcv, eng->pool, rwish) != 0) {
         sndbuf_fini(&c->snd);
         eng->ops->conn_free(eng->owner, c);
         eng->stats.conn_alloc_fails++;
-        tcp_drop(eng, TCP_DROP_NO_MEMORY);
         return NULL;
     }
     c->bufs_ready = true;

@@ -181,6 +181,8 @@ struct tcp_conn {
 };
 
 /* ----- tcp_conn.c */
+/* A new connection record with its buffers, or NULL (counted in
+ * TCPConnAllocFail; the caller answers the segment, if any, and counts that). */
 struct tcp_conn *tcp_conn_new(struct tcp_engine *eng, const struct tcp_tuple *t,
                               uint64_t now_us);
 /* State change with CurrEstab accounting. */

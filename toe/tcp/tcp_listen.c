@@ -1,7 +1,7 @@
 /* Listening sockets: passive open (RFC 9293 3.10.7.2), the backlog
  * (SYN-RECEIVED children + accept queue), SYN cookies when it is full
- * (RFC 4987 3.6, syncookie.h), and segments for no socket at all
- * (RFC 9293 3.10.7.1). */
+ * (RFC 4987 3.6, syncookie.h) or when no connection record can be had,
+ * and segments for no socket at all (RFC 9293 3.10.7.1). */
 #include <string.h>
 
 #include "toe/tcp/tcp_conn.h"
@@ -181,6 +181,35 @@ void tcp_listener_accept_enqueue(struct tcp_listener *lst, struct tcp_conn *c)
     lst->accept_len++;
 }
 
+/* No connection record for a segment that would open one (flow table at
+ * max_flows, or memory refused): RST, so the client learns at once
+ * (ECONNREFUSED on a SYN, ECONNRESET on a cookie's third segment) instead of
+ * retrying SYNs for minutes. Counted as a drop by reason and in
+ * TCPNoRoomResets. */
+static void no_room_reset(struct tcp_engine *eng, const struct tcp_tuple *t,
+                          const struct tcp_seg *seg)
+{
+    eng->stats.listen_drops++;
+    eng->stats.no_room_resets++;
+    tcp_drop(eng, TCP_DROP_NO_MEMORY);
+    tcp_send_rst_reply(eng, t, seg);
+}
+
+/* A SYN that found no room. With cookies allowed it is answered statelessly
+ * (RFC 4987 3.6), as a full backlog is: room freed by the time the third
+ * segment arrives (a connection closing, TIME_WAIT recycled) makes the
+ * connection then, else that segment is reset. With cookies off: RST now. */
+static void syn_no_room(struct tcp_engine *eng, struct tcp_listener *lst,
+                        const struct tcp_tuple *t, const struct tcp_seg *seg, uint64_t now_us)
+{
+    if (eng->cfg.syncookies == TCP_SYNCOOKIES_NEVER) {
+        no_room_reset(eng, t, seg);
+        return;
+    }
+    eng->stats.no_room_cookies++;
+    send_cookie_synack(eng, lst, t, seg, now_us);
+}
+
 /* Third segment of a cookie handshake: rebuild the connection. */
 static void cookie_ack(struct tcp_engine *eng, struct tcp_listener *lst,
                        const struct tcp_tuple *t, const struct tcp_seg *seg, uint64_t now_us)
@@ -220,7 +249,7 @@ static void cookie_ack(struct tcp_engine *eng, struct tcp_listener *lst,
     c = tcp_conn_new(eng, t, now_us);
     if (!c) {
         eng->stats.in_segs++;
-        eng->stats.listen_drops++;
+        no_room_reset(eng, t, seg);
         return;
     }
     eng->stats.syncookies_recv++;
@@ -321,7 +350,7 @@ void tcp_input_listen(struct tcp_engine *eng, struct tcp_listener *lst,
     }
     c = tcp_conn_new(eng, t, now_us);
     if (!c) {
-        eng->stats.listen_drops++;
+        syn_no_room(eng, lst, t, seg, now_us);
         return;
     }
     eng->stats.passive_opens++;

@@ -1,6 +1,7 @@
 /* Unit tests for the sockmem send buffer: capacity clamping, page
  * boundaries, exact capacity, release, peek/copy, ENOMEM via tiny limits,
- * capacity changes with data held, reset and fini returning every page. */
+ * capacity changes with data held, reset and fini returning every page, and
+ * the page map starting small and growing with the data, not the window. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -237,9 +238,39 @@ static void test_reset(void **state)
     assert_int_equal(sockmem_pool_fini(&pool), 0);
 }
 
+/* An idle 256 KiB buffer has a 4-slot page map, not one for 65 pages; it
+ * doubles as data spans more pages, the data stays intact wherever the head
+ * is, and shrinking the window shrinks it again. */
+static void test_page_map_grows_with_data(void **state)
+{
+    static uint8_t out[1 << 16];
+    struct sockmem_pool pool;
+    struct sndbuf sb;
+
+    sm_pool_setup(&pool, 4096, 0, NULL);
+    assert_int_equal(sndbuf_init(&sb, &pool, 256 * 1024), 0);
+    assert_int_equal(sb.ring.slot_mask + 1, 4);
+    /* Head mid-page, then 40000 bytes: 11 pages from the head's. */
+    assert_int_equal(sndbuf_append(&sb, pattern, 3000), 3000);
+    assert_int_equal(sndbuf_release(&sb, 2999), 2999);
+    assert_int_equal(sndbuf_append(&sb, pattern + 3000, 40000), 40000);
+    assert_int_equal(sb.ring.slot_mask + 1, 16);
+    assert_int_equal(sndbuf_copy(&sb, 0, out, 40001), 40001);
+    assert_memory_equal(out, pattern + 2999, 40001);
+    assert_int_equal(sndbuf_release(&sb, 30000), 30000);
+    assert_int_equal(sndbuf_set_capacity(&sb, 16384), 0);
+    assert_int_equal(sb.ring.slot_mask + 1, 8);
+    assert_int_equal(sndbuf_copy(&sb, 0, out, 10001), 10001);
+    assert_memory_equal(out, pattern + 32999, 10001);
+    sndbuf_fini(&sb);
+    assert_int_equal(sockmem_pool_pages_in_use(&pool), 0);
+    assert_int_equal(sockmem_pool_fini(&pool), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_page_map_grows_with_data),
         cmocka_unit_test(test_clamp),
         cmocka_unit_test(test_page_boundaries),
         cmocka_unit_test(test_exact_capacity),

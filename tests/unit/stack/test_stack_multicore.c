@@ -376,7 +376,7 @@ static void assert_flows_on_owners(struct world *w)
     struct toe_stack *s = w->srv_stack;
     for (uint32_t i = 0; i < s->n_cores; i++) {
         struct toe_core *core = s->cores[i];
-        for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+        for (uint32_t id = 0; id < flow_table_id_end(&core->flows); id++) {
             if (!flow_table_valid(&core->flows, id))
                 continue;
             struct toe_conn *c = flow_table_data(&core->flows, id);
@@ -711,7 +711,7 @@ static void assert_flows_in_class(struct world *w, uint64_t ctrl, uint64_t data)
     struct toe_stack *s = w->srv_stack;
     for (uint32_t i = 0; i < s->n_cores; i++) {
         struct toe_core *core = s->cores[i];
-        for (uint32_t id = 0; id < core->flows.max_flows; id++) {
+        for (uint32_t id = 0; id < flow_table_id_end(&core->flows); id++) {
             if (!flow_table_valid(&core->flows, id))
                 continue;
             struct toe_conn *c = flow_table_data(&core->flows, id);
