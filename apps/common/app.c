@@ -797,14 +797,14 @@ static int app_run_cores(const struct app_def *def, const struct app_opts *o, st
     fflush(stdout);
 
     uint64_t t0 = app_mono_us();
+    if (stat_start(def, o, t0, stack, &stat) < 0)
+        goto out;
+    fflush(stdout);
     rc = toe_stack_start(stack, &core_hooks, &r);
     if (rc < 0) {
         fprintf(stderr, "%s: starting the core threads: %s\n", def->name, strerror(-rc));
         goto out;
     }
-    if (stat_start(def, o, t0, stack, &stat) < 0)
-        goto out;
-    fflush(stdout);
     cores_main_loop(def, o, stack, t0);
     stat_server_stop(stat);
     stat = NULL;

@@ -80,7 +80,8 @@ static int find_only_socket(struct stat_opts *o)
     while ((e = readdir(d)) != NULL) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        if (pid > 0 && strcmp(end, ".sock") == 0) {
+        /* A server killed by SIGKILL leaves its socket: skip the dead. */
+        if (pid > 0 && strcmp(end, ".sock") == 0 && !(kill((pid_t)pid, 0) < 0 && errno == ESRCH)) {
             o->pid = pid;
             n++;
         }
