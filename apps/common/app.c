@@ -86,8 +86,8 @@ static void usage(const struct app_def *def, FILE *out)
     fprintf(out, "  --verbose              let libxdp/libbpf print diagnostics\n"
                  "  --help                 this text\n"
                  "SIGUSR1 prints every connection (ss-like), the core table and the counters;\n"
-                 "SIGINT/SIGTERM"
-                 " stop. Exit: 0 after a signal, 1 setup failure, 2 bad arguments.\n");
+                 "SIGINT/SIGTERM stop. Exit: 0 after a signal, 1 setup failure, 2 bad\n"
+                 "arguments. toe-stat PID shows the live figures.\n");
 }
 
 int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
