@@ -4,8 +4,8 @@
  * Why copies and not the counters themselves: a core bumps its counters
  * (stats, eng.stats, dstats) with plain increments on the hot path, and
  * making each one atomic would cost every event. Instead the core copies
- * them, word by word with relaxed atomic stores, at most once a millisecond
- * (and when it goes idle); readers load the copies with relaxed atomic
+ * them, word by word with relaxed atomic stores, at most once a
+ * millisecond; readers load the copies with relaxed atomic
  * loads. One writer per word, so there is no lost update and
  * ThreadSanitizer sees only atomics. */
 #include "toe/snapshot.h"

@@ -5,9 +5,10 @@
  *
  * Taking a snapshot never stops or slows a core: each core publishes copies
  * of its counters (relaxed atomic stores, one writer: the core, at most once
- * a millisecond and once more when it goes idle, see stack.c) and the reader
- * only loads them. A view across fields may be up to a millisecond apart;
- * once the traffic stops every figure settles to the exact count.
+ * a millisecond, see stack.c) and the reader only loads them. A view across
+ * fields may be up to a millisecond apart; once the traffic stops every
+ * figure settles to the exact count (within an idle core's longest sleep,
+ * 100 ms).
  *
  * The text form (toe_snap_write / toe_snap_parse) is what the stat socket
  * carries: self-describing "name value" lines, so toe-stat needs no struct

@@ -511,25 +511,18 @@ static uint32_t core_deliver(struct toe_core *core)
 /* ---- per-core poll ---- */
 
 /* Figures for the control thread and counter copies for snapshots: one
- * writer (this core), relaxed. At most once a millisecond: counting the
- * rings' fill reads every producer's cache line, and the control thread
- * looks only once an interval. Plus once when the core goes idle (at least
- * 100 us after the last), so a snapshot of a quiet stack is exact without
- * a copy per round of a ping-pong. */
-#define FIG_PUBLISH_US      1000
-#define FIG_IDLE_PUBLISH_US 100
+ * writer (this core), relaxed. At most once a millisecond, idle rounds
+ * included: counting the rings' fill reads every producer's cache line, the
+ * control thread looks once an interval, and toe-stat once a second. An
+ * idle core polls again within its longest sleep (100 ms), so a quiet
+ * stack's snapshot is exact that long after its last work. */
+#define FIG_PUBLISH_US 1000
 
-static void core_publish_figures(struct toe_core *core, int work)
+static void core_publish_figures(struct toe_core *core)
 {
-    uint64_t since_us = core->now_us - core->fig_published_us;
-
-    if (work > 0)
-        core->fig_idle_published = false;
-    bool idle_due = work == 0 && !core->fig_idle_published && since_us >= FIG_IDLE_PUBLISH_US;
-    if (core->fig_published_us && since_us < FIG_PUBLISH_US && !idle_due)
+    if (core->now_us - core->fig_published_us < FIG_PUBLISH_US && core->fig_published_us)
         return;
     core->fig_published_us = core->now_us;
-    core->fig_idle_published = work == 0;
     core_publish(core);
 }
 
@@ -587,7 +580,7 @@ int core_poll(struct toe_core *core, uint64_t now_us)
     work += (int)handover_step(core);
     core_tx_flush(core);
     core_msg_wake_peers(core);
-    core_publish_figures(core, work);
+    core_publish_figures(core);
     core->in_poll = false;
     return work;
 }

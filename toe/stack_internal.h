@@ -276,7 +276,6 @@ struct toe_core {
     uint32_t mvq_n;
     struct core_figures fig;
     uint64_t fig_published_us; /* last core_publish_figures */
-    bool fig_idle_published;   /* published since the last round with work */
     _Atomic uint64_t *pub;     /* CORE_PUB_WORDS: struct core_counters */
     uint32_t n_buckets;       /* the stack's dispatcher bucket count */
     _Atomic uint32_t *bucket_load; /* events per bucket (this core's), for control */

@@ -110,7 +110,7 @@ static void usage(const struct app_def *def, FILE *out)
     if (!def->client)
         fprintf(out, "SIGUSR1 prints every connection (ss-like), the core table and the counters;\n"
                      "SIGINT/SIGTERM stop. Exit: 0 after a signal, 1 setup failure, 2 bad\n"
-                     "arguments.\n");
+                     "arguments. toe-stat PID shows the live figures.\n");
 }
 
 int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -937,14 +937,14 @@ static int app_run_cores(const struct app_def *def, const struct app_opts *o, st
     fflush(app_out(def));
 
     uint64_t t0 = app_mono_us();
+    if (stat_start(def, o, t0, stack, &stat) < 0)
+        goto out;
+    fflush(stdout);
     rc = toe_stack_start(stack, &core_hooks, &r);
     if (rc < 0) {
         fprintf(stderr, "%s: starting the core threads: %s\n", def->name, strerror(-rc));
         goto out;
     }
-    if (stat_start(def, o, t0, stack, &stat) < 0)
-        goto out;
-    fflush(stdout);
     cores_main_loop(def, o, stack, t0);
     stat_server_stop(stat);
     stat = NULL;

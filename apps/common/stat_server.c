@@ -119,12 +119,19 @@ static int listen_on(struct stat_server *s)
     if (s->fd < 0)
         return -errno;
     /* Only the server's user (and root) may look: the counters tell about
-     * every connection. */
+     * every connection. umask, not chmod after bind: no moment in which
+     * anyone may connect. It is process-wide: the servers call this before
+     * their stack's threads start. */
     mode_t old = umask(0177);
     rc = bind(s->fd, (struct sockaddr *)&sa, sizeof(sa));
     umask(old);
-    if (rc < 0 || listen(s->fd, 16) < 0)
+    if (rc < 0)
         return -errno;
+    if (listen(s->fd, 16) < 0) {
+        rc = -errno;
+        unlink(s->path);
+        return rc;
+    }
     return 0;
 }
 

@@ -80,7 +80,8 @@ static int find_only_socket(struct stat_opts *o)
     while ((e = readdir(d)) != NULL) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        if (pid > 0 && strcmp(end, ".sock") == 0) {
+        /* A server killed by SIGKILL leaves its socket: skip the dead. */
+        if (pid > 0 && strcmp(end, ".sock") == 0 && !(kill((pid_t)pid, 0) < 0 && errno == ESRCH)) {
             o->pid = pid;
             n++;
         }
@@ -249,9 +250,16 @@ static void show(const struct stat_opts *o, const struct toe_snap *snap,
     } else {
         if (o->watch_s && isatty(STDOUT_FILENO))
             fputs("\033[H\033[2J", stdout);
+        uint64_t estab = 0, opens = 0, flows = 0;
+        toe_snap_counter(snap, "TcpCurrEstab", &estab);
+        toe_snap_counter(snap, "TcpPassiveOpens", &opens);
+        for (uint32_t i = 0; i < snap->n_cores; i++)
+            flows += snap->core[i].flows;
         printf("%s pid %lld up %.1f s, %u core(s)%s\n", snap->app[0] ? snap->app : "?",
                (long long)snap->pid, (double)snap->uptime_us / 1e6, snap->n_cores,
                prev ? ", busy % over the last refresh" : "");
+        printf("connections: %llu established, %llu flows held, %llu accepted so far\n",
+               (unsigned long long)estab, (unsigned long long)flows, (unsigned long long)opens);
         toe_snap_print_cores(snap, prev, stdout);
         printf("# counters%s\n", o->all ? "" : " (non-zero)");
         toe_snap_print_counters(snap, !o->all, stdout);

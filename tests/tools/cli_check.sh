@@ -42,6 +42,8 @@ cli_check_common() { # PORT
     expect 2 '--xdp-mode.*native, generic or auto' "${ok[@]}" --xdp-mode turbo
     expect 2 '--queues' "${ok[@]}" --queues 0
     expect 2 '--stats-interval' "${ok[@]}" --stats-interval -1
+    expect 2 '--stat-socket.*1\.\.107 bytes' "${ok[@]}" --stat-socket "/tmp/$(printf 'x%.0s' {1..120})"
+    expect 0 '--stat-socket' --help
     expect 2 '--cc' "${ok[@]}" --cc bbr
     expect 2 '--gateway' "${ok[@]}" --gateway nowhere
     expect 2 'unknown option' "${ok[@]}" --frobnicate
