@@ -140,7 +140,7 @@ static bool export_pinned(struct toe_core *core, struct toe_conn *c)
 static bool export_pinned_records(struct toe_core *core)
 {
     struct core_move_out *mv = &core->mv;
-    struct assoc_table *t = core->assoc;
+    struct assoc_table *t = core->pinned;
 
     for (; t && mv->assoc_cursor < t->n_slots; mv->assoc_cursor++) {
         const struct assoc_entry *e = &t->slots[mv->assoc_cursor];
@@ -267,10 +267,10 @@ static void pinned_record_in(struct toe_core *core, uint32_t bucket, const struc
                              uint64_t hash, uint32_t holder)
 {
     if (holder != core->index) {
-        assoc_memorize(core->assoc, key, hash, (uint16_t)holder, core->now_us);
+        assoc_memorize(core->pinned, key, hash, (uint16_t)holder, core->now_us);
         return;
     }
-    assoc_forget(core->assoc, key, hash, core->now_us);
+    assoc_forget(core->pinned, key, hash, core->now_us);
     uint32_t id = flow_table_lookup_hashed(&core->flows, key, hash);
     if (id == FLOW_ID_NONE)
         return; /* it ended meanwhile */
@@ -334,6 +334,7 @@ void bucket_move_flow_in(struct toe_core *core, struct core_msg *m)
         return;
     }
     /* It lives here now: a record saying otherwise is stale. */
+    assoc_forget(core->pinned, &m->flow.key, m->flow.hash, core->now_us);
     assoc_forget(core->assoc, &m->flow.key, m->flow.hash, core->now_us);
     flow_receive(core, m, m->bucket);
 }

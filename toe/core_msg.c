@@ -168,6 +168,7 @@ static bool msg_handle(struct toe_core *core, struct core_msg *m)
         return true;
     case CORE_MSG_FORGET:
         assoc_forget(core->assoc, &m->flow.key, m->flow.hash, core->now_us);
+        assoc_forget(core->pinned, &m->flow.key, m->flow.hash, core->now_us);
         return true;
     case CORE_MSG_MEMORIZE:
         if (assoc_memorize(core->assoc, &m->flow.key, m->flow.hash, (uint16_t)m->to,

@@ -151,6 +151,8 @@ static bool event_by_assoc(struct toe_core *core, const struct toe_event *ev)
     if (ev->pinned || ev->by_bucket || ev->cls == TOE_CLASS_NET || !core->assoc)
         return false;
     uint16_t a = assoc_lookup(core->assoc, &ev->key, ev->hash, core->now_us);
+    if (a == ASSOC_NONE && assoc_count(core->pinned))
+        a = assoc_lookup(core->pinned, &ev->key, ev->hash, core->now_us);
     if (a == ASSOC_NONE)
         return false;
     struct toe_event fwd = *ev;

@@ -568,8 +568,10 @@ int core_poll(struct toe_core *core, uint64_t now_us)
         core->arp_next_tick_us = arp_tick(core, now_us);
         work++;
     }
-    if (core->assoc)
+    if (core->assoc) {
         assoc_expire(core->assoc, now_us, 16);
+        assoc_expire(core->pinned, now_us, 16);
+    }
     core_tx_flush(core);
 
     /* Bucket moves call the app (on_move_out) and so run here, outside the
@@ -616,21 +618,27 @@ static int core_dispatch_init(struct toe_core *core)
     atomic_store(&core->fig.buckets_owned, owned);
     if (stack->n_cores == 1)
         return 0;
-    /* Associations hold only flows kept away from their bucket's owner
-     * (pinned records: SYN_RECEIVED children, flows the app cannot let go
-     * of while their bucket moves), far fewer than max_flows. Sized by
-     * max_flows (a limit of a million by default) the table would be an
-     * 80 MB calloc per core, and every bucket move scans all of it
-     * (export_pinned_records in bucket_move.c): kept at the size it had
-     * when max_flows defaulted to 4096. */
+    /* Two association tables, both preallocated (assoc.h). Pinned records
+     * (SYN_RECEIVED children, flows the app cannot let go of while their
+     * bucket moves) are few, and every bucket move scans their table
+     * (export_pinned_records): kept small. The mirrored table holds every
+     * flow that lives away from its bucket's owner by design (handed to a
+     * data core, placed by a flow schedule, an active open from a core
+     * without buckets): 65536 per core, about 6 MB; beyond it a handover or
+     * a placement falls back (counted: DispatchAssocFull). Sized by
+     * max_flows (a million by default) each would take 80 MB per core. */
     struct assoc_config ac = {
         .capacity = stack->cfg.max_flows < TOE_ASSOC_MAX_CAPACITY ? stack->cfg.max_flows
                                                                    : TOE_ASSOC_MAX_CAPACITY,
         .idle_timeout_us = (uint64_t)stack->cfg.time_wait_ms * 2000 + 600000000ull,
         .fin_timeout_us = (uint64_t)stack->cfg.time_wait_ms * 1000,
     };
+    struct assoc_config mc = ac;
+    mc.capacity = stack->cfg.max_flows < TOE_ASSOC_MIRROR_CAPACITY ? stack->cfg.max_flows
+                                                                    : TOE_ASSOC_MIRROR_CAPACITY;
     core->assoc = calloc(1, sizeof(*core->assoc));
-    if (!core->assoc)
+    core->pinned = calloc(1, sizeof(*core->pinned));
+    if (!core->assoc || !core->pinned)
         return -ENOMEM;
     /* Cores start at different places of each vector, so the first flows
      * every core places do not all go to the same core. */
@@ -639,10 +647,16 @@ static int core_dispatch_init(struct toe_core *core)
         stack_sched_copy(stack, k, &core->scheds[k]);
         core->scheds[k].s.cursor = core->index % core->scheds[k].s.vec_len;
     }
-    int rc = assoc_init(core->assoc, &ac);
+    int rc = assoc_init(core->assoc, &mc);
     if (rc) {
         free(core->assoc);
         core->assoc = NULL;
+        return rc;
+    }
+    rc = assoc_init(core->pinned, &ac);
+    if (rc) {
+        free(core->pinned);
+        core->pinned = NULL;
         return rc;
     }
     rc = core_park_init(core, stack->cfg.park_max_events, stack->ring_slot_bytes);
@@ -657,6 +671,10 @@ static void core_dispatch_fini(struct toe_core *core)
     if (core->assoc) {
         assoc_fini(core->assoc);
         free(core->assoc);
+    }
+    if (core->pinned) {
+        assoc_fini(core->pinned);
+        free(core->pinned);
     }
     core_park_fini(core);
     if (core->efd >= 0)

@@ -111,7 +111,8 @@ struct toe_listener *listener_remove(struct listener_table *lt, uint16_t port);
 
 #define TOE_TX_BATCH 64
 #define TOE_DEFAULT_BUCKETS 256
-#define TOE_ASSOC_MAX_CAPACITY 4096u /* association entries per core (stack.c) */
+#define TOE_ASSOC_MAX_CAPACITY 4096u /* pinned records per core (stack.c) */
+#define TOE_ASSOC_MIRROR_CAPACITY 65536u /* mirrored associations per core (stack.c) */
 #define TOE_DEFAULT_RING_SLOTS 1024
 #define TOE_MOVE_QUEUE 32 /* bucket moves a core queues while one runs */
 
@@ -267,7 +268,13 @@ struct toe_core {
     struct toe_dispatch_stats dstats;
     struct toe_conn_list *bucket_flows; /* n_buckets lists of this core's flows */
     uint8_t *bucket_here;     /* n_buckets: 1 = this core holds the bucket */
-    struct assoc_table *assoc;/* this dispatcher's associations (RX cores) */
+    struct assoc_table *assoc;/* this dispatcher's associations, mirrored in
+                                 every core (handovers, scheduled flows, active
+                                 opens away from their bucket) */
+    struct assoc_table *pinned; /* pinned records of the buckets this core
+                                 owns: flows that stayed on another core when
+                                 their bucket moved; they travel with the
+                                 bucket (bucket_move.c scans this table) */
     struct core_parked *parked; /* events held for buckets moving in */
     struct core_handover *ho; /* class handovers (split classes only) */
     struct core_sched scheds[SCHED_MAX]; /* this core's copies (n_cores > 1) */
