@@ -47,6 +47,12 @@ static int listen_one(struct toe_core *core, uint16_t port, uint32_t backlog,
         return rc;
     }
     l->tl.user = l;
+    /* A cookie one core sent may come back to another (one key set per
+     * stack): the replicas share when cookies were last sent. One clock
+     * for every port: it only decides whether an ACK to a listener is
+     * worth a cookie check, the check itself is exact. */
+    if (core->stack->n_cores > 1)
+        l->tl.cookie_shared_us = &core->stack->cookie_sent_us;
     listener_insert(&core->listeners, l);
     core->stats.events[TOE_EV_APP_LISTEN]++;
     return 0;

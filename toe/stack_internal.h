@@ -312,6 +312,7 @@ struct toe_stack {
     struct flow_hash_key hash_key;
     uint8_t isn_key[TCP_ISN_KEY_BYTES];
     uint8_t cookie_key[SYNCOOKIE_KEY_BYTES];
+    _Atomic uint64_t cookie_sent_us; /* any listener replica's last SYN cookie */
 
     /* Processing classes: core sets (bit masks of core indices). */
     uint64_t class_mask[2];   /* [TOE_CLASS_CONTROL], [TOE_CLASS_DATA] */

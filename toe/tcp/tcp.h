@@ -80,6 +80,7 @@
 #define TOE_TCP_TCP_H
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -402,6 +403,10 @@ struct tcp_listener {
     struct tcp_conn *accept_head; /* accept queue, oldest first */
     struct tcp_conn *accept_tail;
     uint64_t cookie_sent_us;  /* last SYN cookie sent (0: never) */
+    /* Optional, set by the caller: a clock of the last cookie shared by
+     * replicas of this listener on other engines (cores), so that the ACK
+     * of a cookie one replica sent is checked by whichever gets it. */
+    _Atomic uint64_t *cookie_shared_us;
     void *user;               /* for the stack */
 };
 

@@ -163,6 +163,22 @@ static void send_cookie_synack(struct tcp_engine *eng, struct tcp_listener *lst,
     eng->stats.out_segs++;
     eng->stats.syncookies_sent++;
     lst->cookie_sent_us = now_us ? now_us : 1;
+    if (lst->cookie_shared_us)
+        atomic_store_explicit(lst->cookie_shared_us, lst->cookie_sent_us, memory_order_relaxed);
+}
+
+/* This listener (or a replica of it on another core, whose clock may be a
+ * little ahead) sent a cookie within two cookie periods. */
+static bool cookie_recent(const struct tcp_listener *lst, uint64_t now_us)
+{
+    uint64_t t = lst->cookie_sent_us;
+
+    if (lst->cookie_shared_us) {
+        uint64_t s = atomic_load_explicit(lst->cookie_shared_us, memory_order_relaxed);
+        if (s > t)
+            t = s;
+    }
+    return t && (t >= now_us || now_us - t <= 2 * SYNCOOKIE_PERIOD_US);
 }
 
 /* Appends an established child to its listener's accept queue (oldest
@@ -226,7 +242,7 @@ static void cookie_ack(struct tcp_engine *eng, struct tcp_listener *lst,
      * is just an ACK to a listener: RST. */
     if (eng->cfg.syncookies == TCP_SYNCOOKIES_NEVER ||
         (eng->cfg.syncookies == TCP_SYNCOOKIES_AUTO &&
-         (!lst->cookie_sent_us || now_us - lst->cookie_sent_us > 2 * SYNCOOKIE_PERIOD_US))) {
+         !cookie_recent(lst, now_us))) {
         eng->stats.in_segs++;
         tcp_drop(eng, TCP_DROP_LISTEN_NOT_SYN);
         tcp_send_rst_reply(eng, t, seg);

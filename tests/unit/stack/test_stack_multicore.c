@@ -955,6 +955,71 @@ static void test_classes_active_open_on_data_core(void **state)
     world_destroy(&w);
 }
 
+/* A SYN cookie one core sent is checked by the core its ACK reaches: core
+ * 1's listener replica has a backlog of one, core 0's room for all, so only
+ * core 1 sends cookies; then every flow's bucket moves to the other core
+ * before the ACKs arrive. Core 0 checks core 1's cookies although it never
+ * sent one itself (one key set per stack, and the replicas share when
+ * cookies were last sent); every connection echoes, nobody is reset. */
+static void test_cookie_validates_on_other_core(void **state)
+{
+    (void)state;
+    struct world w;
+    world_create(&w, 2, 0, 0, 1000000000ull);
+    assert_int_equal(toe_unlisten(w.srv_stack, PORT), 0);
+    assert_int_equal(toe_listen_core(w.srv_stack, 0, PORT, 128, &srv_ops, &w.srv), 0);
+    assert_int_equal(toe_listen_core(w.srv_stack, 1, PORT, 1, &srv_ops, &w.srv), 0);
+    world_connect(&w, 8, 4096);
+    /* Until every SYN got its answer: a SYN_RECEIVED child or a cookie. */
+    uint64_t sent[2] = {0, 0};
+    for (uint64_t i = 0; i < 100000; i++) {
+        assert_true(world_step(&w));
+        uint64_t answered = 0;
+        for (uint32_t c = 0; c < 2; c++) {
+            sent[c] = srv_core(&w, c)->eng.stats.syncookies_sent;
+            answered += sent[c] + flow_table_count(&srv_core(&w, c)->flows);
+        }
+        if (answered == 8)
+            break;
+    }
+    assert_int_equal(sent[0], 0);
+    assert_true(sent[1] > 0);
+    /* Every connection's bucket to the other core, now. */
+    uint32_t moved = 0;
+    for (uint32_t i = 0; i < 8; i++) {
+        struct toe_conn_info ci;
+        assert_int_equal(toe_conn_info(w.cli.conns[i].c, &ci), 0);
+        struct flow_key k = {.laddr = IP_SRV, .raddr = IP_CLI, .lport = PORT,
+                             .rport = ci.local_port};
+        uint32_t b = flow_bucket(flow_hash(&w.srv_stack->hash_key, &k), w.srv_stack->n_buckets);
+        uint32_t owner = atomic_load(&w.srv_stack->bucket_owner[b]);
+        if (control_move_bucket(w.srv_stack, b, 1 - owner) == 0)
+            moved++;
+        assert_int_equal(toe_stack_poll(w.srv_stack, w.now) >= 0, 1);
+    }
+    assert_true(moved > 0);
+    for (uint64_t i = 0; i < 2000000 && !all_done(&w); i++)
+        if (!world_step(&w))
+            break;
+    uint64_t recv[2], rsts = 0;
+    for (uint32_t c = 0; c < 2; c++)
+        recv[c] = srv_core(&w, c)->eng.stats.syncookies_recv;
+    print_message("cookies sent %llu/%llu, validated %llu/%llu (core 0/1), %u buckets moved\n",
+                  (unsigned long long)sent[0], (unsigned long long)sent[1],
+                  (unsigned long long)recv[0], (unsigned long long)recv[1], moved);
+    /* Each cookie came back to the core that did not send it. */
+    assert_int_equal(recv[0], sent[1]);
+    assert_int_equal(recv[1], sent[0]);
+    assert_int_equal(srv_core(&w, 0)->eng.stats.syncookies_sent, sent[0]);
+    assert_int_equal(srv_core(&w, 1)->eng.stats.syncookies_sent, sent[1]);
+    assert_int_equal(w.cli.done, 8);
+    assert_int_equal(w.cli.failed, 0);
+    assert_int_equal(w.cli.bad, 0);
+    assert_int_equal(toe_stack_counter(w.srv_stack, "TcpOutRsts", &rsts), 0);
+    assert_int_equal(rsts, 0);
+    world_destroy(&w);
+}
+
 /* ---- flow schedules ---- */
 
 /* New connections placed by the flow schedule (4 cores, equal weights: the
@@ -1072,6 +1137,7 @@ int main(void)
         cmocka_unit_test(test_classes_rst_during_handover),
         cmocka_unit_test(test_classes_rst_after_handover),
         cmocka_unit_test(test_classes_active_open_on_data_core),
+        cmocka_unit_test(test_cookie_validates_on_other_core),
         cmocka_unit_test(test_schedule_places_new_flows),
         cmocka_unit_test(test_app_group_cores),
         cmocka_unit_test(test_app_group_config_errors),
