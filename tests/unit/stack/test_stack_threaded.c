@@ -633,6 +633,11 @@ static void run_threaded(uint32_t n_cores, uint64_t control, uint64_t data)
     toe_stack_stop(srv_stack);
     atomic_store(&reader.stop, true);
     pthread_join(reader_tid, NULL);
+    /* A bucket move still in flight when the threads stopped finishes
+     * here, in deterministic mode (toe_stack_poll drives the cores). */
+    for (int i = 0; i < 1000 && toe_stack_poll(srv_stack, mono_us()) > 0; i++)
+        ;
+    toe_stack_publish(srv_stack);
     /* Stopped: the cores published their last counts. */
     struct toe_snap *last = malloc(sizeof(*last));
     uint64_t snap_mismatch = 0, live;
