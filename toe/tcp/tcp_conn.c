@@ -156,6 +156,7 @@ void tcp_engine_tx_ready(struct tcp_engine *eng, uint64_t now_us)
             continue;
         tcp_output(c, now_us);
         tcp_ack_flush(c, now_us);
+        tcp_conn_check(c);
     }
 }
 
@@ -305,8 +306,10 @@ bool tcp_conn_maybe_free(struct tcp_conn *c)
 {
     struct tcp_engine *eng = c->eng;
 
-    if (c->state != TCP_CLOSED || c->app_owned)
+    if (c->state != TCP_CLOSED || c->app_owned) {
+        tcp_conn_check(c); /* every entry point ends here or checks itself */
         return false;
+    }
     tcp_timers_stop(c);
     tcp_blocked_del(c);
     tcp_time_wait_unlink(c);
@@ -368,6 +371,7 @@ int tcp_connect(struct tcp_engine *eng, const struct tcp_tuple *t, uint64_t now_
     c->rcv_adv = 0;
     tcp_send_syn(c, now_us);
     tcp_rto_arm(c, now_us);
+    tcp_conn_check(c);
     *out = c;
     return 0;
 }
@@ -404,6 +408,7 @@ long tcp_send(struct tcp_engine *eng, struct tcp_conn *c, const void *buf, size_
     if (tcp_synchronized(c))
         tcp_output(c, now_us);
     tcp_ack_flush(c, now_us);
+    tcp_conn_check(c);
     return n;
 }
 
@@ -444,6 +449,7 @@ long tcp_recv(struct tcp_engine *eng, struct tcp_conn *c, void *buf, size_t len,
     }
     n = rcvbuf_read(&c->rcv, buf, len);
     tcp_window_update(c, now_us);
+    tcp_conn_check(c);
     return (long)n;
 }
 
@@ -467,6 +473,7 @@ int tcp_recv_consume(struct tcp_engine *eng, struct tcp_conn *c, size_t len, uin
         return 0;
     n = rcvbuf_consume(&c->rcv, len);
     tcp_window_update(c, now_us);
+    tcp_conn_check(c);
     return (int)n;
 }
 
@@ -497,6 +504,7 @@ int tcp_shutdown(struct tcp_engine *eng, struct tcp_conn *c, uint64_t now_us)
     case TCP_CLOSE_WAIT:
         queue_fin(c, now_us);
         tcp_ack_flush(c, now_us);
+        tcp_conn_check(c);
         return 0;
     case TCP_CLOSED:
         return -ENOTCONN;

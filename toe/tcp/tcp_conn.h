@@ -271,6 +271,19 @@ void tcp_time_wait_unlink(struct tcp_conn *c);
 bool tcp_time_wait_recycle(struct tcp_engine *eng, const struct tcp_conn *keep);
 void tcp_fin_wait2_arm(struct tcp_conn *c, uint64_t now_us);
 
+/* ----- tcp_check.c */
+/* Debug builds: aborts unless a connection that owes the peer data, a FIN
+ * or a SYN has its retransmission, probe or persist timer armed. Called at
+ * the end of every engine entry point that changes c. */
+#ifdef NDEBUG
+static inline void tcp_conn_check(const struct tcp_conn *c)
+{
+    (void)c;
+}
+#else
+void tcp_conn_check(const struct tcp_conn *c);
+#endif
+
 /* ----- tcp_input.c */
 void tcp_input_syn_sent(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now_us);
 /* Options of a SYN / SYN-ACK: MSS, wscale, SACK, TS. */

@@ -564,6 +564,15 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
             c->lt_bytes += over < (uint32_t)sent ? over : (uint32_t)sent;
         }
     }
+    /* RFC 6298 5.1: data outstanding keeps the retransmission timer
+     * running. The go-back-N skip above moves SND.NXT over SACKed bytes
+     * without sending anything (so nothing armed the timer): they are the
+     * peer's but not acknowledged, and it may renege (RFC 2018 8). A
+     * persist timer armed before would find them in flight and stop for
+     * good (issue 9: a FIN_WAIT_1 flow with a zero window that never
+     * ended); the RTO replaces it. */
+    if (tcp_flight_bytes(c) > 0 && c->rtx_mode != TCP_RTX_RTO && c->rtx_mode != TCP_RTX_PTO)
+        tcp_rto_arm(c, now_us);
     /* RFC 9293 3.8.6.1: data waiting, nothing in flight, window too small:
      * probe (persist) rather than wait for an update that may be lost. */
     if (seq_lt(c->snd_nxt, tcp_sndbuf_tail_seq(c)) && tcp_flight_bytes(c) == 0 &&
@@ -651,6 +660,7 @@ void tcp_engine_rx_end(struct tcp_engine *eng, uint64_t now_us)
         tcp_ack_undefer(c);
         if (c->state != TCP_CLOSED)
             tcp_ack_flush(c, now_us);
+        tcp_conn_check(c);
     }
 }
 
