@@ -215,6 +215,8 @@ struct tcp_config {
     uint32_t backlog_default;      /* 128: SYN-RECEIVED + accept queue per listener */
     enum tcp_syncookies_mode syncookies;
     uint32_t challenge_ack_limit;  /* RFC 5961 section 7: per connection per second (10) */
+    uint32_t invalid_ack_limit;    /* ACKs answering out-of-window segments and PAWS
+                                      failures, per connection per second (10) */
     char cc_name[16];              /* "newreno" or "cubic" */
     uint32_t ooo_max_ranges;       /* out-of-order ranges kept per connection (8,
                                       <= 64); written into the pool's config */
@@ -284,7 +286,9 @@ void tcp_config_default(struct tcp_config *cfg);
     X(loss_probes, "TCPLossProbes")                      \
     X(loss_probe_recovery, "TCPLossProbeRecovery")       \
     X(lost_retransmit, "TCPLostRetransmit")              \
-    X(window_updates, "TCPWinUpdates")
+    X(window_updates, "TCPWinUpdates")                   \
+    X(ack_skipped_seq, "TCPACKSkippedSeq")               \
+    X(ack_skipped_paws, "TCPACKSkippedPAWS")
 
 /* Why a segment was dropped (one counter each, tcp_stats.drop[]). */
 #define TCP_DROP_LIST(X)                                         \

@@ -153,9 +153,12 @@ struct tcp_conn {
     uint32_t tlp_seq;            /* first sequence number of the probe */
     uint32_t tlp_end_seq;        /* TLP.end_seq: SND.NXT after the probe */
 
-    /* Challenge ACK rate limit (RFC 5961 section 7). */
+    /* Challenge ACK rate limit (RFC 5961 section 7), and the same for
+     * ACKs answering invalid segments (out of window, PAWS). */
     uint64_t chall_start_us;
     uint32_t chall_count;
+    uint64_t invalid_start_us;
+    uint32_t invalid_count;
 
     /* Persist and keepalive. */
     uint32_t persist_probes;     /* exponent of the probe interval */
@@ -214,6 +217,9 @@ int tcp_send_syn(struct tcp_conn *c, uint64_t now_us);
 void tcp_send_ack(struct tcp_conn *c, uint64_t now_us);
 /* Challenge ACK, rate limited (RFC 5961 section 7). */
 void tcp_send_challenge_ack(struct tcp_conn *c, uint64_t now_us);
+/* The ACK answering a segment that failed PAWS (paws) or the acceptability
+ * test, rate limited per connection like challenge ACKs. */
+void tcp_send_invalid_ack(struct tcp_conn *c, bool paws, uint64_t now_us);
 void tcp_send_rst_conn(struct tcp_conn *c, uint64_t now_us);
 /* Stateless RST (RFC 9293 3.10.7.1) in answer to seg. */
 void tcp_send_rst_reply(struct tcp_engine *eng, const struct tcp_tuple *t,

@@ -664,21 +664,52 @@ void tcp_engine_rx_end(struct tcp_engine *eng, uint64_t now_us)
     }
 }
 
+/* RFC 5961 section 7's throttle: at most limit answers in a second that
+ * starts with the first answer after the previous one ended. True if one
+ * more may go now (and it is counted). */
+static bool ack_budget_take(uint64_t *start_us, uint32_t *count, uint32_t limit, uint64_t now_us)
+{
+    if (now_us - *start_us >= 1000000) {
+        *start_us = now_us;
+        *count = 0;
+    }
+    if (*count >= limit)
+        return false;
+    (*count)++;
+    return true;
+}
+
 void tcp_send_challenge_ack(struct tcp_conn *c, uint64_t now_us)
 {
     struct tcp_engine *eng = c->eng;
 
-    /* RFC 5961 section 7: at most challenge_ack_limit per second. */
-    if (now_us - c->chall_start_us >= 1000000) {
-        c->chall_start_us = now_us;
-        c->chall_count = 0;
-    }
-    if (c->chall_count >= eng->cfg.challenge_ack_limit) {
+    if (!ack_budget_take(&c->chall_start_us, &c->chall_count, eng->cfg.challenge_ack_limit,
+                         now_us)) {
         eng->stats.challenge_acks_limited++;
         return;
     }
-    c->chall_count++;
     eng->stats.challenge_acks++;
+    tcp_send_ack(c, now_us);
+}
+
+/* RFC 9293 3.10.7.4 and RFC 7323 5.3 R1 answer every unacceptable segment
+ * with an ACK. Two peers out of step would answer each other's ACKs for
+ * ever (an ACK loop), and a flood of forged segments would draw one ACK
+ * each: the answers get their own budget per connection (as Linux's
+ * tcp_invalid_ratelimit, there one per 500 ms), the rest are counted
+ * (TCPACKSkippedSeq / TCPACKSkippedPAWS). */
+void tcp_send_invalid_ack(struct tcp_conn *c, bool paws, uint64_t now_us)
+{
+    struct tcp_engine *eng = c->eng;
+
+    if (!ack_budget_take(&c->invalid_start_us, &c->invalid_count, eng->cfg.invalid_ack_limit,
+                         now_us)) {
+        if (paws)
+            eng->stats.ack_skipped_paws++;
+        else
+            eng->stats.ack_skipped_seq++;
+        return;
+    }
     tcp_send_ack(c, now_us);
 }
 
