@@ -58,7 +58,8 @@ const char *tcp_state_name(enum tcp_state s)
 
 const char *tcp_close_reason_name(enum tcp_close_reason r)
 {
-    static const char *const n[] = { "none", "normal", "reset", "timeout", "refused", "aborted" };
+    static const char *const n[] = { "none", "normal", "reset", "timeout", "refused", "aborted",
+                                      "unreachable" };
 
     return (unsigned)r < sizeof(n) / sizeof(n[0]) ? n[r] : "?";
 }
@@ -644,6 +645,11 @@ size_t tcp_conn_writable(const struct tcp_conn *c)
     return sndbuf_free_bytes(&c->snd);
 }
 
+int tcp_conn_soft_error(const struct tcp_conn *c)
+{
+    return c->soft_err;
+}
+
 void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *i)
 {
     memset(i, 0, sizeof(*i));
@@ -674,4 +680,6 @@ void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *i)
         i->unread_bytes = (uint32_t)rcvbuf_readable_bytes(&c->rcv);
         i->ooo_ranges = rcvbuf_nranges(&c->rcv);
     }
+    i->soft_error = c->soft_err;
+    i->pmtu_bytes = c->pmtu_bytes;
 }

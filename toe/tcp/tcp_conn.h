@@ -172,6 +172,10 @@ struct tcp_conn {
     uint32_t ka_probes_max;
     uint64_t r2_us;              /* R2 as a time bound; 0 = engine rule */
     uint8_t ip_tos, ip_ttl;      /* IPv4 header of every segment; ttl 0 = default */
+    /* ICMP (tcp_icmp.c). */
+    int soft_err;                /* last ICMP error, -errno; 0 = none */
+    uint32_t pmtu_bytes;         /* path MTU learned (RFC 1191); 0 = not reduced */
+    bool no_df;                  /* path MTU below the floor: DF off */
 
     /* Buffers. */
     struct sndbuf snd;

@@ -174,6 +174,7 @@ static void hdr_common(struct tcp_conn *c, struct tcp_hdr_out *h, uint32_t seq, 
     h->flags = flags;
     h->tos = c->ip_tos;
     h->ttl = c->ip_ttl;
+    h->no_df = c->no_df;
     h->wnd = wnd_field(c, win);
     *win_bytes = win;
     fill_opts(c, &h->opts, now_us);
