@@ -93,6 +93,16 @@ static int input_arp(struct toe_core *core, const struct frame_view *fv, struct 
     return 0;
 }
 
+/* The proxy for ev->key: hash once, look up once; everything after uses
+ * the flow ID and the bucket. */
+static void event_flow_lookup(struct toe_core *core, struct toe_event *ev)
+{
+    ev->hash = flow_hash(&core->flows.hash_key, &ev->key);
+    ev->bucket = flow_bucket(ev->hash, core->n_buckets);
+    ev->flow_id = flow_table_lookup_hashed(&core->flows, &ev->key, ev->hash);
+    ev->flow_gen = ev->flow_id != FLOW_ID_NONE ? flow_table_gen(&core->flows, ev->flow_id) : 0;
+}
+
 static int input_tcp(struct toe_core *core, const struct frame_view *fv, struct toe_event *ev)
 {
     const struct tcp_view *t = &fv->tcp;
@@ -104,11 +114,7 @@ static int input_tcp(struct toe_core *core, const struct frame_view *fv, struct 
     ev->key.raddr = fv->ip.src;
     ev->key.lport = t->dport;
     ev->key.rport = t->sport;
-    /* The proxy: hash once, look up once; everything after uses flow_id. */
-    ev->hash = flow_hash(&core->flows.hash_key, &ev->key);
-    ev->bucket = flow_bucket(ev->hash, core->n_buckets);
-    ev->flow_id = flow_table_lookup_hashed(&core->flows, &ev->key, ev->hash);
-    ev->flow_gen = ev->flow_id != FLOW_ID_NONE ? flow_table_gen(&core->flows, ev->flow_id) : 0;
+    event_flow_lookup(core, ev);
 
     ev->seg.seq = t->seq;
     ev->seg.ack = t->ack;
@@ -158,10 +164,7 @@ static bool input_icmp_tcp(struct toe_core *core, const struct frame_view *fv,
     ev->key.raddr = get32(q + 16);
     ev->key.lport = get16(th);
     ev->key.rport = get16(th + 2);
-    ev->hash = flow_hash(&core->flows.hash_key, &ev->key);
-    ev->bucket = flow_bucket(ev->hash, core->n_buckets);
-    ev->flow_id = flow_table_lookup_hashed(&core->flows, &ev->key, ev->hash);
-    ev->flow_gen = ev->flow_id != FLOW_ID_NONE ? flow_table_gen(&core->flows, ev->flow_id) : 0;
+    event_flow_lookup(core, ev);
     ev->icmp_err.type = m->type;
     ev->icmp_err.code = m->code;
     ev->icmp_err.mtu_bytes = get16(m->msg + 6); /* RFC 1191 4: next-hop MTU */

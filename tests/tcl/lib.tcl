@@ -61,6 +61,8 @@ proc ::toe::tcpinfo {s c} {
 # "$s inject T {icmp type 3 code 4 seq MTU} -data [toe::icmp_quote ...]":
 # sequence number SEQ relative to the stack's ISN (as in expect patterns),
 # -iplen the IPv4 total length written in the quoted header (default 40).
+# CONN is a connection handle, or {LADDR LPORT RADDR RPORT} for a tuple the
+# app holds no handle of (a passive open in SYN-RECEIVED).
 proc ::toe::icmp_quote {s c seq args} {
     array set o {-iplen 40}
     foreach {k v} $args {
@@ -69,7 +71,12 @@ proc ::toe::icmp_quote {s c seq args} {
         }
         set o($k) $v
     }
-    set info [$s info $c]
+    if {[llength $c] == 4} {
+        lassign $c la lp ra rp
+        set info [dict create local_addr $la local_port $lp remote_addr $ra remote_port $rp]
+    } else {
+        set info [$s info $c]
+    }
     set isn [dict get [$s flow [dict get $info local_port] [dict get $info remote_port]] stack_isn]
     if {$isn eq ""} {
         return -code error "toe::icmp_quote: the stack's ISN on $c is not known yet"

@@ -16,19 +16,10 @@ static const char *owed(const struct tcp_conn *c)
 {
     uint32_t tail;
 
-    switch (c->state) {
-    case TCP_SYN_SENT:
-    case TCP_SYN_RECEIVED:
+    if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED)
         return "SYN";
-    case TCP_ESTABLISHED:
-    case TCP_CLOSE_WAIT:
-    case TCP_FIN_WAIT_1:
-    case TCP_CLOSING:
-    case TCP_LAST_ACK:
-        break;
-    default:
+    if (!tcp_sending_state((enum tcp_state)c->state))
         return NULL;
-    }
     tail = tcp_sndbuf_tail_seq(c);
     if (c->snd_una != c->snd_max)
         return "unacknowledged data";

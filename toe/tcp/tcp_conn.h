@@ -307,6 +307,13 @@ static inline bool tcp_abort_sends_rst(enum tcp_state s)
            s == TCP_FIN_WAIT_2 || s == TCP_CLOSE_WAIT;
 }
 
+/* The states in which data and FIN are sent (tcp_output). */
+static inline bool tcp_sending_state(enum tcp_state s)
+{
+    return s == TCP_ESTABLISHED || s == TCP_CLOSE_WAIT || s == TCP_FIN_WAIT_1 ||
+           s == TCP_CLOSING || s == TCP_LAST_ACK;
+}
+
 static inline bool tcp_synchronized(const struct tcp_conn *c)
 {
     return c->state >= TCP_ESTABLISHED;
