@@ -25,7 +25,7 @@
  *    was too large to pass; this is no congestion signal: cwnd stays, as
  *    Linux's tcp_simple_retransmit). Never raised (RFC 1191 6.3), never
  *    from a message claiming an MTU the quoted packet fitted in (RFC 5927
- *    7.2), and never below TCP_PMTU_FLOOR: RFC 1191's 68 would let one
+ *    7.2) nor about a SYN, and never below TCP_PMTU_FLOOR: RFC 1191's 68 would let one
  *    forged message cut a connection to 28-byte segments; as Linux's
  *    min_pmtu (552), a smaller report sets the floor and the segments go
  *    without DF so a router may fragment them. */
@@ -96,7 +96,10 @@ static void pmtu_reduce(struct tcp_conn *c, const struct tcp_icmp_err *e, uint64
     uint32_t mtu = e->mtu_bytes ? e->mtu_bytes : pmtu_plateau_below(e->quoted_len_bytes);
     uint32_t opts = c->mss_base - c->snd_mss;
 
-    if (mtu >= cur || (e->quoted_len_bytes && mtu >= e->quoted_len_bytes)) {
+    /* A SYN is far below any MTU: such a report is bogus (and the MSS is
+     * not settled before the handshake ends). */
+    if (!tcp_synchronized(c) || mtu >= cur ||
+        (e->quoted_len_bytes && mtu >= e->quoted_len_bytes)) {
         st->pmtu_ignored++;
         return;
     }
@@ -112,8 +115,6 @@ static void pmtu_reduce(struct tcp_conn *c, const struct tcp_icmp_err *e, uint64
     c->mss_base = mtu - TCP_IPV4_HDRS;
     c->snd_mss = c->mss_base - opts;
     c->cc.mss_bytes = c->snd_mss;
-    if (!tcp_synchronized(c) || c->state == TCP_TIME_WAIT)
-        return;
     /* Everything in flight went out at the old size: send it again now
      * (SACKed bytes are skipped by tcp_output). In fast recovery the
      * retransmissions already go at the new MSS; the RTO restarts. */
