@@ -116,8 +116,9 @@ static void pmtu_reduce(struct tcp_conn *c, const struct tcp_icmp_err *e, uint64
     c->snd_mss = c->mss_base - opts;
     c->cc.mss_bytes = c->snd_mss;
     /* Everything in flight went out at the old size: send it again now
-     * (SACKed bytes are skipped by tcp_output). In fast recovery the
-     * retransmissions already go at the new MSS; the RTO restarts. */
+     * (SACKed bytes are skipped by tcp_output; the running RTO keeps its
+     * expiry). In fast recovery only the retransmissions to come go at
+     * the new MSS (tcp.h). */
     if (!c->in_recovery && seq_lt(c->snd_una, c->snd_nxt)) {
         c->snd_nxt = c->snd_una;
         c->rtt_timing = false; /* Karn */
