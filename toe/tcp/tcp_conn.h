@@ -282,16 +282,19 @@ bool tcp_time_wait_recycle(struct tcp_engine *eng, const struct tcp_conn *keep);
 void tcp_fin_wait2_arm(struct tcp_conn *c, uint64_t now_us);
 
 /* ----- tcp_check.c */
-/* Debug builds: aborts unless a connection that owes the peer data, a FIN
- * or a SYN has its retransmission, probe or persist timer armed. Called at
- * the end of every engine entry point that changes c. */
-#ifdef NDEBUG
+/* What c owes the peer ("unacknowledged data", "FIN", ...) with no
+ * retransmission, probe or persist timer armed to get it across; NULL when
+ * the invariant holds. */
+const char *tcp_conn_timer_missing(const struct tcp_conn *c);
+/* Debug builds (TOE_DEBUG_CHECKS): aborts when tcp_conn_timer_missing(c).
+ * Called at the end of every engine entry point that changes c. */
+#ifdef TOE_DEBUG_CHECKS
+void tcp_conn_check(const struct tcp_conn *c);
+#else
 static inline void tcp_conn_check(const struct tcp_conn *c)
 {
     (void)c;
 }
-#else
-void tcp_conn_check(const struct tcp_conn *c);
 #endif
 
 /* ----- tcp_input.c */
