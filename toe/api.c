@@ -318,6 +318,10 @@ int toe_conn_info(const struct toe_conn *c, struct toe_conn_info *info)
     info->remote_port = t->rport;
     info->flow_id = c->flow_id;
     info->state = tcp_state_name(tcp_conn_state(tc));
+    struct tcp_conn_info ti;
+    tcp_conn_info(tc, &ti);
+    info->last_error = ti.soft_error;
+    info->path_mtu = ti.pmtu_bytes;
     return 0;
 }
 

@@ -33,6 +33,7 @@ enum toe_ev_class {
     X(TOE_EV_ARP, "arp", TOE_CLASS_NET)                   \
     X(TOE_EV_ICMP_ECHO, "icmp_echo", TOE_CLASS_NET)       \
     X(TOE_EV_ICMP_OTHER, "icmp_other", TOE_CLASS_NET)     \
+    X(TOE_EV_ICMP_TCP, "icmp_tcp", TOE_CLASS_CONTROL)     \
     X(TOE_EV_APP_LISTEN, "app_listen", TOE_CLASS_CONTROL) \
     X(TOE_EV_APP_CONNECT, "app_connect", TOE_CLASS_CONTROL) \
     X(TOE_EV_APP_SEND, "app_send", TOE_CLASS_DATA)        \
@@ -87,6 +88,10 @@ struct toe_event {
         struct tcp_seg seg;      /* TCP events; payload points into the frame */
         struct arp_view arp;     /* TOE_EV_ARP */
         struct frame_view icmp;  /* ICMP events: the whole parsed frame */
+        struct tcp_icmp_err icmp_err; /* TOE_EV_ICMP_TCP: an error quoting a
+                                         segment of ours; key, hash, bucket,
+                                         flow_id are the quoted flow's, seg.len
+                                         and seg.payload 0 (as forwarded) */
     };
 };
 

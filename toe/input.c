@@ -93,6 +93,16 @@ static int input_arp(struct toe_core *core, const struct frame_view *fv, struct 
     return 0;
 }
 
+/* The proxy for ev->key: hash once, look up once; everything after uses
+ * the flow ID and the bucket. */
+static void event_flow_lookup(struct toe_core *core, struct toe_event *ev)
+{
+    ev->hash = flow_hash(&core->flows.hash_key, &ev->key);
+    ev->bucket = flow_bucket(ev->hash, core->n_buckets);
+    ev->flow_id = flow_table_lookup_hashed(&core->flows, &ev->key, ev->hash);
+    ev->flow_gen = ev->flow_id != FLOW_ID_NONE ? flow_table_gen(&core->flows, ev->flow_id) : 0;
+}
+
 static int input_tcp(struct toe_core *core, const struct frame_view *fv, struct toe_event *ev)
 {
     const struct tcp_view *t = &fv->tcp;
@@ -104,11 +114,7 @@ static int input_tcp(struct toe_core *core, const struct frame_view *fv, struct 
     ev->key.raddr = fv->ip.src;
     ev->key.lport = t->dport;
     ev->key.rport = t->sport;
-    /* The proxy: hash once, look up once; everything after uses flow_id. */
-    ev->hash = flow_hash(&core->flows.hash_key, &ev->key);
-    ev->bucket = flow_bucket(ev->hash, core->n_buckets);
-    ev->flow_id = flow_table_lookup_hashed(&core->flows, &ev->key, ev->hash);
-    ev->flow_gen = ev->flow_id != FLOW_ID_NONE ? flow_table_gen(&core->flows, ev->flow_id) : 0;
+    event_flow_lookup(core, ev);
 
     ev->seg.seq = t->seq;
     ev->seg.ack = t->ack;
@@ -120,6 +126,52 @@ static int input_tcp(struct toe_core *core, const struct frame_view *fv, struct 
     ev->seg.len = t->payload_len;
     toe_event_set_type(ev, toe_ev_of_tcp(t->flags, t->payload_len));
     return 0;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+/* An ICMP error (destination unreachable, source quench, time exceeded,
+ * parameter problem) quoting an IPv4 header from us and at least the first
+ * 8 bytes of a TCP segment (RFC 792, RFC 1122 3.2.2): a TOE_EV_ICMP_TCP
+ * event of the quoted flow, so the dispatcher runs it on the core owning
+ * that flow's bucket (RFC 9293 MUST-54). False: any other ICMP message. */
+static bool input_icmp_tcp(struct toe_core *core, const struct frame_view *fv,
+                           struct toe_event *ev)
+{
+    const struct icmp_view *m = &fv->icmp;
+    const uint8_t *q = m->data, *th;
+    uint32_t hl;
+
+    if (m->type != 3 && m->type != 4 && m->type != 11 && m->type != 12)
+        return false;
+    if (m->data_len < WIRE_IPV4_HLEN + 8 || (q[0] >> 4) != 4)
+        return false;
+    hl = (q[0] & 15u) * 4;
+    if (hl < WIRE_IPV4_HLEN || m->data_len < hl + 8 || q[9] != WIRE_IPPROTO_TCP ||
+        get32(q + 12) != core->ip || (get16(q + 6) & 0x1fffu) != 0)
+        return false; /* not a first fragment of a TCP segment of ours */
+    th = q + hl;
+    memset(&ev->seg, 0, sizeof(ev->seg)); /* len 0: nothing to copy when forwarded */
+    ev->key.laddr = core->ip;
+    ev->key.raddr = get32(q + 16);
+    ev->key.lport = get16(th);
+    ev->key.rport = get16(th + 2);
+    event_flow_lookup(core, ev);
+    ev->icmp_err.type = m->type;
+    ev->icmp_err.code = m->code;
+    ev->icmp_err.mtu_bytes = get16(m->msg + 6); /* RFC 1191 4: next-hop MTU */
+    ev->icmp_err.quoted_len_bytes = get16(q + 2);
+    ev->icmp_err.seq = get32(th + 4);
+    toe_event_set_type(ev, TOE_EV_ICMP_TCP);
+    return true;
 }
 
 int input_frame(struct toe_core *core, const uint8_t *frame, uint32_t len, struct toe_event *ev)
@@ -181,6 +233,9 @@ int input_frame(struct toe_core *core, const uint8_t *frame, uint32_t len, struc
     case WIRE_FRAME_ICMP_ECHO:
     case WIRE_FRAME_ICMP_OTHER:
         core->stats.icmp_in_msgs++;
+        rc = 0;
+        if (fv.kind == WIRE_FRAME_ICMP_OTHER && input_icmp_tcp(core, &fv, ev))
+            break;
         toe_event_set_type(ev, fv.kind == WIRE_FRAME_ICMP_ECHO &&
                                        fv.icmp.type == WIRE_ICMP_ECHO_REQUEST
                                    ? TOE_EV_ICMP_ECHO

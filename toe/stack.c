@@ -178,7 +178,7 @@ static int op_emit(void *owner, const struct tcp_tuple *t, const struct tcp_hdr_
         .ip_id = core->ip_id++,
         .ttl = h->ttl ? h->ttl : core->ttl,
         .tos = h->tos,
-        .df = true,
+        .df = !h->no_df,
         .opts = &h->opts,
         .iov = payload,
         .iovcnt = iovcnt > 0 ? (uint32_t)iovcnt : 0,
@@ -295,10 +295,9 @@ static const struct tcp_engine_ops engine_ops = {
 
 /* ---- the processing function ---- */
 
-static void process_tcp(struct toe_core *core, const struct toe_event *ev)
+/* The flow ID of a TCP or ICMP-TCP event on this core, FLOW_ID_NONE if none. */
+static uint32_t event_flow(struct toe_core *core, const struct toe_event *ev)
 {
-    struct tcp_tuple t = {.laddr = ev->key.laddr, .raddr = ev->key.raddr,
-                          .lport = ev->key.lport, .rport = ev->key.rport};
     uint32_t id = ev->flow_id;
 
     /* An earlier event of the same burst may have created or freed the flow:
@@ -306,6 +305,14 @@ static void process_tcp(struct toe_core *core, const struct toe_event *ev)
     if (id == FLOW_ID_NONE || !flow_table_valid(&core->flows, id) ||
         flow_table_gen(&core->flows, id) != ev->flow_gen)
         id = flow_table_lookup_hashed(&core->flows, &ev->key, ev->hash);
+    return id;
+}
+
+static void process_tcp(struct toe_core *core, const struct toe_event *ev)
+{
+    struct tcp_tuple t = {.laddr = ev->key.laddr, .raddr = ev->key.raddr,
+                          .lport = ev->key.lport, .rport = ev->key.rport};
+    uint32_t id = event_flow(core, ev);
 
     core->cur_ev = ev;
     if (id != FLOW_ID_NONE) {
@@ -326,6 +333,23 @@ static void process_tcp(struct toe_core *core, const struct toe_event *ev)
     }
 out:
     core->cur_ev = NULL;
+}
+
+/* An ICMP error quoting one of our TCP segments (input.c), on the core that
+ * owns the quoted flow: its engine decides (tcp_icmp.c). */
+static void process_icmp_tcp(struct toe_core *core, const struct toe_event *ev)
+{
+    uint32_t id = event_flow(core, ev);
+
+    core->stats.icmp_in_other++;
+    if (id == FLOW_ID_NONE) {
+        /* No connection sent the quoted segment (Linux counts these as
+         * IcmpInErrors too). */
+        core->stats.icmp_in_errors++;
+        return;
+    }
+    struct toe_conn *c = flow_table_data(&core->flows, id);
+    tcp_icmp_error(&core->eng, toe_conn_tcp(c), &ev->icmp_err, core->now_us);
 }
 
 /* Runs one event to completion on its core. */
@@ -355,6 +379,9 @@ void core_process_event(struct toe_core *core, const struct toe_event *ev)
     case TOE_EV_ICMP_ECHO:
     case TOE_EV_ICMP_OTHER:
         icmp_input(core, ev);
+        break;
+    case TOE_EV_ICMP_TCP:
+        process_icmp_tcp(core, ev);
         break;
     default:
         break;
@@ -471,7 +498,8 @@ static uint32_t deliver_one(struct toe_core *core, struct toe_conn *c, unsigned 
         }
     }
     if (ev & TCP_EV_CLOSED) {
-        int status = close_status(tcp_conn_close_reason(tc));
+        enum tcp_close_reason why = tcp_conn_close_reason(tc);
+        int status = why == TCP_CLOSE_UNREACHABLE ? tcp_conn_soft_error(tc) : close_status(why);
         if (c->connecting) {
             c->connecting = false;
             if (c->ops.on_connect)

@@ -281,6 +281,11 @@ struct toe_conn_info {
     uint16_t remote_port;
     uint32_t flow_id;      /* the stack's local flow ID (the proxy) */
     const char *state;     /* RFC 9293 state name, e.g. "ESTABLISHED" */
+    int last_error;        /* the latest ICMP error about this connection that
+                              did not end it (RFC 1122 4.2.3.9 soft errors:
+                              -EHOSTUNREACH, -ENETUNREACH, ...), 0 if none */
+    uint32_t path_mtu;     /* path MTU learned from ICMP (RFC 1191), 0 = not
+                              reduced */
 };
 int toe_conn_info(const struct toe_conn *conn, struct toe_conn_info *info);
 /* "ESTABLISHED", "SYN_SENT", ... ("CLOSED" for a dead handle). */

@@ -12,7 +12,8 @@
  *  - nothing but a SYN follows a RST on a tuple until the script speaks there
  *    again;
  *  - every connection has SND.UNA <= SND.NXT, a valid state, buffers within
- *    their capacity; flows <= max_flows; pool pages in use <= what the live
+ *    their capacity, a retransmission, probe or persist timer while it owes
+ *    data, a FIN or a SYN (tcp_conn_timer_missing); flows <= max_flows; pool pages in use <= what the live
  *    buffers can hold and <= max_flows x (largest send + receive buffer);
  * and at the end, with every handle aborted and hours of virtual time, no
  * flow and no page may remain; then the stack is destroyed (LSan checks the
@@ -412,6 +413,9 @@ static void check_stack(void)
         if (ti.state != TCP_CLOSED)
             CHECK(ti.ooo_ranges <= cfg->ooo_max_ranges, "flow %u: %u out-of-order ranges", id,
                   ti.ooo_ranges);
+        const char *owed = tcp_conn_timer_missing(tc);
+        CHECK(!owed, "flow %u (%s): %s owed and no retransmission or persist timer", id,
+              tcp_state_name(ti.state), owed);
         if (tc->bufs_ready) {
             size_t scap = sndbuf_capacity_bytes(&tc->snd), rcap = rcvbuf_capacity_bytes(&tc->rcv);
             CHECK(scap <= cfg->sndbuf_max_bytes && rcap <= cfg->rcvbuf_max_bytes,

@@ -310,6 +310,9 @@ static int toe_info_call(struct hstack *hs, struct hconn *hc, Tcl_Interp *interp
     out->remote_port = info.remote_port;
     out->has_flow_id = true;
     out->flow_id = info.flow_id;
+    out->has_icmp = true;
+    out->last_error = info.last_error;
+    out->path_mtu = info.path_mtu;
     return TCL_OK;
 }
 
@@ -705,6 +708,16 @@ static int m_info(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *cons
     Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("remote_port", -1), Tcl_NewIntObj(info.remote_port));
     if (info.has_flow_id)
         Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("flow_id", -1), Tcl_NewWideIntObj(info.flow_id));
+    if (info.has_icmp) {
+        /* The errno's symbolic name ("EHOSTUNREACH"), or 0. */
+        const char *err = "0";
+        if (info.last_error) {
+            errno = -info.last_error;
+            err = Tcl_ErrnoId();
+        }
+        Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("last_error", -1), Tcl_NewStringObj(err, -1));
+        Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("path_mtu", -1), Tcl_NewWideIntObj(info.path_mtu));
+    }
     Tcl_SetObjResult(interp, d);
     return TCL_OK;
 }

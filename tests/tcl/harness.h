@@ -187,6 +187,9 @@ struct happ_info {
     uint16_t local_port, remote_port;
     bool has_flow_id;
     uint64_t flow_id;
+    bool has_icmp;          /* toe: last ICMP error and learned path MTU */
+    int last_error;         /* -errno, 0 = none */
+    uint32_t path_mtu;
 };
 
 /* The app calls of one backend (toe: app_cmd.c, Linux: linux_app.c). The int

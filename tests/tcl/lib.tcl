@@ -54,3 +54,47 @@ proc ::toe::tcpinfo {s c} {
     }
     return -code error "toe::tcpinfo: $c ($me - $peer) is not in the stack's list"
 }
+
+# toe::icmp_quote STACK CONN SEQ ?-iplen N?
+# What a router quotes of a segment the stack sent on CONN (RFC 792: the
+# IPv4 header and the first 8 bytes of TCP), as bytes for
+# "$s inject T {icmp type 3 code 4 seq MTU} -data [toe::icmp_quote ...]":
+# sequence number SEQ relative to the stack's ISN (as in expect patterns),
+# -iplen the IPv4 total length written in the quoted header (default 40).
+# CONN is a connection handle, or {LADDR LPORT RADDR RPORT} for a tuple the
+# app holds no handle of (a passive open in SYN-RECEIVED).
+proc ::toe::icmp_quote {s c seq args} {
+    array set o {-iplen 40}
+    foreach {k v} $args {
+        if {![info exists o($k)]} {
+            return -code error "toe::icmp_quote: unknown option \"$k\": must be -iplen"
+        }
+        set o($k) $v
+    }
+    if {[llength $c] == 4} {
+        lassign $c la lp ra rp
+        set info [dict create local_addr $la local_port $lp remote_addr $ra remote_port $rp]
+    } else {
+        set info [$s info $c]
+    }
+    set isn [dict get [$s flow [dict get $info local_port] [dict get $info remote_port]] stack_isn]
+    if {$isn eq ""} {
+        return -code error "toe::icmp_quote: the stack's ISN on $c is not known yet"
+    }
+    set src 0
+    set dst 0
+    foreach b [split [dict get $info local_addr] .] { set src [expr {($src << 8) | $b}] }
+    foreach b [split [dict get $info remote_addr] .] { set dst [expr {($dst << 8) | $b}] }
+    # Version/IHL, TOS, total length, ID, DF, TTL 64, TCP, checksum, addresses.
+    set words [list 0x4500 $o(-iplen) 0 0x4000 0x4006 0 \
+                   [expr {$src >> 16}] [expr {$src & 0xffff}] \
+                   [expr {$dst >> 16}] [expr {$dst & 0xffff}]]
+    set sum 0
+    foreach w $words { incr sum $w }
+    while {$sum > 0xffff} { set sum [expr {($sum & 0xffff) + ($sum >> 16)}] }
+    lset words 5 [expr {~$sum & 0xffff}]
+    set ip [binary format S* $words]
+    set tcp [binary format SSI [dict get $info local_port] [dict get $info remote_port] \
+                 [expr {($isn + $seq) & 0xffffffff}]]
+    return $ip$tcp
+}

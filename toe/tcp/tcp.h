@@ -75,6 +75,22 @@
  *    duplicates get their (duplicate) ACK at once, one each (RFC 5681 4.2).
  *  - No quick-ACK mode at connection start (RFC delayed ACK from the first
  *    segment); no ECN; no TCP Fast Open; no URG.
+ *  - ACKs answering segments that fail the acceptability test or PAWS are
+ *    rate limited per connection (invalid_ack_limit per second, as RFC 5961
+ *    7's challenge ACKs; Linux: one per 500 ms), except for retransmitted
+ *    data or FIN already received (RFC 9293 and RFC 7323 answer each).
+ *  - ICMP errors (tcp_icmp.c): hard errors (unreachable codes 2, 3) abort
+ *    only in SYN-SENT / SYN-RECEIVED; synchronized, they are recorded like
+ *    soft errors (RFC 5927 4.1, Linux; RFC 1122 4.2.3.9 says SHOULD abort).
+ *    Soft errors never abort, also not in SYN-SENT (RFC 1122; RFC 5461
+ *    notes stacks that do). The path MTU (RFC 1191) is per connection, not
+ *    per destination: a new connection starts from the interface MTU and
+ *    learns again; it is never raised again (no RFC 1191 6.3 timer), never
+ *    taken below 552 (Linux min_pmtu; RFC 1191 says 68) and a report below
+ *    that turns DF off. No RFC 4821 (PLPMTUD) black-hole detection. A
+ *    "fragmentation needed" in fast recovery only lowers the MSS (the
+ *    recovery resends at the new size; what it considers delivered is not
+ *    re-sent until the RTO).
  */
 #ifndef TOE_TCP_TCP_H
 #define TOE_TCP_TCP_H
@@ -135,6 +151,8 @@ struct tcp_hdr_out {
     uint8_t flags;
     uint8_t tos;              /* IPv4 TOS/DiffServ byte (RFC 9293 MUST-48) */
     uint8_t ttl;              /* IPv4 TTL, 0 = the stack's (MUST-49) */
+    bool no_df;               /* send without DF: the path MTU is below the
+                                 floor (tcp_icmp.c) */
     struct tcp_options opts;  /* options to encode */
 };
 
@@ -171,6 +189,8 @@ enum tcp_close_reason {
     TCP_CLOSE_TIMEOUT,      /* retransmissions / keepalive gave up */
     TCP_CLOSE_REFUSED,      /* RST answering our SYN */
     TCP_CLOSE_ABORTED,      /* tcp_abort() or close with unread data (we sent RST) */
+    TCP_CLOSE_UNREACHABLE,  /* ICMP hard error in SYN-SENT/-RECEIVED (the errno:
+                               tcp_conn_info soft_error) */
 };
 
 const char *tcp_close_reason_name(enum tcp_close_reason r);
@@ -216,6 +236,8 @@ struct tcp_config {
     uint32_t backlog_default;      /* 128: SYN-RECEIVED + accept queue per listener */
     enum tcp_syncookies_mode syncookies;
     uint32_t challenge_ack_limit;  /* RFC 5961 section 7: per connection per second (10) */
+    uint32_t invalid_ack_limit;    /* ACKs answering out-of-window segments and PAWS
+                                      failures, per connection per second (10) */
     char cc_name[16];              /* "newreno" or "cubic" */
     uint32_t ooo_max_ranges;       /* out-of-order ranges kept per connection (8,
                                       <= 64); written into the pool's config */
@@ -287,7 +309,16 @@ void tcp_config_default(struct tcp_config *cfg);
     X(loss_probes, "TCPLossProbes")                      \
     X(loss_probe_recovery, "TCPLossProbeRecovery")       \
     X(lost_retransmit, "TCPLostRetransmit")              \
-    X(window_updates, "TCPWinUpdates")
+    X(window_updates, "TCPWinUpdates")                   \
+    X(ack_skipped_seq, "TCPACKSkippedSeq")               \
+    X(ack_skipped_paws, "TCPACKSkippedPAWS")             \
+    X(icmp_out_of_window, "OutOfWindowIcmps")            \
+    X(icmp_source_quench, "TCPICMPSourceQuench")         \
+    X(icmp_soft_errors, "TCPICMPSoftErrors")             \
+    X(icmp_hard_errors, "TCPICMPHardErrors")             \
+    X(pmtu_reduced, "TCPPMTUReduced")                    \
+    X(pmtu_floor, "TCPPMTUFloor")                        \
+    X(pmtu_ignored, "TCPPMTUIgnored")
 
 /* Why a segment was dropped (one counter each, tcp_stats.drop[]). */
 #define TCP_DROP_LIST(X)                                         \
@@ -478,6 +509,8 @@ struct tcp_listener *tcp_conn_listener(const struct tcp_conn *c);
 void *tcp_conn_user(const struct tcp_conn *c);
 void tcp_conn_set_user(struct tcp_conn *c, void *user);
 size_t tcp_conn_readable(const struct tcp_conn *c);
+/* Last ICMP error reported for c (-errno), 0 if none. */
+int tcp_conn_soft_error(const struct tcp_conn *c);
 size_t tcp_conn_writable(const struct tcp_conn *c);
 
 struct tcp_conn_info {
@@ -493,9 +526,32 @@ struct tcp_conn_info {
     uint32_t unacked_bytes;    /* in the send buffer, sent or not, not yet acked */
     uint32_t unread_bytes;     /* in the receive buffer, in order */
     uint32_t ooo_ranges;
+    int soft_error;            /* last ICMP error reported for c (-EHOSTUNREACH,
+                                  ...), 0 if none (RFC 1122 4.2.3.9) */
+    uint32_t pmtu_bytes;       /* path MTU learned (RFC 1191), 0 = not reduced */
 };
 
 void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *info);
+
+/* ICMP errors (tcp_icmp.c). The stack matched the quoted IPv4 + TCP header
+ * to c (the quoted source is this stack): type and code of the message,
+ * the quoted sequence number, the next-hop MTU of a "fragmentation needed"
+ * (0 if the router gave none) and the quoted IPv4 total length. */
+struct tcp_icmp_err {
+    uint8_t type, code;
+    uint16_t mtu_bytes;
+    uint16_t quoted_len_bytes;
+    uint32_t seq;
+};
+
+/* Smallest path MTU taken from ICMP (Linux min_pmtu: 512 + 40). */
+#define TCP_PMTU_FLOOR 552u
+
+/* 0, or -ERANGE: the quoted sequence number is outside SND.UNA..SND.MAX
+ * (nothing changed, counted OutOfWindowIcmps). c may be freed (a hard error
+ * in SYN-RECEIVED on a connection the app does not hold). */
+int tcp_icmp_error(struct tcp_engine *eng, struct tcp_conn *c, const struct tcp_icmp_err *e,
+                   uint64_t now_us);
 
 /* ---------------------------------------- Moving a connection between engines
  *

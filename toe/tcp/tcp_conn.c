@@ -37,6 +37,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->backlog_default = 128;
     cfg->syncookies = TCP_SYNCOOKIES_AUTO;
     cfg->challenge_ack_limit = 10;
+    cfg->invalid_ack_limit = 10;
     strcpy(cfg->cc_name, "newreno");
     cfg->ooo_max_ranges = 8;
     cfg->tick_us = 1000;
@@ -57,7 +58,8 @@ const char *tcp_state_name(enum tcp_state s)
 
 const char *tcp_close_reason_name(enum tcp_close_reason r)
 {
-    static const char *const n[] = { "none", "normal", "reset", "timeout", "refused", "aborted" };
+    static const char *const n[] = { "none", "normal", "reset", "timeout", "refused", "aborted",
+                                      "unreachable" };
 
     return (unsigned)r < sizeof(n) / sizeof(n[0]) ? n[r] : "?";
 }
@@ -156,6 +158,7 @@ void tcp_engine_tx_ready(struct tcp_engine *eng, uint64_t now_us)
             continue;
         tcp_output(c, now_us);
         tcp_ack_flush(c, now_us);
+        tcp_conn_check(c);
     }
 }
 
@@ -302,8 +305,10 @@ bool tcp_conn_maybe_free(struct tcp_conn *c)
 {
     struct tcp_engine *eng = c->eng;
 
-    if (c->state != TCP_CLOSED || c->app_owned)
+    if (c->state != TCP_CLOSED || c->app_owned) {
+        tcp_conn_check(c); /* every entry point ends here or checks itself */
         return false;
+    }
     tcp_timers_stop(c);
     tcp_blocked_del(c);
     tcp_time_wait_unlink(c);
@@ -365,6 +370,7 @@ int tcp_connect(struct tcp_engine *eng, const struct tcp_tuple *t, uint64_t now_
     c->rcv_adv = 0;
     tcp_send_syn(c, now_us);
     tcp_rto_arm(c, now_us);
+    tcp_conn_check(c);
     *out = c;
     return 0;
 }
@@ -401,6 +407,7 @@ long tcp_send(struct tcp_engine *eng, struct tcp_conn *c, const void *buf, size_
     if (tcp_synchronized(c))
         tcp_output(c, now_us);
     tcp_ack_flush(c, now_us);
+    tcp_conn_check(c);
     return n;
 }
 
@@ -441,6 +448,7 @@ long tcp_recv(struct tcp_engine *eng, struct tcp_conn *c, void *buf, size_t len,
     }
     n = rcvbuf_read(&c->rcv, buf, len);
     tcp_window_update(c, now_us);
+    tcp_conn_check(c);
     return (long)n;
 }
 
@@ -464,6 +472,7 @@ int tcp_recv_consume(struct tcp_engine *eng, struct tcp_conn *c, size_t len, uin
         return 0;
     n = rcvbuf_consume(&c->rcv, len);
     tcp_window_update(c, now_us);
+    tcp_conn_check(c);
     return (int)n;
 }
 
@@ -494,6 +503,7 @@ int tcp_shutdown(struct tcp_engine *eng, struct tcp_conn *c, uint64_t now_us)
     case TCP_CLOSE_WAIT:
         queue_fin(c, now_us);
         tcp_ack_flush(c, now_us);
+        tcp_conn_check(c);
         return 0;
     case TCP_CLOSED:
         return -ENOTCONN;
@@ -632,6 +642,11 @@ size_t tcp_conn_writable(const struct tcp_conn *c)
     return sndbuf_free_bytes(&c->snd);
 }
 
+int tcp_conn_soft_error(const struct tcp_conn *c)
+{
+    return c->soft_err;
+}
+
 void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *i)
 {
     memset(i, 0, sizeof(*i));
@@ -662,4 +677,6 @@ void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *i)
         i->unread_bytes = (uint32_t)rcvbuf_readable_bytes(&c->rcv);
         i->ooo_ranges = rcvbuf_nranges(&c->rcv);
     }
+    i->soft_error = c->soft_err;
+    i->pmtu_bytes = c->pmtu_bytes;
 }

@@ -153,9 +153,12 @@ struct tcp_conn {
     uint32_t tlp_seq;            /* first sequence number of the probe */
     uint32_t tlp_end_seq;        /* TLP.end_seq: SND.NXT after the probe */
 
-    /* Challenge ACK rate limit (RFC 5961 section 7). */
+    /* Challenge ACK rate limit (RFC 5961 section 7), and the same for
+     * ACKs answering invalid segments (out of window, PAWS). */
     uint64_t chall_start_us;
     uint32_t chall_count;
+    uint64_t invalid_start_us;
+    uint32_t invalid_count;
 
     /* Persist and keepalive. */
     uint32_t persist_probes;     /* exponent of the probe interval */
@@ -169,6 +172,10 @@ struct tcp_conn {
     uint32_t ka_probes_max;
     uint64_t r2_us;              /* R2 as a time bound; 0 = engine rule */
     uint8_t ip_tos, ip_ttl;      /* IPv4 header of every segment; ttl 0 = default */
+    /* ICMP (tcp_icmp.c). */
+    int soft_err;                /* last ICMP error, -errno; 0 = none */
+    uint32_t pmtu_bytes;         /* path MTU learned (RFC 1191); 0 = not reduced */
+    bool no_df;                  /* path MTU below the floor: DF off */
 
     /* Buffers. */
     struct sndbuf snd;
@@ -216,6 +223,9 @@ int tcp_send_syn(struct tcp_conn *c, uint64_t now_us);
 void tcp_send_ack(struct tcp_conn *c, uint64_t now_us);
 /* Challenge ACK, rate limited (RFC 5961 section 7). */
 void tcp_send_challenge_ack(struct tcp_conn *c, uint64_t now_us);
+/* The ACK answering a segment that failed PAWS (paws) or the acceptability
+ * test, rate limited per connection like challenge ACKs. */
+void tcp_send_invalid_ack(struct tcp_conn *c, bool paws, uint64_t now_us);
 void tcp_send_rst_conn(struct tcp_conn *c, uint64_t now_us);
 /* Stateless RST (RFC 9293 3.10.7.1) in answer to seg. */
 void tcp_send_rst_reply(struct tcp_engine *eng, const struct tcp_tuple *t,
@@ -273,6 +283,22 @@ void tcp_time_wait_unlink(struct tcp_conn *c);
 bool tcp_time_wait_recycle(struct tcp_engine *eng, const struct tcp_conn *keep);
 void tcp_fin_wait2_arm(struct tcp_conn *c, uint64_t now_us);
 
+/* ----- tcp_check.c */
+/* What c owes the peer ("unacknowledged data", "FIN", ...) with no
+ * retransmission, probe or persist timer armed to get it across; NULL when
+ * the invariant holds. */
+const char *tcp_conn_timer_missing(const struct tcp_conn *c);
+/* Debug builds (TOE_DEBUG_CHECKS): aborts when tcp_conn_timer_missing(c).
+ * Called at the end of every engine entry point that changes c. */
+#ifdef TOE_DEBUG_CHECKS
+void tcp_conn_check(const struct tcp_conn *c);
+#else
+static inline void tcp_conn_check(const struct tcp_conn *c)
+{
+    (void)c;
+}
+#endif
+
 /* ----- tcp_input.c */
 void tcp_input_syn_sent(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now_us);
 /* Options of a SYN / SYN-ACK: MSS, wscale, SACK, TS. */
@@ -284,6 +310,13 @@ static inline bool tcp_abort_sends_rst(enum tcp_state s)
 {
     return s == TCP_SYN_RECEIVED || s == TCP_ESTABLISHED || s == TCP_FIN_WAIT_1 ||
            s == TCP_FIN_WAIT_2 || s == TCP_CLOSE_WAIT;
+}
+
+/* The states in which data and FIN are sent (tcp_output). */
+static inline bool tcp_sending_state(enum tcp_state s)
+{
+    return s == TCP_ESTABLISHED || s == TCP_CLOSE_WAIT || s == TCP_FIN_WAIT_1 ||
+           s == TCP_CLOSING || s == TCP_LAST_ACK;
 }
 
 static inline bool tcp_synchronized(const struct tcp_conn *c)

@@ -255,6 +255,19 @@ static bool acceptable(const struct tcp_conn *c, uint32_t seq, uint32_t seg_len,
     return seq_in_window(seq, lo, hi) || seq_in_window(seq + seg_len - 1, lo, hi);
 }
 
+/* A retransmission of data or a FIN we already have, ending no more than
+ * the largest window we can advertise before RCV.NXT: its ACK (with the
+ * D-SACK, RFC 2883; the re-ACK of a FIN in TIME_WAIT) is what the peer's
+ * recovery waits for, and it is never rate limited (as Linux, which limits
+ * only segments without data). Anything else unacceptable is. */
+static bool old_duplicate(const struct tcp_conn *c, uint32_t seq, uint32_t seg_len)
+{
+    uint32_t end = seq + seg_len;
+
+    return seg_len > 0 && seq_leq(end, c->rcv_nxt) &&
+           seq_geq(end, c->rcv_nxt - ((uint32_t)65535 << c->rcv_wscale));
+}
+
 /* Synchronized states and SYN-RECEIVED. Returns TCP_INPUT_TO_LISTENER when
  * a TIME_WAIT connection gave way to a new SYN. */
 static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t now_us)
@@ -329,7 +342,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
         now_us - c->ts_recent_us < PAWS_24DAYS_US) {
         eng->stats.paws_drops++;
         tcp_drop(eng, TCP_DROP_PAWS);
-        tcp_send_ack(c, now_us);
+        tcp_send_invalid_ack(c, true, now_us);
         return 0;
     }
 
@@ -358,7 +371,10 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
             tcp_drop(eng, TCP_DROP_NOT_ACCEPTABLE);
             if (c->state == TCP_TIME_WAIT && fin)
                 tcp_time_wait_enter(c, now_us); /* retransmitted FIN: restart 2MSL */
-            tcp_send_ack(c, now_us);
+            if (old_duplicate(c, seq, seg_len))
+                tcp_send_ack(c, now_us);
+            else
+                tcp_send_invalid_ack(c, false, now_us);
             return 0;
         }
     }

@@ -385,6 +385,7 @@ void tcp_input_listen(struct tcp_engine *eng, struct tcp_listener *lst,
     /* Data on the SYN is not taken (not acknowledged; the peer resends). */
     tcp_send_syn(c, now_us);
     tcp_rto_arm(c, now_us);
+    tcp_conn_check(c);
 }
 
 void tcp_input_closed(struct tcp_engine *eng, const struct tcp_tuple *t,

@@ -172,6 +172,7 @@ int tcp_conn_attach(struct tcp_engine *eng, struct tcp_conn *c, const struct tcp
         if (eng->cfg.max_time_wait && eng->tw_count > eng->cfg.max_time_wait)
             tcp_time_wait_recycle(eng, c);
     }
+    tcp_conn_check(c);
     return 0;
 }
 

@@ -174,6 +174,7 @@ static void hdr_common(struct tcp_conn *c, struct tcp_hdr_out *h, uint32_t seq, 
     h->flags = flags;
     h->tos = c->ip_tos;
     h->ttl = c->ip_ttl;
+    h->no_df = c->no_df;
     h->wnd = wnd_field(c, win);
     *win_bytes = win;
     fill_opts(c, &h->opts, now_us);
@@ -564,6 +565,15 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
             c->lt_bytes += over < (uint32_t)sent ? over : (uint32_t)sent;
         }
     }
+    /* RFC 6298 5.1: data outstanding keeps the retransmission timer
+     * running. The go-back-N skip above moves SND.NXT over SACKed bytes
+     * without sending anything (so nothing armed the timer): they are the
+     * peer's but not acknowledged, and it may renege (RFC 2018 8). A
+     * persist timer armed before would find them in flight and stop for
+     * good (issue 9: a FIN_WAIT_1 flow with a zero window that never
+     * ended); the RTO replaces it. */
+    if (tcp_flight_bytes(c) > 0 && c->rtx_mode != TCP_RTX_RTO && c->rtx_mode != TCP_RTX_PTO)
+        tcp_rto_arm(c, now_us);
     /* RFC 9293 3.8.6.1: data waiting, nothing in flight, window too small:
      * probe (persist) rather than wait for an update that may be lost. */
     if (seq_lt(c->snd_nxt, tcp_sndbuf_tail_seq(c)) && tcp_flight_bytes(c) == 0 &&
@@ -651,24 +661,56 @@ void tcp_engine_rx_end(struct tcp_engine *eng, uint64_t now_us)
         tcp_ack_undefer(c);
         if (c->state != TCP_CLOSED)
             tcp_ack_flush(c, now_us);
+        tcp_conn_check(c);
     }
+}
+
+/* RFC 5961 section 7's throttle: at most limit answers in a second that
+ * starts with the first answer after the previous one ended. True if one
+ * more may go now (and it is counted). */
+static bool ack_budget_take(uint64_t *start_us, uint32_t *count, uint32_t limit, uint64_t now_us)
+{
+    if (now_us - *start_us >= 1000000) {
+        *start_us = now_us;
+        *count = 0;
+    }
+    if (*count >= limit)
+        return false;
+    (*count)++;
+    return true;
 }
 
 void tcp_send_challenge_ack(struct tcp_conn *c, uint64_t now_us)
 {
     struct tcp_engine *eng = c->eng;
 
-    /* RFC 5961 section 7: at most challenge_ack_limit per second. */
-    if (now_us - c->chall_start_us >= 1000000) {
-        c->chall_start_us = now_us;
-        c->chall_count = 0;
-    }
-    if (c->chall_count >= eng->cfg.challenge_ack_limit) {
+    if (!ack_budget_take(&c->chall_start_us, &c->chall_count, eng->cfg.challenge_ack_limit,
+                         now_us)) {
         eng->stats.challenge_acks_limited++;
         return;
     }
-    c->chall_count++;
     eng->stats.challenge_acks++;
+    tcp_send_ack(c, now_us);
+}
+
+/* RFC 9293 3.10.7.4 and RFC 7323 5.3 R1 answer every unacceptable segment
+ * with an ACK. Two peers out of step would answer each other's ACKs for
+ * ever (an ACK loop), and a flood of forged segments would draw one ACK
+ * each: the answers get their own budget per connection (as Linux's
+ * tcp_invalid_ratelimit, there one per 500 ms), the rest are counted
+ * (TCPACKSkippedSeq / TCPACKSkippedPAWS). */
+void tcp_send_invalid_ack(struct tcp_conn *c, bool paws, uint64_t now_us)
+{
+    struct tcp_engine *eng = c->eng;
+
+    if (!ack_budget_take(&c->invalid_start_us, &c->invalid_count, eng->cfg.invalid_ack_limit,
+                         now_us)) {
+        if (paws)
+            eng->stats.ack_skipped_paws++;
+        else
+            eng->stats.ack_skipped_seq++;
+        return;
+    }
     tcp_send_ack(c, now_us);
 }
 

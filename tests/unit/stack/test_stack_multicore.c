@@ -16,7 +16,9 @@
  *    control 0,1 / data 2,3 of 4): 64 connections echo byte-exact, each
  *    handed to a data core at ESTABLISHED and back at its close; a FIN or a
  *    RST the server takes in while a flow is being handed over (one frame
- *    per poll round) or right after is not lost. */
+ *    per poll round) or right after is not lost.
+ *  - ICMP errors: one quoting a flow's segment, arriving on the RX core,
+ *    runs on the core owning that flow's bucket (RFC 9293 MUST-54). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,6 +38,7 @@
 #include "toe/control.h"
 #include "toe/dispatch/assoc.h"
 #include "toe/stack_internal.h"
+#include "toe/wire/bytes.h"
 
 #define IP_SRV 0x0a000001u
 #define IP_CLI 0x0a000002u
@@ -1120,6 +1123,79 @@ static void test_app_group_config_errors(void **state)
     port_mem_pair_destroy(a);
 }
 
+/* Polls the server alone until every frame on its way in has arrived (at
+ * most 50 ms): nothing new comes, SND.UNA of its flows holds still. */
+static void run_server_alone(struct world *w)
+{
+    uint64_t end = w->now + 50000;
+    for (; w->now < end && port_mem_next_rx_us(w->ps) != UINT64_MAX; w->now += 10) {
+        port_mem_set_now(w->ps, w->now);
+        while (toe_stack_poll(w->srv_stack, w->now) > 0) {
+        }
+    }
+    assert_int_equal(port_mem_next_rx_us(w->ps), UINT64_MAX);
+}
+
+/* "Network unreachable" (soft) quoting [src -> dst, seq] of the server. */
+static void send_icmp_unreach(struct world *w, const struct tcp_tuple *t, uint32_t seq)
+{
+    uint8_t q[28] = {0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6}, frame[128];
+    struct icmp_echo_emit e = {.src_ip = IP_CLI, .dst_ip = IP_SRV, .type = 3,
+                               .data = q, .data_len = sizeof(q)};
+
+    wire_put_be32(q + 12, t->laddr);
+    wire_put_be32(q + 16, t->raddr);
+    wire_put_be16(q + 20, t->lport);
+    wire_put_be16(q + 22, t->rport);
+    wire_put_be32(q + 24, seq);
+    memcpy(e.src_mac, w->cli_stack->cores[0]->mac, 6);
+    memcpy(e.dst_mac, w->srv_stack->cores[0]->mac, 6);
+    int n = wire_emit_icmp_echo(frame, sizeof(frame), &e);
+    assert_true(n > 0);
+    assert_true(port_mem_send_raw(w->pc, frame, (uint32_t)n) >= 0);
+}
+
+static void test_icmp_error_on_owner_core(void **state)
+{
+    (void)state;
+    struct world w;
+    struct tcp_conn *sent_to[4 * MAX_CONNS];
+    uint32_t on_core[4] = {0}, n = 0;
+
+    world_create(&w, 4, 0, 0, 1000000000ull);
+    world_connect(&w, 16, 1 << 20);
+    for (uint64_t i = 0; i < 2000000 && w.srv.echoed < 16 * 4096; i++)
+        if (!world_step(&w))
+            break;
+    run_server_alone(&w);
+    for (uint32_t k = 0; k < 4; k++) {
+        struct toe_core *core = srv_core(&w, k);
+        for (uint32_t id = 0; id < flow_table_id_end(&core->flows); id++) {
+            if (!flow_table_valid(&core->flows, id))
+                continue;
+            struct tcp_conn *tc = toe_conn_tcp(flow_table_data(&core->flows, id));
+            struct tcp_conn_info ti;
+            tcp_conn_info(tc, &ti);
+            if (ti.state != TCP_ESTABLISHED || ti.snd_una == ti.snd_nxt)
+                continue;
+            send_icmp_unreach(&w, tcp_conn_tuple(tc), ti.snd_una);
+            sent_to[n++] = tc;
+            on_core[k]++;
+        }
+    }
+    assert_true(n >= 8);
+    assert_true(on_core[1] + on_core[2] + on_core[3] > 0);
+    run_server_alone(&w);
+    for (uint32_t i = 0; i < n; i++)
+        assert_int_equal(tcp_conn_soft_error(sent_to[i]), -ENETUNREACH);
+    for (uint32_t k = 0; k < 4; k++) {
+        const struct tcp_stats *st = &srv_core(&w, k)->eng.stats;
+        assert_int_equal(st->icmp_soft_errors, on_core[k]);
+        assert_int_equal(st->icmp_out_of_window, 0);
+    }
+    world_destroy(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1127,6 +1203,7 @@ int main(void)
         cmocka_unit_test(test_moves_during_transfer_2),
         cmocka_unit_test(test_moves_during_transfer_4),
         cmocka_unit_test(test_pinned_flow_follows_moves),
+        cmocka_unit_test(test_icmp_error_on_owner_core),
         cmocka_unit_test(test_rebalance_skew_4),
         cmocka_unit_test(test_rebalance_skew_8),
         cmocka_unit_test(test_classes_split_2),
