@@ -31,6 +31,18 @@ static void put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
+uint32_t tcp_ts_offset(const struct tcp_isn_key *k, uint32_t laddr, uint32_t raddr)
+{
+    uint8_t in[9], out[crypto_shorthash_BYTES];
+
+    put32(in, laddr);
+    put32(in + 4, raddr);
+    in[8] = 'T'; /* not an ISN input (12 bytes) */
+    crypto_shorthash(out, in, sizeof(in), k->key);
+    return (uint32_t)out[0] | (uint32_t)out[1] << 8 | (uint32_t)out[2] << 16 |
+           (uint32_t)out[3] << 24;
+}
+
 uint32_t tcp_isn_generate(const struct tcp_isn_key *k, uint32_t laddr, uint16_t lport,
                           uint32_t raddr, uint16_t rport, uint64_t now_us)
 {

@@ -29,4 +29,13 @@ void tcp_isn_key_set(struct tcp_isn_key *k, const uint8_t bytes[TCP_ISN_KEY_BYTE
 uint32_t tcp_isn_generate(const struct tcp_isn_key *k, uint32_t laddr, uint16_t lport,
                           uint32_t raddr, uint16_t rport, uint64_t now_us);
 
+/* The TSval offset of connections between laddr and raddr (RFC 7323
+ * section 5.4 and appendix: a random offset, not guessable from outside).
+ * One per address pair, not per connection (as Linux since 4.13): a peer
+ * keeping TIME_WAIT state checks a new SYN's TSval against the old
+ * connection's (PAWS, RFC 6191); a per-connection offset would make a
+ * reused port fail that check at random. The same key as the ISN, a
+ * different input, so neither tells anything about the other. */
+uint32_t tcp_ts_offset(const struct tcp_isn_key *k, uint32_t laddr, uint32_t raddr);
+
 #endif

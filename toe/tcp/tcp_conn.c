@@ -236,8 +236,7 @@ struct tcp_conn *tcp_conn_new(struct tcp_engine *eng, const struct tcp_tuple *t,
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->snd_buf_seq = c->iss + 1;
     c->recover = c->iss;
-    /* RFC 7323 5.4: a per-connection random TSval offset; the ISN is one. */
-    c->ts_offset = c->iss * 2654435761u;
+    c->ts_offset = tcp_ts_offset(&eng->isn_key, t->laddr, t->raddr);
     c->last_rcv_us = now_us;
     c->cc.ops = eng->cc_ops;
     c->cc.mss_bytes = 536;

@@ -109,7 +109,7 @@ struct tcp_conn {
     /* Timestamps (RFC 7323). */
     uint32_t ts_recent;
     uint64_t ts_recent_us;       /* when ts_recent was set (24-day PAWS rule) */
-    uint32_t ts_offset;          /* random per connection (RFC 7323 5.4) */
+    uint32_t ts_offset;          /* keyed per address pair (tcp_ts_offset) */
 
     /* RTT and RTO (RFC 6298). */
     bool rtt_valid;

@@ -153,7 +153,8 @@ static void send_cookie_synack(struct tcp_engine *eng, struct tcp_listener *lst,
         h.opts.present |= TCP_OPTF_SACK_PERM;
     if (in.opts.ts_ok) {
         h.opts.present |= TCP_OPTF_TS;
-        h.opts.ts_val = (uint32_t)(now_us / 1000) + isn * 2654435761u;
+        h.opts.ts_val =
+            (uint32_t)(now_us / 1000) + tcp_ts_offset(&eng->isn_key, t->laddr, t->raddr);
         h.opts.ts_ecr = o->ts_val;
     }
     if (eng->ops->emit(eng->owner, t, &h, NULL, 0)) {
@@ -275,7 +276,6 @@ static void cookie_ack(struct tcp_engine *eng, struct tcp_listener *lst,
     c->snd_una = c->snd_nxt = c->snd_max = cookie + 1;
     c->snd_buf_seq = cookie + 1;
     c->recover = cookie;
-    c->ts_offset = cookie * 2654435761u;
     c->irs = peer_isn;
     c->rcv_nxt = peer_isn + 1;
     memset(&o, 0, sizeof(o));

@@ -95,6 +95,25 @@ static void test_random_key(void **state)
     assert_memory_not_equal(k1.key, k2.key, sizeof(k1.key));
 }
 
+/* The TSval offset: one per address pair (ports do not matter, time does
+ * not either), different for other pairs or another key. */
+static void test_ts_offset(void **state)
+{
+    (void)state;
+    struct tcp_isn_key k1, k2;
+    uint8_t b[TCP_ISN_KEY_BYTES] = {1, 2, 3};
+    tcp_isn_key_set(&k1, b);
+    b[0] = 9;
+    tcp_isn_key_set(&k2, b);
+    uint32_t a = tcp_ts_offset(&k1, 0x0a000001, 0x0a000002);
+    assert_int_equal(tcp_ts_offset(&k1, 0x0a000001, 0x0a000002), a);
+    assert_int_not_equal(tcp_ts_offset(&k1, 0x0a000001, 0x0a000003), a);
+    assert_int_not_equal(tcp_ts_offset(&k1, 0x0a000002, 0x0a000001), a);
+    assert_int_not_equal(tcp_ts_offset(&k2, 0x0a000001, 0x0a000002), a);
+    /* Not the ISN's hash of the same addresses with ports 0. */
+    assert_int_not_equal(tcp_isn_generate(&k1, 0x0a000001, 0, 0x0a000002, 0, 0), a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -103,6 +122,7 @@ int main(void)
         cmocka_unit_test(test_tuple_and_key),
         cmocka_unit_test(test_spread),
         cmocka_unit_test(test_random_key),
+        cmocka_unit_test(test_ts_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
