@@ -47,8 +47,19 @@
  *  - Window updates after app reads: when the window would at least double
  *    and had fallen to half the buffer (Linux), within RFC 9293 receiver SWS.
  *  - Nagle does not hold the last segment before our FIN (Linux).
- *  - SACK: RFC 6675 NextSeg rules 1-4 (rescue once per recovery); the
- *    scoreboard is cleared on RTO. Spurious timeouts are detected with
+ *  - SACK: RFC 6675 NextSeg rules 1-4 (rescue once per recovery). SACK
+ *    blocks are checked (RFC 2018, RFC 2883: D-SACK only wholly below
+ *    SEG.ACK or inside a valid second block); invalid ones are ignored and
+ *    counted (TCPSACKDiscard). DupAcks counts every ACK with new SACK
+ *    information, data or window change on it or not (RFC 6675 2); with
+ *    SACK blocks that bring nothing new, it is no duplicate.
+ *  - After an RTO the scoreboard is kept (RFC 6675 5.1, errata 1610) and
+ *    every unSACKed byte sent counts as lost (RFC 8985 6.3 would mark only
+ *    what RACK deems old enough: no per-segment send times here); the
+ *    holes go again in slow start, SACKed data is not resent. Reneging
+ *    (a cumulative ACK stopping at SACKed data) brings the RTO forward to
+ *    max(SRTT/2, 10 ms) and that RTO forgets the board (Linux).
+ *    Spurious timeouts are detected with
  *    timestamps (Eifel, RFC 3522) and undone (RFC 4015, simplified: cwnd
  *    and ssthresh restored, no go-back-N); no D-SACK based undo.
  *  - Tail loss probes (RFC 8985 section 7, with SACK; cfg.tlp): PTO =
@@ -62,7 +73,7 @@
  *    SND.NXT of its time, or a later retransmission) is SACKed or ACKed,
  *    and is resent in the same recovery (TCPLostRetransmit). TLP loss
  *    detection (7.4) reduces cwnd once, from cwnd (Linux CWR).
- *  - RTO fallback is go-back-N from SND.UNA (BSD), skipping SACKed bytes.
+ *  - Without SACK the RTO goes back N from SND.UNA (BSD).
  *  - Orphaned FIN_WAIT_2 is closed after fin_wait2_us (Linux tcp_fin_timeout).
  *  - Keepalive and zero-window probing give up after keepalive_probes /
  *    retries_max probes the peer never answered, with a RST (an orphan's
@@ -268,6 +279,8 @@ void tcp_config_default(struct tcp_config *cfg);
     X(dsack_ofo_sent, "TCPDSACKOfoSent")                 \
     X(dsack_recv, "TCPDSACKRecv")                        \
     X(sack_recv, "TCPSACKRecv")                          \
+    X(sack_discard, "TCPSACKDiscard")                    \
+    X(sack_reneging, "TCPSACKReneging")                  \
     X(emit_fails, "TCPEmitFail")                         \
     X(mem_pressure, "TCPMemoryPressures")                \
     X(rcv_pruned, "RcvPruned")                           \

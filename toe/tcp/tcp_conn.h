@@ -132,6 +132,8 @@ struct tcp_conn {
     uint64_t last_data_us;       /* when data was last sent (RFC 5681 4.1) */
     bool in_recovery;            /* fast recovery (NewReno or SACK) */
     bool sack_recovery;
+    bool rto_recovery;           /* the SACK recovery after an RTO (RFC 6675
+                                    5.1; Linux's CA_Loss) */
     uint32_t recover;            /* RFC 6582 / RFC 6675 RecoveryPoint */
     uint32_t high_rxt;           /* RFC 6675 HighRxt + 1 */
     bool rescue_done;
@@ -244,6 +246,9 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
  * retransmission. With lost_end != SND.UNA every unSACKed byte below
  * lost_end counts as lost (RACK's time rule, RFC 8985 6.2). */
 void tcp_enter_recovery(struct tcp_conn *c, uint32_t lost_end, uint64_t now_us);
+/* The RTO fired on a SACK connection: recovery of the holes, the
+ * scoreboard kept (RFC 6675 5.1). The caller has applied cc on_rto. */
+void tcp_rto_recovery_start(struct tcp_conn *c);
 
 /* ----- tcp_rtt.c */
 void tcp_rtt_init(struct tcp_conn *c);
@@ -259,6 +264,10 @@ void tcp_rto_arm(struct tcp_conn *c, uint64_t now_us);      /* (re)start RTO */
 void tcp_rto_stop(struct tcp_conn *c);
 /* Arms the RTO, never the PTO (RFC 8985 7.3: after a probe). */
 void tcp_rto_arm_only(struct tcp_conn *c, uint64_t now_us);
+/* Arms the RTO to fire delay_us from now (reneging, tcp_ack.c). */
+void tcp_rto_arm_in(struct tcp_conn *c, uint64_t now_us, uint32_t delay_us);
+/* Least delay before a suspected renege forgets the scoreboard (Linux). */
+#define TCP_RENEGING_MIN_DELAY_US 10000u
 void tcp_persist_arm(struct tcp_conn *c, uint64_t now_us);  /* if not armed */
 void tcp_delack_arm(struct tcp_conn *c, uint64_t now_us);
 void tcp_delack_stop(struct tcp_conn *c);

@@ -288,8 +288,8 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
         for (int i = 0; i < n; i++)
             got += (uint32_t)iov[i].iov_len;
         if (got < len)
-            len = got;
-        if (seq + len == tail)
+            len = got; /* 0 for the FIN's own sequence number */
+        if (len && seq + len == tail)
             flags |= TCP_FLAG_PSH;
     }
     if (c->fin_queued && seq + len == tail && kind != XMIT_PROBE &&
@@ -403,6 +403,27 @@ static int rtx_log_resend(struct tcp_conn *c, uint64_t now_us)
     return 0;
 }
 
+/* The sequence space a retransmission from seq of sent bytes covered: the
+ * FIN too when it went with them (alone, sent is 0). */
+static uint32_t rtx_span(const struct tcp_conn *c, uint32_t seq, int sent)
+{
+    uint32_t end = seq + (uint32_t)sent;
+
+    if (c->fin_queued && end == tcp_sndbuf_tail_seq(c) && seq_gt(c->snd_max, end))
+        end++;
+    return end - seq;
+}
+
+/* A retransmission in SACK recovery went: HighRxt and the log follow. */
+static void sack_rtx_sent(struct tcp_conn *c, uint32_t seq, int sent)
+{
+    uint32_t span = rtx_span(c, seq, sent);
+
+    tcp_rtx_log_add(c, seq, span);
+    if (seq_gt(seq + span, c->high_rxt))
+        c->high_rxt = seq + span;
+}
+
 /* RFC 6675 section 5 step (C): while cwnd - pipe >= 1 SMSS send NextSeg(),
  * retransmissions found lost again first (see tcp_ack.c). */
 static void sack_output(struct tcp_conn *c, uint64_t now_us)
@@ -436,9 +457,7 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
 
             if (sent < 0)
                 break;
-            tcp_rtx_log_add(c, seq, (uint32_t)sent);
-            if (seq_gt(seq + (uint32_t)sent, c->high_rxt))
-                c->high_rxt = seq + (uint32_t)sent;
+            sack_rtx_sent(c, seq, sent);
         } else if (k == SACK_NEXT_NEW) {
             len = unsent < mss ? unsent : mss;
             if (len > room)
@@ -463,9 +482,7 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
             sent = xmit_data(c, s0, hi - s0, XMIT_RTX, now_us);
             if (sent < 0)
                 break;
-            tcp_rtx_log_add(c, s0, (uint32_t)sent);
-            if (seq_gt(s0 + (uint32_t)sent, c->high_rxt))
-                c->high_rxt = s0 + (uint32_t)sent;
+            sack_rtx_sent(c, s0, sent);
             break;
         } else {
             break;
@@ -519,16 +536,6 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
 
         if (unsent == 0 && !fin_pending)
             break;
-        /* Go-back-N after an RTO: skip what the peer already SACKed. */
-        if (c->sack_ok && seq_lt(c->snd_nxt, c->snd_max) &&
-            sack_board_is_sacked(&c->sb, c->snd_nxt)) {
-            uint32_t s = c->snd_nxt;
-
-            while (seq_lt(s, c->snd_max) && sack_board_is_sacked(&c->sb, s))
-                s++;
-            c->snd_nxt = s;
-            continue;
-        }
         len = unsent;
         if (len > mss)
             len = mss;

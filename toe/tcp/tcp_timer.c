@@ -111,10 +111,15 @@ static uint32_t tlp_pto_us(const struct tcp_conn *c)
     return pto < rto ? pto : rto;
 }
 
-void tcp_rto_arm_only(struct tcp_conn *c, uint64_t now_us)
+void tcp_rto_arm_in(struct tcp_conn *c, uint64_t now_us, uint32_t delay_us)
 {
     c->rtx_mode = TCP_RTX_RTO;
-    timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + tcp_rto_current_us(c));
+    timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + delay_us);
+}
+
+void tcp_rto_arm_only(struct tcp_conn *c, uint64_t now_us)
+{
+    tcp_rto_arm_in(c, now_us, tcp_rto_current_us(c));
 }
 
 /* Where the RTO would be (re)started, a PTO takes its place when a probe
@@ -336,12 +341,15 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
     /* RFC 6298 5.5: back off; 5.6: restart the timer (below). */
     c->backoff++;
     c->rtx_mode = TCP_RTX_NONE;
-    /* Forget SACK state (RFC 2018 section 8: reneging); go back N. */
-    c->in_recovery = false;
-    c->sack_recovery = false;
-    c->rtx_log_n = 0;
-    sack_board_clear(&c->sb);
-    c->snd_nxt = c->snd_una;
+    if (c->sack_ok) {
+        /* Only the holes go again (RFC 6675 5.1). */
+        tcp_rto_recovery_start(c);
+    } else {
+        /* Go back N (RFC 6582 section 4 without SACK). */
+        c->in_recovery = false;
+        c->rtx_log_n = 0;
+        c->snd_nxt = c->snd_una;
+    }
     tcp_output(c, now_us);
     if (c->rtx_mode != TCP_RTX_RTO && tcp_flight_bytes(c) > 0)
         tcp_rto_arm(c, now_us);
