@@ -46,6 +46,18 @@ bool sack_board_highest_sacked(const struct sack_board *sb, uint32_t *end)
     return true;
 }
 
+uint32_t sack_board_unsacked_end(const struct sack_board *sb, uint32_t lo, uint32_t hi)
+{
+    /* Ranges are sorted: walk down from the top, stepping over each range
+     * that holds the byte below hi. */
+    for (uint32_t i = sb->n; i-- > 0 && seq_lt(lo, hi);) {
+        if (seq_lt(sb->r[i].start, hi) && seq_geq(hi, sb->r[i].start) &&
+            seq_leq(hi, sb->r[i].end))
+            hi = sb->r[i].start;
+    }
+    return seq_gt(hi, lo) ? hi : lo;
+}
+
 bool sack_board_is_sacked(const struct sack_board *sb, uint32_t seq)
 {
     for (uint32_t i = 0; i < sb->n; i++)
@@ -115,7 +127,7 @@ struct sack_update_result sack_board_update(struct sack_board *sb, uint32_t seg_
                                             const struct tcp_sack_block *blocks, size_t n)
 {
     struct sack_update_result res = {0};
-    uint32_t high_before = 0, high_after;
+    uint32_t high_before = 0, high_after, new_end;
     bool had = sack_board_highest_sacked(sb, &high_before);
 
     for (size_t i = 0; i < n; i++) {
@@ -139,6 +151,10 @@ struct sack_update_result sack_board_update(struct sack_board *sb, uint32_t seg_
             continue;
         }
         res.valid_blocks++;
+        new_end = sack_board_unsacked_end(sb, b.start, b.end);
+        if (seq_gt(new_end, b.start) &&
+            (!res.newly_sacked_bytes || seq_gt(new_end, res.newly_sacked_end)))
+            res.newly_sacked_end = new_end;
         res.newly_sacked_bytes += board_insert(sb, b.start, b.end);
     }
     if (sack_board_highest_sacked(sb, &high_after))

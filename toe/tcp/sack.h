@@ -46,6 +46,8 @@ struct sack_update_result {
     bool dsack;                  /* first block is a D-SACK (RFC 2883 section 4) */
     struct tcp_sack_block dsack_block; /* its range, when dsack */
     bool highest_advanced;       /* the highest SACKed sequence moved up */
+    uint32_t newly_sacked_end;   /* just past the highest byte newly SACKed
+                                    (when newly_sacked_bytes) */
 };
 
 void sack_board_init(struct sack_board *sb);
@@ -80,6 +82,9 @@ uint32_t sack_board_sacked_bytes(const struct sack_board *sb);
 /* Sequence just past the highest SACKed byte (RFC 6675 HighSACK + 1);
  * false if the board is empty. */
 bool sack_board_highest_sacked(const struct sack_board *sb, uint32_t *end);
+
+/* Just past the highest byte of [lo, hi) not SACKed; lo if all are. */
+uint32_t sack_board_unsacked_end(const struct sack_board *sb, uint32_t lo, uint32_t hi);
 
 /* Whether byte seq is SACKed. */
 bool sack_board_is_sacked(const struct sack_board *sb, uint32_t seq);

@@ -54,25 +54,35 @@
  *    information, data or window change on it or not (RFC 6675 2); with
  *    SACK blocks that bring nothing new, it is no duplicate.
  *  - After an RTO the scoreboard is kept (RFC 6675 5.1, errata 1610) and
- *    every unSACKed byte sent counts as lost (RFC 8985 6.3 would mark only
- *    what RACK deems old enough: no per-segment send times here); the
+ *    every unSACKed byte sent counts as lost (RFC 8985 6.3 marks only what
+ *    RACK deems old enough; after an RTO that is nearly all of it); the
  *    holes go again in slow start, SACKed data is not resent. Reneging
  *    (a cumulative ACK stopping at SACKed data) brings the RTO forward to
  *    max(SRTT/2, 10 ms) and that RTO forgets the board (Linux).
  *    Spurious timeouts are detected with
  *    timestamps (Eifel, RFC 3522) and undone (RFC 4015, simplified: cwnd
  *    and ssthresh restored, no go-back-N); no D-SACK based undo.
+ *  - RACK (RFC 8985 section 6, SACK connections): send times are kept per
+ *    burst of first transmissions (64 records, the oldest merged under
+ *    the later time when full), not per segment; retransmitted parts
+ *    give no RACK sample (no timestamp disambiguation). RACK.rtt,
+ *    RACK.xmit_ts/end_seq, reordering detection, the reordering window
+ *    min_RTT/4 x reo_wnd_mult (D-SACK, once per round trip, kept 16
+ *    recoveries), at most SRTT, 0 in recovery until reordering is seen;
+ *    detection on every ACK in every state and by the reordering timer.
+ *    RFC 6675 DupThresh/IsLost stay beside it (Linux uses RACK alone).
+ *    Lost retransmissions are found by transmission order (below), not
+ *    by their send times.
  *  - Tail loss probes (RFC 8985 section 7, with SACK; cfg.tlp): PTO =
  *    2 SRTT (+200 ms WCDelAckT for a one-segment flight), at least 10 ms
  *    (Linux), at most the RTO interval (the RTO is restarted rather than
- *    tracked from the oldest segment). No full RACK (no per-segment send
- *    times): its time rule is applied only where the order is known: when
- *    the PTO finds SACKed data above a hole, or the probe is SACKed, the
- *    holes below are lost and fast recovery starts at once (no DupThresh);
- *    a retransmission is lost again when data sent after it (above the
- *    SND.NXT of its time, or a later retransmission) is SACKed or ACKed,
- *    and is resent in the same recovery (TCPLostRetransmit). TLP loss
- *    detection (7.4) reduces cwnd once, from cwnd (Linux CWR).
+ *    tracked from the oldest segment). When the PTO finds SACKed data
+ *    above a hole, or the probe is SACKed, the holes below are lost and
+ *    fast recovery starts at once; a retransmission is lost again when
+ *    data sent after it (above the SND.NXT of its time, or a later
+ *    retransmission) is SACKed or ACKed, and is resent in the same
+ *    recovery (TCPLostRetransmit). TLP loss detection (7.4) reduces cwnd
+ *    once, from cwnd (Linux CWR).
  *  - Without SACK the RTO goes back N from SND.UNA (BSD).
  *  - Orphaned FIN_WAIT_2 is closed after fin_wait2_us (Linux tcp_fin_timeout).
  *  - Keepalive and zero-window probing give up after keepalive_probes /
@@ -281,6 +291,8 @@ void tcp_config_default(struct tcp_config *cfg);
     X(sack_recv, "TCPSACKRecv")                          \
     X(sack_discard, "TCPSACKDiscard")                    \
     X(sack_reneging, "TCPSACKReneging")                  \
+    X(rack_recovery, "TCPRackRecovery")                  \
+    X(rack_reo_timeouts, "TCPRackReoTimeout")            \
     X(emit_fails, "TCPEmitFail")                         \
     X(mem_pressure, "TCPMemoryPressures")                \
     X(rcv_pruned, "RcvPruned")                           \

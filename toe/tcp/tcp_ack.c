@@ -96,6 +96,14 @@ static void recovery_clear(struct tcp_conn *c)
     c->lt_bytes = 0;
 }
 
+/* RFC 6582 section 4.1: a new recovery only once the ACK covers more than
+ * recover (RFC 6675 section 5.1: at least RecoveryPoint, with SACK). */
+static bool recovery_allowed(const struct tcp_conn *c)
+{
+    return seq_gt(c->snd_una, c->recover) || c->recover == c->iss ||
+           (c->sack_ok && c->snd_una == c->recover);
+}
+
 /* RecoveryPoint acknowledged. Fast recovery deflates cwnd (the cc's
  * choice); after an RTO, slow start has been growing it all along. */
 static void exit_recovery(struct tcp_conn *c, uint64_t now_us)
@@ -103,6 +111,7 @@ static void exit_recovery(struct tcp_conn *c, uint64_t now_us)
     bool rto = c->rto_recovery;
 
     recovery_clear(c);
+    rack_recovery_done(&c->rack);
     if (!rto && c->cc.ops && c->cc.ops->on_recovery_exit)
         c->cc.ops->on_recovery_exit(&c->cc, now_us);
 }
@@ -362,18 +371,20 @@ static uint32_t ack_rtt_us(struct tcp_conn *c, const struct tcp_seg *seg, uint64
     return rtt;
 }
 
-/* RFC 2018 section 8: a receiver may discard SACKed data (renege). A
- * cumulative ACK that stops at (or inside) data the peer SACKed shows it
- * did: it would have acknowledged past it. As Linux, the board is kept for
- * a moment (more ACKs may restore it) and the RTO is brought forward to
- * max(SRTT / 2, 10 ms); the timeout then forgets the board (tcp_timer.c). */
-static void ack_check_reneging(struct tcp_conn *c, uint64_t now_us)
+/* A cumulative ACK that stops at (or inside) data the peer SACKed: it
+ * reneged (see tcp_rto_rearm). */
+static bool reneged(const struct tcp_conn *c)
+{
+    return c->sack_ok && sack_board_is_sacked(&c->sb, c->snd_una);
+}
+
+void tcp_rto_rearm(struct tcp_conn *c, uint64_t now_us)
 {
     uint32_t delay_us = c->srtt_us / 2;
 
-    if (!c->sack_ok || !sack_board_is_sacked(&c->sb, c->snd_una))
+    tcp_rto_arm(c, now_us);
+    if (!reneged(c))
         return;
-    c->eng->stats.sack_reneging++;
     if (delay_us < TCP_RENEGING_MIN_DELAY_US)
         delay_us = TCP_RENEGING_MIN_DELAY_US;
     if (delay_us < tcp_rto_current_us(c))
@@ -403,6 +414,7 @@ static void ack_advance(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t 
     if (seq_lt(c->snd_nxt, ack))
         c->snd_nxt = ack;
     sack_board_ack(&c->sb, ack);
+    rack_acked(&c->rack, ack);
     c->rto_count = 0;
     c->dupacks = 0; /* RFC 6675 section 5: a cumulative ACK resets DupAcks */
     c->lt_segs = 0;
@@ -411,8 +423,9 @@ static void ack_advance(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t 
     if (c->snd_una == c->snd_max)
         tcp_rto_stop(c);
     else
-        tcp_rto_arm(c, now_us);
-    ack_check_reneging(c, now_us);
+        tcp_rto_rearm(c, now_us);
+    if (reneged(c))
+        c->eng->stats.sack_reneging++;
 
     /* Fast recovery holds cwnd (RFC 6675 pipe, RFC 6582 deflation); after
      * an RTO the window grows in slow start while the holes go again. */
@@ -457,16 +470,51 @@ static void ack_detect_loss(struct tcp_conn *c, bool dup, uint64_t now_us)
     if (!(c->dupacks >= SACK_DUPTHRESH || probe ||
           (c->sack_ok && sack_board_is_lost(&c->sb, c->snd_una, c->snd_mss))))
         return;
-    /* RFC 6582 section 4.1: only if the ACK covers more than recover (RFC
-     * 6675 section 5.1: at least RecoveryPoint, with SACK). */
-    if (seq_gt(c->snd_una, c->recover) || c->recover == c->iss ||
-        (c->sack_ok && c->snd_una == c->recover))
+    if (recovery_allowed(c))
         tcp_enter_recovery(c, probe ? c->tlp_seq : c->snd_una, now_us);
+}
+
+void tcp_rack_detect(struct tcp_conn *c, uint64_t now_us)
+{
+    uint32_t timeout_us, lost, reo_us;
+
+    if (!c->sack_ok || c->snd_una == c->snd_max)
+        return;
+    reo_us = rack_reo_wnd_us(&c->rack, c->in_recovery || c->dupacks >= SACK_DUPTHRESH,
+                             c->min_rtt_us, c->srtt_us);
+    lost = rack_detect(&c->rack, c->snd_una, now_us, reo_us, &timeout_us);
+    if (seq_gt(sack_board_unsacked_end(&c->sb, c->snd_una, lost), c->snd_una)) {
+        if (!c->in_recovery) {
+            if (recovery_allowed(c)) {
+                c->eng->stats.rack_recovery++;
+                tcp_enter_recovery(c, lost, now_us);
+            }
+        } else if (c->sack_recovery && (!c->sb.lost_end_set || seq_gt(lost, c->sb.lost_end))) {
+            sack_board_mark_lost(&c->sb, lost);
+        }
+    }
+    /* RFC 8985 6.3: a segment still inside its reordering window gets the
+     * timer, not the next ACK (which may never come). */
+    if (timeout_us && c->snd_una != c->snd_max)
+        tcp_reo_arm(c, now_us, timeout_us);
+}
+
+/* RFC 8985 6.2 steps 1-3: the highest byte this ACK newly delivered, by
+ * the cumulative ACK (the highest byte below it not SACKed before) or by
+ * its SACK blocks. Called before the scoreboard takes the ACK. */
+static uint32_t ack_delivered_end(const struct tcp_conn *c, const struct ack_info *a)
+{
+    uint32_t end = c->snd_una;
+
+    if (a->una_advanced)
+        end = sack_board_unsacked_end(&c->sb, c->snd_una, a->ack);
+    return end;
 }
 
 bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now_us)
 {
     struct ack_info a = {.ack = seg->ack};
+    uint32_t delivered_end;
     bool dup;
 
     if (!ack_acceptable(c, a.ack, now_us))
@@ -474,7 +522,14 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
     a.window_changed = ack_update_window(c, seg);
     c->persist_unanswered = 0;
     a.una_advanced = seq_gt(a.ack, c->snd_una);
+    delivered_end = ack_delivered_end(c, &a);
     ack_sack(c, seg, &a);
+    if (a.newly_sacked && seq_gt(a.sr.newly_sacked_end, delivered_end))
+        delivered_end = a.sr.newly_sacked_end;
+    if (c->sack_ok && seq_gt(delivered_end, c->snd_una))
+        rack_update(&c->rack, delivered_end, now_us);
+    if (a.sr.dsack)
+        rack_dsack(&c->rack, c->snd_una, c->snd_max);
     if (c->in_recovery && c->sack_recovery && c->rtx_log_n) {
         uint32_t una = c->snd_una;
 
@@ -496,9 +551,10 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
         /* RFC 5681 3.2 step 4: NewReno inflates by one SMSS per dupack. */
         if (dup && !c->sack_recovery && !a.una_advanced)
             c->cc.cwnd_bytes += c->snd_mss;
-        return true;
-    }
-    if (dup || tlp_probe_sacked(c))
+    } else if (dup || tlp_probe_sacked(c)) {
         ack_detect_loss(c, dup, now_us);
+    }
+    /* RFC 8985 6.2: RACK on every ACK, in every state. */
+    tcp_rack_detect(c, now_us);
     return true;
 }

@@ -8,6 +8,7 @@
 #include "sockmem/sndbuf.h"
 #include "timers/wheel.h"
 #include "toe/tcp/cc/cc.h"
+#include "toe/tcp/rack.h"
 #include "toe/tcp/sack.h"
 #include "toe/tcp/tcp.h"
 
@@ -19,6 +20,9 @@ enum tcp_rtx_mode {
     TCP_RTX_PTO,      /* tail loss probe timeout (RFC 8985 7.2; Linux's
                          ICSK_TIME_LOSS_PROBE): data outstanding, no
                          recovery, no probe in flight */
+    TCP_RTX_REO,      /* RACK reordering timer (RFC 8985 6.3; Linux's
+                         ICSK_TIME_REO_TIMEOUT): the RTO is re-armed when
+                         it fires */
 };
 
 /* What the keepalive timer is armed for (it doubles as the state timer). */
@@ -143,6 +147,7 @@ struct tcp_conn {
     uint32_t prior_cwnd, prior_ssthresh; /* for the RFC 4015 undo */
     struct sack_board sb;
     struct sack_rx_history sack_rx;
+    struct rack rack;            /* RACK (RFC 8985), SACK connections */
 
     struct tcp_rtx_rec rtx_log[TCP_RTX_LOG_MAX];
     uint32_t rtx_log_n;
@@ -246,6 +251,15 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
  * retransmission. With lost_end != SND.UNA every unSACKed byte below
  * lost_end counts as lost (RACK's time rule, RFC 8985 6.2). */
 void tcp_enter_recovery(struct tcp_conn *c, uint32_t lost_end, uint64_t now_us);
+/* (Re)starts the RTO (or PTO). RFC 2018 section 8: a receiver may discard
+ * SACKed data (renege); SND.UNA SACKed shows it did (it would have
+ * acknowledged past it). As Linux, the board is then kept for a moment
+ * (more ACKs may restore it) and the RTO comes after max(SRTT / 2, 10 ms);
+ * that timeout forgets the board (tcp_rto_recovery_start). */
+void tcp_rto_rearm(struct tcp_conn *c, uint64_t now_us);
+/* RACK's verdict (RFC 8985 6.2 step 5): marks lost, starts recovery or
+ * arms the reordering timer. After every ACK and when that timer fires. */
+void tcp_rack_detect(struct tcp_conn *c, uint64_t now_us);
 /* The RTO fired on a SACK connection: recovery of the holes, the
  * scoreboard kept (RFC 6675 5.1). The caller has applied cc on_rto. */
 void tcp_rto_recovery_start(struct tcp_conn *c);
@@ -264,6 +278,8 @@ void tcp_rto_arm(struct tcp_conn *c, uint64_t now_us);      /* (re)start RTO */
 void tcp_rto_stop(struct tcp_conn *c);
 /* Arms the RTO, never the PTO (RFC 8985 7.3: after a probe). */
 void tcp_rto_arm_only(struct tcp_conn *c, uint64_t now_us);
+/* Arms RACK's reordering timer (it stands in for the RTO until it fires). */
+void tcp_reo_arm(struct tcp_conn *c, uint64_t now_us, uint32_t delay_us);
 /* Arms the RTO to fire delay_us from now (reneging, tcp_ack.c). */
 void tcp_rto_arm_in(struct tcp_conn *c, uint64_t now_us, uint32_t delay_us);
 /* Least delay before a suspected renege forgets the scoreboard (Linux). */

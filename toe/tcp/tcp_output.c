@@ -318,11 +318,18 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
         c->rtt_seq = end;
         c->rtt_start_us = now_us;
     }
+    if (c->sack_ok && rtx)
+        rack_retransmitted(&c->rack, seq, end);
     if (advance && seq_gt(end, c->snd_nxt))
         c->snd_nxt = end;
-    if (seq_gt(c->snd_nxt, c->snd_max))
+    if (seq_gt(c->snd_nxt, c->snd_max)) {
+        if (c->sack_ok)
+            rack_sent(&c->rack, seq_max(seq, c->snd_max), c->snd_nxt, now_us);
         c->snd_max = c->snd_nxt;
-    if (end != seq && c->rtx_mode != TCP_RTX_RTO)
+    }
+    /* An armed RTO stays (RFC 6298 5.1); so does RACK's reordering timer,
+     * which re-arms it. */
+    if (end != seq && c->rtx_mode != TCP_RTX_RTO && c->rtx_mode != TCP_RTX_REO)
         tcp_rto_arm(c, now_us);
     return (int)len;
 }

@@ -10,6 +10,7 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us);
 static void tcp_persist_timeout(struct tcp_conn *c, uint64_t now_us);
 static void tcp_tlp_timeout(struct tcp_conn *c, uint64_t now_us);
 static void tcp_ka_timeout(struct tcp_conn *c, uint64_t now_us);
+static void tcp_reo_timeout(struct tcp_conn *c, uint64_t now_us);
 
 static void rtx_fire(struct timer *t, uint64_t now_us)
 {
@@ -23,6 +24,8 @@ static void rtx_fire(struct timer *t, uint64_t now_us)
         tcp_persist_timeout(c, now_us);
     else if (m == TCP_RTX_PTO)
         tcp_tlp_timeout(c, now_us);
+    else if (m == TCP_RTX_REO)
+        tcp_reo_timeout(c, now_us);
     tcp_ack_flush(c, now_us);
     tcp_conn_maybe_free(c);
 }
@@ -135,9 +138,33 @@ void tcp_rto_arm(struct tcp_conn *c, uint64_t now_us)
     timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + tlp_pto_us(c));
 }
 
+void tcp_reo_arm(struct tcp_conn *c, uint64_t now_us, uint32_t delay_us)
+{
+    /* An RTO or probe due first (a renege's early RTO) keeps its place. */
+    if (c->rtx_mode != TCP_RTX_NONE && c->rtx_mode != TCP_RTX_PERSIST &&
+        timer_pending(&c->rtx_timer) &&
+        timer_wheel_expiry_us(c->eng->wheel, &c->rtx_timer) <= now_us + delay_us)
+        return;
+    c->rtx_mode = TCP_RTX_REO;
+    timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + delay_us);
+}
+
+/* RFC 8985 6.3: the reordering window of a segment ran out; RACK decides
+ * again, then the RTO (or PTO) watches the flight. */
+static void tcp_reo_timeout(struct tcp_conn *c, uint64_t now_us)
+{
+    if (!tcp_synchronized(c) || c->state == TCP_TIME_WAIT || c->snd_una == c->snd_max)
+        return;
+    c->eng->stats.rack_reo_timeouts++;
+    tcp_rack_detect(c, now_us);
+    tcp_output(c, now_us);
+    if (c->rtx_mode == TCP_RTX_NONE)
+        tcp_rto_rearm(c, now_us);
+}
+
 void tcp_rto_stop(struct tcp_conn *c)
 {
-    if (c->rtx_mode != TCP_RTX_RTO && c->rtx_mode != TCP_RTX_PTO)
+    if (c->rtx_mode != TCP_RTX_RTO && c->rtx_mode != TCP_RTX_PTO && c->rtx_mode != TCP_RTX_REO)
         return;
     timer_wheel_cancel(c->eng->wheel, &c->rtx_timer);
     c->rtx_mode = TCP_RTX_NONE;
