@@ -70,7 +70,8 @@
  *    min_RTT/4 x reo_wnd_mult (D-SACK, once per round trip, kept 16
  *    recoveries), at most SRTT, 0 in recovery until reordering is seen;
  *    detection on every ACK in every state and by the reordering timer.
- *    RFC 6675 DupThresh/IsLost stay beside it (Linux uses RACK alone).
+ *    RFC 6675 DupThresh/IsLost start recovery beside it until the path
+ *    is seen to reorder; then RACK alone does (Linux: RACK alone always).
  *    Lost retransmissions are found by transmission order (below), not
  *    by their send times.
  *  - Tail loss probes (RFC 8985 section 7, with SACK; cfg.tlp): PTO =

@@ -467,6 +467,11 @@ static void ack_detect_loss(struct tcp_conn *c, bool dup, uint64_t now_us)
         if (c->dupacks <= 2)
             c->lt_segs = c->dupacks; /* RFC 3042 */
     }
+    /* Once the path is known to reorder, counting duplicates only
+     * mistakes reordering for loss: RACK's reordering window decides
+     * alone (RFC 8985 6.2; Linux always leaves it to RACK). */
+    if (c->sack_ok && c->rack.reordering_seen && !probe)
+        return;
     if (!(c->dupacks >= SACK_DUPTHRESH || probe ||
           (c->sack_ok && sack_board_is_lost(&c->sb, c->snd_una, c->snd_mss))))
         return;
