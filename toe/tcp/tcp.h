@@ -47,6 +47,8 @@
  *  - Window updates after app reads: when the window would at least double
  *    and had fallen to half the buffer (Linux), within RFC 9293 receiver SWS.
  *  - Nagle does not hold the last segment before our FIN (Linux).
+ *  - SACK fast recovery: cwnd by PRR (RFC 6937, PRR-SSRB), not RFC 6675's
+ *    cwnd = ssthresh; the recovery after an RTO slow-starts instead.
  *  - SACK: RFC 6675 NextSeg rules 1-4 (rescue once per recovery). SACK
  *    blocks are checked (RFC 2018, RFC 2883: D-SACK only wholly below
  *    SEG.ACK or inside a valid second block); invalid ones are ignored and

@@ -3,8 +3,8 @@
  * update, RTT sampling, and loss recovery: fast retransmit on the third
  * duplicate ACK (RFC 5681 3.2), NewReno partial ACKs (RFC 6582) without SACK,
  * the RFC 6675 scoreboard with SACK (kept over an RTO, RFC 6675 5.1, with
- * reneging detected), and the tail loss probe's loss detection (RFC 8985
- * 7.4). tcp_ack_process runs the steps in the order of RFC 9293
+ * reneging detected) and PRR (RFC 6937), RACK (RFC 8985 6; rack.c) and
+ * the tail loss probe's loss detection (RFC 8985 7.4). tcp_ack_process runs the steps in the order of RFC 9293
  * 3.10.7.4: acceptability, window, SACK blocks, cumulative ACK, duplicate
  * ACK. cwnd and ssthresh move only through the congestion-control ops. */
 #include "toe/tcp/tcp_conn.h"
@@ -45,6 +45,10 @@ void tcp_enter_recovery(struct tcp_conn *c, uint32_t lost_end, uint64_t now_us)
         eng->stats.reno_recovery++;
     if (c->cc.ops && c->cc.ops->on_loss)
         c->cc.ops->on_loss(&c->cc, flight, now_us);
+    /* RFC 6937: PRR paces the reduction to ssthresh over the recovery. */
+    c->prr_recover_fs = c->snd_max - c->snd_una;
+    c->prr_delivered = 0;
+    c->prr_out = 0;
     /* RFC 6582 3.2 step 2 / RFC 5681 3.2 step 3: retransmit the first
      * unacknowledged segment; NewReno inflates cwnd by the three segments
      * that left the network. */
@@ -456,6 +460,36 @@ static void ack_advance(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t 
                                          ? TCP_EV_WRITABLE : 0));
 }
 
+/* RFC 6937 section 3, on every ACK in SACK fast recovery: cwnd becomes
+ * pipe + sndcnt, so that what is sent follows what is delivered. While
+ * the pipe is above ssthresh, proportionally (ssthresh / RecoverFS of
+ * what was delivered); below it, slow start back up to ssthresh, at most
+ * one SMSS beyond what was delivered (PRR-SSRB). */
+static void prr_ack(struct tcp_conn *c, uint32_t delivered)
+{
+    uint32_t pipe = tcp_recovery_pipe(c), ssthresh = c->cc.ssthresh_bytes, mss = c->snd_mss;
+    int64_t sndcnt;
+
+    c->prr_delivered += delivered;
+    if (pipe > ssthresh) {
+        uint64_t fs = c->prr_recover_fs ? c->prr_recover_fs : 1;
+
+        sndcnt = (int64_t)(((uint64_t)c->prr_delivered * ssthresh + fs - 1) / fs) - c->prr_out;
+    } else {
+        int64_t limit = (int64_t)c->prr_delivered - c->prr_out;
+
+        if (limit < (int64_t)delivered)
+            limit = delivered;
+        limit += mss;
+        sndcnt = (int64_t)ssthresh - pipe;
+        if (sndcnt > limit)
+            sndcnt = limit;
+    }
+    if (sndcnt < 0)
+        sndcnt = 0;
+    c->cc.cwnd_bytes = pipe + (uint32_t)sndcnt;
+}
+
 /* Loss detection outside recovery on a duplicate ACK (RFC 5681 3.2, RFC
  * 6675 section 5 steps 1-2), or a SACKed loss probe (RFC 8985 7.4). */
 static void ack_detect_loss(struct tcp_conn *c, bool dup, uint64_t now_us)
@@ -519,7 +553,8 @@ static uint32_t ack_delivered_end(const struct tcp_conn *c, const struct ack_inf
 bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now_us)
 {
     struct ack_info a = {.ack = seg->ack};
-    uint32_t delivered_end;
+    uint32_t delivered_end, sacked_before = sack_board_sacked_bytes(&c->sb), prior_una = c->snd_una;
+    int64_t delivered;
     bool dup;
 
     if (!ack_acceptable(c, a.ack, now_us))
@@ -561,5 +596,11 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
     }
     /* RFC 8985 6.2: RACK on every ACK, in every state. */
     tcp_rack_detect(c, now_us);
+    /* RFC 6937 DeliveredData: SND.UNA's move plus the change in SACKed
+     * bytes; PRR once the losses of this ACK are marked. */
+    delivered = (int64_t)(uint32_t)(c->snd_una - prior_una) + sack_board_sacked_bytes(&c->sb) -
+                sacked_before;
+    if (c->in_recovery && c->sack_recovery && !c->rto_recovery && delivered > 0)
+        prr_ack(c, (uint32_t)delivered);
     return true;
 }

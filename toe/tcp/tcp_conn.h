@@ -141,6 +141,10 @@ struct tcp_conn {
     uint32_t recover;            /* RFC 6582 / RFC 6675 RecoveryPoint */
     uint32_t high_rxt;           /* RFC 6675 HighRxt + 1 */
     bool rescue_done;
+    /* PRR (RFC 6937) during SACK fast recovery. */
+    uint32_t prr_recover_fs;     /* RecoverFS: FlightSize at its start */
+    uint32_t prr_delivered;      /* bytes delivered to the peer since */
+    uint32_t prr_out;            /* bytes sent since */
     bool eifel_armed;            /* RFC 3522 detection pending after an RTO */
     uint32_t eifel_ts;           /* TSval of the first retransmission of this
                                     run of timeouts (Eifel; TS Karn rule) */
@@ -240,6 +244,9 @@ void tcp_ack_flush(struct tcp_conn *c, uint64_t now_us);
 void tcp_ack_defer(struct tcp_conn *c);
 void tcp_ack_undefer(struct tcp_conn *c);
 uint32_t tcp_flight_bytes(const struct tcp_conn *c);
+/* RFC 6675 SetPipe in SACK recovery, retransmissions found lost again
+ * taken out. */
+uint32_t tcp_recovery_pipe(const struct tcp_conn *c);
 /* Remembers a retransmission of [seq, seq + len) made in SACK recovery. */
 void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len);
 

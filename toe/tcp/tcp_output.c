@@ -302,6 +302,8 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
         return rc;
     }
     end = seq + len + ((flags & TCP_FLAG_FIN) ? 1 : 0);
+    if (c->in_recovery && c->sack_recovery)
+        c->prr_out += len; /* RFC 6937: prr_out, every byte sent */
     if (len) {
         eng->stats.data_segs_out++;
         c->last_data_us = now_us;
@@ -383,6 +385,14 @@ static uint32_t rtx_log_lost_bytes(const struct tcp_conn *c)
     return sum;
 }
 
+uint32_t tcp_recovery_pipe(const struct tcp_conn *c)
+{
+    uint32_t pipe = sack_board_pipe(&c->sb, c->snd_una, c->snd_nxt, c->high_rxt, c->snd_mss);
+    uint32_t lost_rtx = rtx_log_lost_bytes(c);
+
+    return pipe > lost_rtx ? pipe - lost_rtx : 0;
+}
+
 /* Resends the first retransmission deemed lost again. 1 if one went, 0 if
  * none is waiting, -ENOBUFS. */
 static int rtx_log_resend(struct tcp_conn *c, uint64_t now_us)
@@ -438,16 +448,14 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
     uint32_t mss = c->snd_mss;
 
     for (int guard = 0; guard < 1024; guard++) {
-        uint32_t pipe = sack_board_pipe(&c->sb, c->snd_una, c->snd_nxt, c->high_rxt, mss);
+        uint32_t pipe = tcp_recovery_pipe(c);
         uint32_t tail = tcp_sndbuf_tail_seq(c), unsent, room, seq = 0, len = 0;
         uint32_t wnd_end = c->snd_una + c->snd_wnd;
-        uint32_t lost_rtx = rtx_log_lost_bytes(c);
         enum sack_next_kind k;
 
-        pipe = pipe > lost_rtx ? pipe - lost_rtx : 0;
         if (c->cc.cwnd_bytes < pipe + mss)
             break;
-        if (lost_rtx) {
+        if (rtx_log_lost_bytes(c)) {
             int rc = rtx_log_resend(c, now_us);
 
             if (rc < 0)
