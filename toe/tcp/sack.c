@@ -152,9 +152,12 @@ struct sack_update_result sack_board_update(struct sack_board *sb, uint32_t seg_
         }
         res.valid_blocks++;
         new_end = sack_board_unsacked_end(sb, b.start, b.end);
-        if (seq_gt(new_end, b.start) &&
-            (!res.newly_sacked_bytes || seq_gt(new_end, res.newly_sacked_end)))
-            res.newly_sacked_end = new_end;
+        if (seq_gt(new_end, b.start)) {
+            if (!res.newly_sacked_bytes || seq_gt(new_end, res.newly_sacked_end))
+                res.newly_sacked_end = new_end;
+            if (!res.newly_sacked_bytes || seq_lt(b.start, res.newly_sacked_first))
+                res.newly_sacked_first = b.start;
+        }
         res.newly_sacked_bytes += board_insert(sb, b.start, b.end);
     }
     if (sack_board_highest_sacked(sb, &high_after))

@@ -48,6 +48,7 @@ struct sack_update_result {
     bool highest_advanced;       /* the highest SACKed sequence moved up */
     uint32_t newly_sacked_end;   /* just past the highest byte newly SACKed
                                     (when newly_sacked_bytes) */
+    uint32_t newly_sacked_first; /* start of the lowest block with new bytes */
 };
 
 void sack_board_init(struct sack_board *sb);

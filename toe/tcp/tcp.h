@@ -61,9 +61,13 @@
  *    holes go again in slow start, SACKed data is not resent. Reneging
  *    (a cumulative ACK stopping at SACKed data) brings the RTO forward to
  *    max(SRTT/2, 10 ms) and that RTO forgets the board (Linux).
- *    Spurious timeouts are detected with
- *    timestamps (Eifel, RFC 3522) and undone (RFC 4015, simplified: cwnd
- *    and ssthresh restored, no go-back-N); no D-SACK based undo.
+ *  - Undo of spurious reductions restores cwnd and ssthresh of before the
+ *    loss event (RFC 4015's response, simplified; Linux's undo) and ends
+ *    the recovery: Eifel (RFC 3522, timestamps) and F-RTO (RFC 5682
+ *    section 3, SACK-enhanced; first timeout of a loss event only) after
+ *    an RTO; D-SACKs covering every byte a recovery retransmitted (RFC
+ *    3708; Linux's undo_retrans, counted in bytes) after fast recovery or
+ *    an RTO. A D-SACK undo also marks the path as reordering (RACK).
  *  - RACK (RFC 8985 section 6, SACK connections): send times are kept per
  *    burst of first transmissions (64 records, the oldest merged under
  *    the later time when full), not per segment; retransmitted parts
@@ -295,6 +299,8 @@ void tcp_config_default(struct tcp_config *cfg);
     X(sack_discard, "TCPSACKDiscard")                    \
     X(sack_reneging, "TCPSACKReneging")                  \
     X(rack_recovery, "TCPRackRecovery")                  \
+    X(dsack_undo, "TCPDSACKUndo")                        \
+    X(frto_undo, "TCPSpuriousRtoUndoFRTO")               \
     X(rack_reo_timeouts, "TCPRackReoTimeout")            \
     X(emit_fails, "TCPEmitFail")                         \
     X(mem_pressure, "TCPMemoryPressures")                \

@@ -26,6 +26,7 @@ void tcp_enter_recovery(struct tcp_conn *c, uint32_t lost_end, uint64_t now_us)
 
     flight = flight > c->lt_bytes ? flight - c->lt_bytes : 0;
     c->lt_bytes = 0;
+    tcp_undo_start(c);
     c->in_recovery = true;
     c->sack_recovery = c->sack_ok;
     c->recover = c->snd_max;
@@ -87,9 +88,20 @@ void tcp_rto_recovery_start(struct tcp_conn *c)
     sack_board_mark_lost(&c->sb, c->snd_max);
 }
 
+void tcp_undo_start(struct tcp_conn *c)
+{
+    c->undo_valid = true;
+    c->undo_marker = c->snd_una;
+    c->undo_high = c->snd_max;
+    c->undo_retrans_bytes = 0;
+    c->prior_cwnd = c->cc.cwnd_bytes;
+    c->prior_ssthresh = c->cc.ssthresh_bytes;
+}
+
 /* Leaves recovery (fast or after an RTO) without touching cwnd. */
 static void recovery_clear(struct tcp_conn *c)
 {
+    c->frto = TCP_FRTO_OFF;
     c->in_recovery = false;
     c->sack_recovery = false;
     c->rto_recovery = false;
@@ -318,6 +330,22 @@ static bool ack_is_dup(const struct tcp_conn *c, const struct tcp_seg *seg,
            !(seg->flags & (TCP_FLAG_SYN | TCP_FLAG_FIN)) && !a->window_changed;
 }
 
+/* Back to the congestion state before the loss event (RFC 4015 / RFC
+ * 3708 / RFC 5682 responses), and out of recovery: what was deemed lost
+ * was not. */
+static void undo_restore(struct tcp_conn *c)
+{
+    if (c->cc.cwnd_bytes < c->prior_cwnd)
+        c->cc.cwnd_bytes = c->prior_cwnd;
+    if (c->cc.ssthresh_bytes < c->prior_ssthresh)
+        c->cc.ssthresh_bytes = c->prior_ssthresh;
+    c->undo_valid = false;
+    c->eifel_armed = false;
+    c->snd_nxt = c->snd_max;
+    if (c->in_recovery)
+        recovery_clear(c);
+}
+
 /* RFC 3522 / RFC 4015: after an RTO, an ACK echoing a timestamp older than
  * the retransmission's acknowledges the original: the timeout was
  * spurious. Restore the congestion state and carry on with new data
@@ -331,13 +359,70 @@ static void ack_eifel(struct tcp_conn *c, const struct tcp_seg *seg)
         !seq_lt(seg->opts.ts_ecr, c->eifel_ts))
         return;
     c->eng->stats.spurious_rto++;
-    c->cc.cwnd_bytes = c->prior_cwnd;
-    c->cc.ssthresh_bytes = c->prior_ssthresh;
+    undo_restore(c);
     c->backoff = 0;
-    c->snd_nxt = c->snd_max;
     c->recover = c->snd_una;
-    if (c->rto_recovery)
-        recovery_clear(c);
+}
+
+/* RFC 3708 (Linux's undo_retrans): every retransmission of this loss
+ * event drew a D-SACK, so the originals all arrived: the reduction was
+ * needless (reordering or delay, not loss). Undone once the count of
+ * retransmitted bytes not yet D-SACKed reaches 0. */
+static void undo_dsack(struct tcp_conn *c, const struct sack_update_result *sr)
+{
+    uint32_t len = sr->dsack_block.end - sr->dsack_block.start;
+
+    if (!sr->dsack || !c->undo_valid || !c->undo_retrans_bytes ||
+        seq_lt(sr->dsack_block.start, c->undo_marker) ||
+        seq_gt(sr->dsack_block.end, c->undo_high))
+        return; /* not this event's data */
+    c->undo_retrans_bytes -= len < c->undo_retrans_bytes ? len : c->undo_retrans_bytes;
+    if (c->undo_retrans_bytes)
+        return;
+    c->eng->stats.dsack_undo++;
+    c->rack.reordering_seen = true; /* what the D-SACKs show */
+    undo_restore(c);
+}
+
+/* RFC 5682 section 3, steps 2 and 3 (SACK-enhanced F-RTO), on the ACKs
+ * after the first retransmission of an RTO. Step 2: an ACK advancing
+ * SND.UNA (below RecoveryPoint) lets two new segments go instead of
+ * old ones. Step 3: an ACK then acknowledging or SACKing data below
+ * RecoveryPoint that was never retransmitted shows the originals
+ * arrived: the timeout was spurious and is undone; otherwise the
+ * recovery of the holes goes on. */
+static void frto_ack(struct tcp_conn *c, const struct ack_info *a, uint64_t now_us)
+{
+    if (c->frto == TCP_FRTO_STEP2) {
+        uint32_t tail = tcp_sndbuf_tail_seq(c), wnd_end = c->snd_una + c->snd_wnd;
+        uint32_t len, room;
+
+        c->frto = TCP_FRTO_OFF;
+        if (!a->una_advanced || !c->rto_recovery || !seq_lt(c->snd_nxt, tail))
+            return; /* 2a: a duplicate, all acknowledged, or no new data */
+        c->frto_high = c->high_rxt;
+        c->frto = TCP_FRTO_STEP3;
+        for (int i = 0; i < 2 && seq_lt(c->snd_nxt, tail); i++) {
+            room = seq_lt(c->snd_nxt, wnd_end) ? wnd_end - c->snd_nxt : 0;
+            len = tail - c->snd_nxt < c->snd_mss ? tail - c->snd_nxt : c->snd_mss;
+            if (len > room || tcp_xmit(c, c->snd_nxt, len, false, now_us) <= 0)
+                break;
+        }
+        return;
+    }
+    if (c->frto != TCP_FRTO_STEP3)
+        return;
+    c->frto = TCP_FRTO_OFF;
+    if (!c->rto_recovery)
+        return;
+    if (a->una_advanced ||
+        (a->newly_sacked && seq_lt(a->sr.newly_sacked_first, c->recover) &&
+         seq_geq(a->sr.newly_sacked_first, c->frto_high))) {
+        c->eng->stats.spurious_rto++;
+        c->eng->stats.frto_undo++;
+        undo_restore(c);
+        c->backoff = 0;
+    }
 }
 
 /* RFC 6582 3.2 step 5: partial ACK in NewReno recovery. Retransmit the
@@ -583,10 +668,14 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
             seg->len == 0 && !a.window_changed && !a.newly_sacked &&
                 !(seg->flags & (TCP_FLAG_SYN | TCP_FLAG_FIN)),
             a.has_sack ? &a.sr : NULL, now_us);
+    if (a.sr.dsack)
+        undo_dsack(c, &a.sr);
     if (a.una_advanced)
         ack_advance(c, seg, now_us);
     else if (a.ack != c->snd_una && !dup)
         return true; /* an old ACK (reordered) without news */
+    if (c->frto)
+        frto_ack(c, &a, now_us);
     if (c->in_recovery) {
         /* RFC 5681 3.2 step 4: NewReno inflates by one SMSS per dupack. */
         if (dup && !c->sack_recovery && !a.una_advanced)

@@ -25,6 +25,13 @@ enum tcp_rtx_mode {
                          it fires */
 };
 
+/* F-RTO (RFC 5682 section 3) after an RTO: the step the next ACK takes. */
+enum tcp_frto {
+    TCP_FRTO_OFF = 0,
+    TCP_FRTO_STEP2,   /* the first retransmission went */
+    TCP_FRTO_STEP3,   /* its ACK came, new data went instead of old */
+};
+
 /* What the keepalive timer is armed for (it doubles as the state timer). */
 enum tcp_ka_mode {
     TCP_KA_NONE = 0,
@@ -148,7 +155,14 @@ struct tcp_conn {
     bool eifel_armed;            /* RFC 3522 detection pending after an RTO */
     uint32_t eifel_ts;           /* TSval of the first retransmission of this
                                     run of timeouts (Eifel; TS Karn rule) */
-    uint32_t prior_cwnd, prior_ssthresh; /* for the RFC 4015 undo */
+    uint32_t prior_cwnd, prior_ssthresh; /* what an undo restores */
+    /* Undo of a spurious reduction: D-SACK (RFC 3708), F-RTO (RFC 5682). */
+    bool undo_valid;             /* prior_* saved for this loss event */
+    uint32_t undo_marker;        /* SND.UNA when it began */
+    uint32_t undo_high;          /* SND.MAX when it began */
+    uint32_t undo_retrans_bytes; /* retransmitted since, not D-SACKed yet */
+    uint8_t frto;                /* enum tcp_frto */
+    uint32_t frto_high;          /* end of what step 1 retransmitted */
     struct sack_board sb;
     struct sack_rx_history sack_rx;
     struct rack rack;            /* RACK (RFC 8985), SACK connections */
@@ -267,6 +281,9 @@ void tcp_rto_rearm(struct tcp_conn *c, uint64_t now_us);
 /* RACK's verdict (RFC 8985 6.2 step 5): marks lost, starts recovery or
  * arms the reordering timer. After every ACK and when that timer fires. */
 void tcp_rack_detect(struct tcp_conn *c, uint64_t now_us);
+/* A loss event begins (fast recovery, first RTO): what cwnd and ssthresh
+ * were is kept for an undo. */
+void tcp_undo_start(struct tcp_conn *c);
 /* The RTO fired on a SACK connection: recovery of the holes, the
  * scoreboard kept (RFC 6675 5.1). The caller has applied cc on_rto. */
 void tcp_rto_recovery_start(struct tcp_conn *c);

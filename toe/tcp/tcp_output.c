@@ -304,6 +304,8 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
     end = seq + len + ((flags & TCP_FLAG_FIN) ? 1 : 0);
     if (c->in_recovery && c->sack_recovery)
         c->prr_out += len; /* RFC 6937: prr_out, every byte sent */
+    if (rtx && c->undo_valid && c->in_recovery)
+        c->undo_retrans_bytes += len; /* RFC 3708: to be D-SACKed */
     if (len) {
         eng->stats.data_segs_out++;
         c->last_data_us = now_us;
@@ -522,7 +524,9 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
     if (c->blocked)
         return;
     if (c->in_recovery && c->sack_recovery) {
-        sack_output(c, now_us);
+        /* F-RTO step 3 waits for the ACK of its new data. */
+        if (c->frto != TCP_FRTO_STEP3)
+            sack_output(c, now_us);
         return;
     }
     /* RFC 5681 4.1: after an idle period longer than the RTO, restart

@@ -307,6 +307,7 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
     struct tcp_engine *eng = c->eng;
     const struct tcp_config *cfg = &eng->cfg;
     uint32_t flight;
+    bool first_loss;
 
     if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED) {
         uint32_t max = c->state == TCP_SYN_SENT ? cfg->syn_retries : cfg->synack_retries;
@@ -347,13 +348,14 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
      * timestamp will be; an ACK echoing an older one shows the timeout was
      * spurious. Only for the first timeout of a run. */
     c->eifel_armed = false;
-    if (c->ts_ok && c->rto_count == 1) {
+    if (c->ts_ok && c->rto_count == 1)
         c->eifel_ts = tcp_ts_now(c, now_us);
-        if (!c->in_recovery) {
-            c->eifel_armed = true;
-            c->prior_cwnd = c->cc.cwnd_bytes;
-            c->prior_ssthresh = c->cc.ssthresh_bytes;
-        }
+    /* What an undo restores (Eifel, F-RTO, D-SACK): the state before this
+     * loss event, so not if a fast recovery already reduced it. */
+    first_loss = c->rto_count == 1 && !c->in_recovery;
+    if (first_loss) {
+        tcp_undo_start(c);
+        c->eifel_armed = c->ts_ok;
     }
     if (c->cc.ops && c->cc.ops->on_rto)
         c->cc.ops->on_rto(&c->cc, flight, now_us);
@@ -371,6 +373,9 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
     if (c->sack_ok) {
         /* Only the holes go again (RFC 6675 5.1). */
         tcp_rto_recovery_start(c);
+        /* RFC 5682 section 3 (SACK-enhanced F-RTO), step 1, on the first
+         * timeout of a loss event: the first hole goes now (below). */
+        c->frto = first_loss ? TCP_FRTO_STEP2 : TCP_FRTO_OFF;
     } else {
         /* Go back N (RFC 6582 section 4 without SACK). */
         c->in_recovery = false;
