@@ -81,7 +81,10 @@ uint32_t rack_reo_wnd_us(const struct rack *r, bool recovering, uint32_t min_rtt
 
 /* RFC 8985 6.2 step 5: every unSACKed byte below the returned sequence is
  * lost (snd_una when none). *timeout_us gets how long until the next
- * record would be (0: none waiting): the reordering timer. */
+ * record would be (0: none waiting): the reordering timer. In RACK's own
+ * burst the bytes below RACK.end_seq count as sent before it, the
+ * delivered segment too (the burst does not know its start): it is
+ * SACKed or acknowledged, so only the timer may fire for nothing. */
 uint32_t rack_detect(const struct rack *r, uint32_t snd_una, uint64_t now_us,
                      uint32_t reo_wnd_us, uint32_t *timeout_us);
 
