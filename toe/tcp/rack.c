@@ -44,6 +44,7 @@ void rack_sent(struct rack *r, uint32_t seq, uint32_t end, uint64_t now_us)
         struct rack_tx *a = rec(r, 0), *b = rec(r, 1);
 
         b->rtx = b->rtx || a->rtx;
+        b->merged = true;
         r->head = (r->head + 1) % RACK_TX_MAX;
         r->n--;
     }
@@ -51,6 +52,7 @@ void rack_sent(struct rack *r, uint32_t seq, uint32_t end, uint64_t now_us)
     last->end = end;
     last->xmit_us = t;
     last->rtx = false;
+    last->merged = false;
 }
 
 /* Splits record i at seq (inside it): i keeps [start, seq), a new i + 1
@@ -138,6 +140,28 @@ void rack_update(struct rack *r, uint32_t delivered_end, uint64_t now_us)
         r->xmit_us = x->xmit_us;
         r->end_seq = delivered_end;
     }
+}
+
+uint32_t rack_rtt_sample(const struct rack *r, uint32_t start, uint32_t end, uint64_t now_us)
+{
+    uint32_t s = r->start, first = 0;
+    bool found = false;
+
+    for (uint32_t i = 0; i < r->n && seq_lt(s, end); i++) {
+        const struct rack_tx *x = &r->tx[(r->head + i) % RACK_TX_MAX];
+
+        if (seq_gt(x->end, start)) {
+            if (x->rtx || (!found && x->merged))
+                return 0;
+            if (!found)
+                first = x->xmit_us;
+            found = true;
+        }
+        s = x->end;
+    }
+    if (!found)
+        return 0;
+    return tdiff((uint32_t)now_us, first) > 0 ? (uint32_t)tdiff((uint32_t)now_us, first) : 1;
 }
 
 void rack_dsack(struct rack *r, uint32_t snd_una, uint32_t snd_max)

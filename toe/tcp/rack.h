@@ -30,6 +30,8 @@ struct rack_tx {
     uint32_t xmit_us;            /* send time, low 32 bits of now_us */
     bool rtx;                    /* part of it was retransmitted: its send
                                     time says nothing of a delivery */
+    bool merged;                 /* holds older bursts too: its time is
+                                    late for them (no RTT sample) */
 };
 
 struct rack {
@@ -64,6 +66,12 @@ void rack_acked(struct rack *r, uint32_t snd_una);
  * (delivered_end = that byte + 1): RACK.rtt, RACK.xmit_ts, RACK.end_seq,
  * and reordering (a first transmission delivered below RACK.fack). */
 void rack_update(struct rack *r, uint32_t delivered_end, uint64_t now_us);
+
+/* An RTT sample for RFC 6298 from a cumulative ACK of [start, end): now
+ * minus the send time of its first byte (RFC 7323 4.3: what a delayed
+ * ACK waited counts), as Linux prefers to a timestamp echo; 0 when any
+ * of it was retransmitted (Karn) or its time is not its own (merged). */
+uint32_t rack_rtt_sample(const struct rack *r, uint32_t start, uint32_t end, uint64_t now_us);
 
 /* RFC 8985 6.2 step 4: a D-SACK widens the window once per round trip
  * (snd_una passing the SND.MAX of the last widening). */

@@ -97,7 +97,12 @@
  *    zero-window probing also after retries_max answered ones, as Linux).
  *  - SYN+FIN and SYN+RST are dropped as illegal flag mixes (counted) before
  *    the RFC 5961 4.2 SYN challenge; Linux challenges SYN+FIN.
- *  - Timestamp RTT samples follow Karn's rule during a run of timeouts.
+ *  - RTT samples (RFC 6298) come from the send time of the first byte a
+ *    cumulative ACK covers when none of it was retransmitted (RACK's
+ *    per-burst records, SACK connections; Linux does the same), else
+ *    from the timestamp echo (RFC 7323), else from Karn's timing of one
+ *    segment. No timestamp sample is taken during a run of timeouts
+ *    (Karn's rule; a peer's echo can be that of an old retransmission).
  *  - In an RX burst (tcp_engine_rx_begin/_end) the ACK of in-order data is
  *    sent once at the end (MUST-59); out-of-order segments, hole fills and
  *    duplicates get their (duplicate) ACK at once, one each (RFC 5681 4.2).

@@ -226,10 +226,12 @@ static uint32_t ts_rtt_us(const struct tcp_conn *c, const struct tcp_seg *seg, u
 
     if (!c->ts_ok || !(seg->opts.present & TCP_OPTF_TS) || seg->opts.ts_ecr == 0)
         return 0;
-    /* Karn's rule for timestamps: in a run of timeouts, an echo from
-     * before the first retransmission measures the timeout wait and lost
-     * ACKs, not the path; it would blow SRTT up to the RTO ceiling. */
-    if (c->rto_count && seq_lt(seg->opts.ts_ecr, c->eifel_ts))
+    /* Karn's rule for timestamps: in a run of timeouts no echo is taken.
+     * One from before the first retransmission measures the timeout wait
+     * and lost ACKs, not the path; a later one can be as stale (a peer
+     * answers a duplicate with the TSval of an older retransmission,
+     * RFC 7323 4.3), and either blows SRTT up to the RTO ceiling. */
+    if (c->rto_count)
         return 0;
     ms = tcp_ts_now(c, now_us) - seg->opts.ts_ecr;
     if (ms > 600000) /* echo from the future or ancient: ignore */
@@ -445,11 +447,17 @@ static void newreno_partial_ack(struct tcp_conn *c, uint32_t acked, uint64_t now
         c->cc.cwnd_bytes += mss;
 }
 
-/* The RTT sample this ACK gives, 0 if none: the timestamp echo, else
- * Karn's timing of one segment. */
+/* The RTT sample this ACK gives, 0 if none: from the send time of the
+ * data it acknowledges when none of it was retransmitted (RACK's records;
+ * Linux prefers it too: a timestamp echo can be stale, as the echo of a
+ * duplicate ACK answering a retransmission), else the timestamp echo,
+ * else Karn's timing of one segment. */
 static uint32_t ack_rtt_us(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now_us)
 {
-    uint32_t rtt = ts_rtt_us(c, seg, now_us);
+    uint32_t rtt = c->sack_ok ? rack_rtt_sample(&c->rack, c->snd_una, seg->ack, now_us) : 0;
+
+    if (!rtt)
+        rtt = ts_rtt_us(c, seg, now_us);
 
     if (!rtt && c->rtt_timing && seq_geq(seg->ack, c->rtt_seq)) {
         rtt = (uint32_t)(now_us - c->rtt_start_us);
@@ -507,12 +515,6 @@ static void ack_advance(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t 
     c->rto_count = 0;
     c->dupacks = 0; /* RFC 6675 section 5: a cumulative ACK resets DupAcks */
     c->lt_segs = 0;
-    /* RFC 6298 5.2 / 5.3 (also for partial ACKs: RFC 6582's
-     * "Slow-but-Steady" variant, and RFC 6675 section 6) */
-    if (c->snd_una == c->snd_max)
-        tcp_rto_stop(c);
-    else
-        tcp_rto_rearm(c, now_us);
     if (reneged(c))
         c->eng->stats.sack_reneging++;
 
@@ -536,6 +538,13 @@ static void ack_advance(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t 
         else if (!c->sack_recovery)
             newreno_partial_ack(c, acked, now_us);
     }
+    /* RFC 6298 5.2 / 5.3 (also for partial ACKs: RFC 6582's
+     * "Slow-but-Steady" variant, and RFC 6675 section 6). After the
+     * recovery's end: the tail it leaves is the probe's (RFC 8985 7.2). */
+    if (c->snd_una == c->snd_max)
+        tcp_rto_stop(c);
+    else
+        tcp_rto_rearm(c, now_us);
     /* TCP_EV_SENT reports acknowledged data (tcp.h): the ACK of our SYN
      * (simultaneous open: the SYN-ACK reaches SYN-RECEIVED, RFC 9293
      * figure 7) or of our FIN frees no send buffer and is no event for
