@@ -149,6 +149,22 @@ static void test_rack_ring_full(void **state)
     assert_int_equal(lost, 1000 * (RACK_TX_MAX + 1));
 }
 
+/* RFC 6298 samples from the send time of the first byte acknowledged;
+ * none when any of it was retransmitted (Karn) or its time is merged. */
+static void test_rack_rtt_sample(void **state)
+{
+    struct rack r;
+
+    (void)state;
+    three_bursts(&r);
+    assert_int_equal(rack_rtt_sample(&r, 1000, 5000, 9000), 9000);
+    assert_int_equal(rack_rtt_sample(&r, 4000, 7000, 9000), 8000);
+    rack_retransmitted(&r, 6000, 7000);
+    assert_int_equal(rack_rtt_sample(&r, 4000, 7000, 9000), 0);
+    assert_int_equal(rack_rtt_sample(&r, 4000, 6000, 9000), 8000);
+    assert_int_equal(rack_rtt_sample(&r, 8000, 9000, 9000), 0); /* never sent */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_rack_reordering),
         cmocka_unit_test(test_rack_reo_wnd),
         cmocka_unit_test(test_rack_ring_full),
+        cmocka_unit_test(test_rack_rtt_sample),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
