@@ -55,6 +55,9 @@
  *    counted (TCPSACKDiscard). DupAcks counts every ACK with new SACK
  *    information, data or window change on it or not (RFC 6675 2); with
  *    SACK blocks that bring nothing new, it is no duplicate.
+ *  - The scoreboard holds 16 SACKed ranges (the highest forgotten beyond),
+ *    the receiver's out-of-order queue ooo_max_ranges (8 by default): not
+ *    yet sized by the window within the connection's memory.
  *  - After an RTO the scoreboard is kept (RFC 6675 5.1, errata 1610) and
  *    every unSACKed byte sent counts as lost (RFC 8985 6.3 marks only what
  *    RACK deems old enough; after an RTO that is nearly all of it); the
