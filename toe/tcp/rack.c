@@ -118,7 +118,6 @@ static const struct rack_tx *find(struct rack *r, uint32_t seq)
 void rack_update(struct rack *r, uint32_t delivered_end, uint64_t now_us)
 {
     const struct rack_tx *x = find(r, delivered_end - 1);
-    uint32_t now = (uint32_t)now_us;
 
     /* Step 2: a retransmitted segment's delivery is ambiguous (which
      * transmission arrived?): no sample. */
@@ -132,13 +131,19 @@ void rack_update(struct rack *r, uint32_t delivered_end, uint64_t now_us)
         r->fack = delivered_end;
         r->fack_set = true;
     }
+    rack_update_time(r, x->xmit_us, delivered_end, now_us);
+}
+
+void rack_update_time(struct rack *r, uint64_t xmit_us, uint32_t end, uint64_t now_us)
+{
+    uint32_t t = (uint32_t)xmit_us, now = (uint32_t)now_us;
+
     /* Step 2: RACK.rtt and the most recent send time delivered. */
-    r->rtt_us = tdiff(now, x->xmit_us) > 0 ? (uint32_t)tdiff(now, x->xmit_us) : 1;
-    if (!r->valid || tdiff(x->xmit_us, r->xmit_us) > 0 ||
-        (x->xmit_us == r->xmit_us && seq_gt(delivered_end, r->end_seq))) {
+    r->rtt_us = tdiff(now, t) > 0 ? (uint32_t)tdiff(now, t) : 1;
+    if (!r->valid || tdiff(t, r->xmit_us) > 0 || (t == r->xmit_us && seq_gt(end, r->end_seq))) {
         r->valid = true;
-        r->xmit_us = x->xmit_us;
-        r->end_seq = delivered_end;
+        r->xmit_us = t;
+        r->end_seq = end;
     }
 }
 

@@ -67,6 +67,11 @@ void rack_acked(struct rack *r, uint32_t snd_una);
  * and reordering (a first transmission delivered below RACK.fack). */
 void rack_update(struct rack *r, uint32_t delivered_end, uint64_t now_us);
 
+/* RFC 8985 6.2 step 2 for a delivery whose send time the caller knows (a
+ * retransmission the engine logged, its delivery not ambiguous): RACK.rtt,
+ * RACK.xmit_ts, RACK.end_seq. */
+void rack_update_time(struct rack *r, uint64_t xmit_us, uint32_t end, uint64_t now_us);
+
 /* An RTT sample for RFC 6298 from a cumulative ACK of [start, end): now
  * minus the send time of its first byte (RFC 7323 4.3: what a delayed
  * ACK waited counts), as Linux prefers to a timestamp echo; 0 when any

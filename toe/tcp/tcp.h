@@ -81,8 +81,9 @@
  *    detection on every ACK in every state and by the reordering timer.
  *    RFC 6675 DupThresh/IsLost start recovery beside it until the path
  *    is seen to reorder; then RACK alone does (Linux: RACK alone always).
- *    Lost retransmissions are found by transmission order (below), not
- *    by their send times.
+ *    A retransmission feeds RACK its own send time when delivered at
+ *    least min_RTT after it (RFC 8985 6.2 step 2); lost retransmissions
+ *    are also found by transmission order (below).
  *  - Tail loss probes (RFC 8985 section 7, with SACK; cfg.tlp): PTO =
  *    2 SRTT (+200 ms WCDelAckT for a one-segment flight), at least 10 ms
  *    (Linux), at most the RTO interval (the RTO is restarted rather than

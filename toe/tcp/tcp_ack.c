@@ -62,7 +62,7 @@ void tcp_enter_recovery(struct tcp_conn *c, uint32_t lost_end, uint64_t now_us)
     sent = tcp_xmit(c, c->snd_una, len, true, now_us);
     c->high_rxt = c->snd_una + (sent > 0 ? (uint32_t)sent : 1);
     if (c->sack_recovery && sent > 0)
-        tcp_rtx_log_add(c, c->snd_una, (uint32_t)sent);
+        tcp_rtx_log_add(c, c->snd_una, (uint32_t)sent, now_us);
     tcp_rto_arm(c, now_us);
 }
 
@@ -185,8 +185,10 @@ static bool tlp_probe_sacked(const struct tcp_conn *c)
  *  - a retransmission sent after it has arrived (acknowledged or SACKed):
  *    it left later and got there, this one did not.
  * It is then sent again in the same recovery, before NextSeg (cwnd is not
- * reduced again, as in Linux). Arrived retransmissions are forgotten. */
-static void rtx_log_scan(struct tcp_conn *c)
+ * reduced again, as in Linux). Arrived retransmissions are forgotten, and
+ * give RACK their send time when the delivery cannot be the original's
+ * (at least min_RTT after the retransmission: RFC 8985 6.2 step 2). */
+static void rtx_log_scan(struct tcp_conn *c, uint64_t now_us)
 {
     uint32_t high, k = 0, delivered = 0;
     bool have_high = sack_board_highest_sacked(&c->sb, &high);
@@ -199,6 +201,8 @@ static void rtx_log_scan(struct tcp_conn *c)
             (sack_board_is_sacked(&c->sb, st) && sack_board_is_sacked(&c->sb, r->end - 1))) {
             if (r->stamp - delivered < 0x80000000u)
                 delivered = r->stamp; /* the latest arrived (stamps wrap) */
+            if (now_us - r->xmit_us >= c->min_rtt_us)
+                rack_update_time(&c->rack, r->xmit_us, r->end, now_us);
         }
     }
     for (uint32_t i = 0; i < c->rtx_log_n; i++) {
@@ -669,7 +673,7 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
 
         if (a.una_advanced)
             c->snd_una = a.ack; /* the scan trims against the new SND.UNA */
-        rtx_log_scan(c);
+        rtx_log_scan(c, now_us);
         c->snd_una = una;
     }
     dup = ack_is_dup(c, seg, &a);

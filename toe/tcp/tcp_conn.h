@@ -49,6 +49,7 @@ struct tcp_rtx_rec {
     uint32_t start, end;         /* the range retransmitted */
     uint32_t nxt;                /* SND.NXT when it was retransmitted */
     uint32_t stamp;              /* order of transmission (rtx_stamp) */
+    uint64_t xmit_us;            /* when (RACK, RFC 8985 6.2 step 2) */
     bool lost;                   /* deemed lost again, not yet resent */
 };
 
@@ -262,7 +263,7 @@ uint32_t tcp_flight_bytes(const struct tcp_conn *c);
  * taken out. */
 uint32_t tcp_recovery_pipe(const struct tcp_conn *c);
 /* Remembers a retransmission of [seq, seq + len) made in SACK recovery. */
-void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len);
+void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len, uint64_t now_us);
 
 /* ----- tcp_ack.c (ACK processing and loss recovery) */
 /* Processes SEG.ACK and the window in a synchronized state. Returns false

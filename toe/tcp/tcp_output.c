@@ -353,7 +353,7 @@ int tcp_xmit_tail(struct tcp_conn *c, uint32_t *seq, uint32_t end, uint64_t now_
     return sent;
 }
 
-void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len)
+void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len, uint64_t now_us)
 {
     struct tcp_rtx_rec *r;
 
@@ -368,6 +368,7 @@ void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len)
     r->end = seq + len;
     r->nxt = c->snd_nxt;
     r->stamp = ++c->rtx_stamp;
+    r->xmit_us = now_us;
     r->lost = false;
 }
 
@@ -417,6 +418,7 @@ static int rtx_log_resend(struct tcp_conn *c, uint64_t now_us)
         r->start = s;
         r->nxt = c->snd_nxt;
         r->stamp = ++c->rtx_stamp;
+        r->xmit_us = now_us;
         return 1;
     }
     return 0;
@@ -434,11 +436,11 @@ static uint32_t rtx_span(const struct tcp_conn *c, uint32_t seq, int sent)
 }
 
 /* A retransmission in SACK recovery went: HighRxt and the log follow. */
-static void sack_rtx_sent(struct tcp_conn *c, uint32_t seq, int sent)
+static void sack_rtx_sent(struct tcp_conn *c, uint32_t seq, int sent, uint64_t now_us)
 {
     uint32_t span = rtx_span(c, seq, sent);
 
-    tcp_rtx_log_add(c, seq, span);
+    tcp_rtx_log_add(c, seq, span, now_us);
     if (seq_gt(seq + span, c->high_rxt))
         c->high_rxt = seq + span;
 }
@@ -474,7 +476,7 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
 
             if (sent < 0)
                 break;
-            sack_rtx_sent(c, seq, sent);
+            sack_rtx_sent(c, seq, sent, now_us);
         } else if (k == SACK_NEXT_NEW) {
             len = unsent < mss ? unsent : mss;
             if (len > room)
@@ -499,7 +501,7 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
             sent = xmit_data(c, s0, hi - s0, XMIT_RTX, now_us);
             if (sent < 0)
                 break;
-            sack_rtx_sent(c, s0, sent);
+            sack_rtx_sent(c, s0, sent, now_us);
             break;
         } else {
             break;
