@@ -240,7 +240,11 @@ static uint32_t ts_rtt_us(const struct tcp_conn *c, const struct tcp_seg *seg, u
     ms = tcp_ts_now(c, now_us) - seg->opts.ts_ecr;
     if (ms > 600000) /* echo from the future or ancient: ignore */
         return 0;
-    return ms ? ms * 1000 : 1;
+    /* The clock ticks in milliseconds: an echo of this tick says "under
+     * one tick", taken as one (Linux), not as 1 us, which would set
+     * min_RTT (and RACK's window, its test of ambiguous deliveries) to
+     * nothing. */
+    return (ms ? ms : 1) * 1000;
 }
 
 /* What one ACK brought, gathered by the steps of tcp_ack_process. */
