@@ -46,6 +46,18 @@ bool sack_board_highest_sacked(const struct sack_board *sb, uint32_t *end)
     return true;
 }
 
+uint32_t sack_board_unsacked_end(const struct sack_board *sb, uint32_t lo, uint32_t hi)
+{
+    /* Ranges are sorted: walk down from the top, stepping over each range
+     * that holds the byte below hi. */
+    for (uint32_t i = sb->n; i-- > 0 && seq_lt(lo, hi);) {
+        if (seq_lt(sb->r[i].start, hi) && seq_geq(hi, sb->r[i].start) &&
+            seq_leq(hi, sb->r[i].end))
+            hi = sb->r[i].start;
+    }
+    return seq_gt(hi, lo) ? hi : lo;
+}
+
 bool sack_board_is_sacked(const struct sack_board *sb, uint32_t seq)
 {
     for (uint32_t i = 0; i < sb->n; i++)
@@ -88,33 +100,64 @@ static uint32_t board_insert(struct sack_board *sb, uint32_t s, uint32_t e)
     return after - before;
 }
 
-struct sack_update_result sack_board_update(struct sack_board *sb, uint32_t snd_una,
-                                            uint32_t snd_nxt,
+static bool block_valid(struct tcp_sack_block b, uint32_t snd_una, uint32_t snd_nxt)
+{
+    return seq_lt(b.start, b.end) && seq_geq(b.start, snd_una) && seq_leq(b.end, snd_nxt);
+}
+
+/* RFC 2883 section 4: the first block reports a duplicate when it lies
+ * wholly below the cumulative ACK of its segment (end checked too: a block
+ * straddling it is no D-SACK but an invalid block), or when it lies inside
+ * the second block, itself a valid block above SND.UNA (section 4.1.3). */
+static bool is_dsack(const struct tcp_sack_block *blocks, size_t n, uint32_t seg_ack,
+                     uint32_t snd_una, uint32_t snd_nxt)
+{
+    struct tcp_sack_block b = blocks[0];
+
+    if (!seq_lt(b.start, b.end))
+        return false;
+    if (seq_lt(b.start, seg_ack))
+        return seq_leq(b.end, seg_ack);
+    return n > 1 && block_valid(blocks[1], snd_una, snd_nxt) &&
+           seq_geq(b.start, blocks[1].start) && seq_leq(b.end, blocks[1].end);
+}
+
+struct sack_update_result sack_board_update(struct sack_board *sb, uint32_t seg_ack,
+                                            uint32_t snd_una, uint32_t snd_nxt,
                                             const struct tcp_sack_block *blocks, size_t n)
 {
     struct sack_update_result res = {0};
-    uint32_t high_before = 0, high_after;
+    uint32_t high_before = 0, high_after, new_end;
     bool had = sack_board_highest_sacked(sb, &high_before);
 
     for (size_t i = 0; i < n; i++) {
         struct tcp_sack_block b = blocks[i];
 
-        /* RFC 2883 section 4: a first block below the cumulative ACK, or
-         * inside the second block, reports a duplicate. */
-        if (i == 0 && seq_lt(b.start, b.end) &&
-            (seq_lt(b.start, snd_una) ||
-             (n > 1 && seq_geq(b.start, blocks[1].start) && seq_leq(b.end, blocks[1].end)))) {
+        if (i == 0 && is_dsack(blocks, n, seg_ack, snd_una, snd_nxt)) {
             res.dsack = true;
             res.dsack_block = b;
             continue;
         }
         /* RFC 2018 section 3 / RFC 6675 section 5: only blocks within what
          * was sent and not yet cumulatively acknowledged mean anything. */
-        if (!seq_lt(b.start, b.end) || seq_lt(b.start, snd_una) || seq_gt(b.end, snd_nxt)) {
-            res.invalid_blocks++;
+        if (!block_valid(b, snd_una, snd_nxt)) {
+            /* Wholly acknowledged since a reordered (older) ACK was sent:
+             * stale, not invalid (as Linux, not counted). */
+            if (seg_ack != snd_una && seq_lt(b.start, b.end) && seq_leq(b.end, snd_una) &&
+                seq_geq(b.start, seg_ack))
+                res.stale_blocks++;
+            else
+                res.invalid_blocks++;
             continue;
         }
         res.valid_blocks++;
+        new_end = sack_board_unsacked_end(sb, b.start, b.end);
+        if (seq_gt(new_end, b.start)) {
+            if (!res.newly_sacked_bytes || seq_gt(new_end, res.newly_sacked_end))
+                res.newly_sacked_end = new_end;
+            if (!res.newly_sacked_bytes || seq_lt(b.start, res.newly_sacked_first))
+                res.newly_sacked_first = b.start;
+        }
         res.newly_sacked_bytes += board_insert(sb, b.start, b.end);
     }
     if (sack_board_highest_sacked(sb, &high_after))

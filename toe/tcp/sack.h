@@ -41,9 +41,14 @@ struct sack_update_result {
     uint32_t newly_sacked_bytes; /* bytes not SACKed before this ACK */
     uint32_t valid_blocks;       /* blocks merged into the board */
     uint32_t invalid_blocks;     /* ignored: empty or outside [SND.UNA, SND.NXT] */
+    uint32_t stale_blocks;       /* ignored: acknowledged since the (reordered,
+                                    older) ACK carrying them was sent */
     bool dsack;                  /* first block is a D-SACK (RFC 2883 section 4) */
     struct tcp_sack_block dsack_block; /* its range, when dsack */
     bool highest_advanced;       /* the highest SACKed sequence moved up */
+    uint32_t newly_sacked_end;   /* just past the highest byte newly SACKed
+                                    (when newly_sacked_bytes) */
+    uint32_t newly_sacked_first; /* start of the lowest block with new bytes */
 };
 
 void sack_board_init(struct sack_board *sb);
@@ -53,14 +58,17 @@ void sack_board_init(struct sack_board *sb);
 void sack_board_clear(struct sack_board *sb);
 
 /* Merge the SACK blocks of one ACK, in the order they appear in the option.
- * snd_una must already reflect this ACK's cumulative acknowledgement (call
- * sack_board_ack first). A block is valid when start < end, start >= SND.UNA
- * and end <= SND.NXT. D-SACK (RFC 2883 section 4): the first block lies
- * below SND.UNA (start < SND.UNA), or is contained in the second block; it
- * is reported, not merged (its data is already acknowledged or covered by
- * the second block). */
-struct sack_update_result sack_board_update(struct sack_board *sb, uint32_t snd_una,
-                                            uint32_t snd_nxt,
+ * seg_ack is the ACK's SEG.ACK; snd_una must already reflect this ACK's
+ * cumulative acknowledgement (call sack_board_ack first), and is above
+ * seg_ack for a reordered older ACK. A block is valid when start < end,
+ * start >= SND.UNA and end <= SND.NXT. D-SACK (RFC 2883 section 4): the
+ * first block lies wholly below SEG.ACK (start < end <= SEG.ACK), or inside
+ * the second block
+ * when that one is valid; it is reported, not merged (its data is already
+ * acknowledged or covered by the second block). A first block straddling
+ * SEG.ACK is neither: it is invalid. */
+struct sack_update_result sack_board_update(struct sack_board *sb, uint32_t seg_ack,
+                                            uint32_t snd_una, uint32_t snd_nxt,
                                             const struct tcp_sack_block *blocks, size_t n);
 
 /* Marks every unSACKed byte below end lost (see lost_end). */
@@ -75,6 +83,9 @@ uint32_t sack_board_sacked_bytes(const struct sack_board *sb);
 /* Sequence just past the highest SACKed byte (RFC 6675 HighSACK + 1);
  * false if the board is empty. */
 bool sack_board_highest_sacked(const struct sack_board *sb, uint32_t *end);
+
+/* Just past the highest byte of [lo, hi) not SACKed; lo if all are. */
+uint32_t sack_board_unsacked_end(const struct sack_board *sb, uint32_t lo, uint32_t hi);
 
 /* Whether byte seq is SACKed. */
 bool sack_board_is_sacked(const struct sack_board *sb, uint32_t seq);

@@ -47,29 +47,66 @@
  *  - Window updates after app reads: when the window would at least double
  *    and had fallen to half the buffer (Linux), within RFC 9293 receiver SWS.
  *  - Nagle does not hold the last segment before our FIN (Linux).
- *  - SACK: RFC 6675 NextSeg rules 1-4 (rescue once per recovery); the
- *    scoreboard is cleared on RTO. Spurious timeouts are detected with
- *    timestamps (Eifel, RFC 3522) and undone (RFC 4015, simplified: cwnd
- *    and ssthresh restored, no go-back-N); no D-SACK based undo.
+ *  - SACK fast recovery: cwnd by PRR (RFC 6937, PRR-SSRB), not RFC 6675's
+ *    cwnd = ssthresh; the recovery after an RTO slow-starts instead.
+ *  - SACK: RFC 6675 NextSeg rules 1-4 (rescue once per recovery). SACK
+ *    blocks are checked (RFC 2018, RFC 2883: D-SACK only wholly below
+ *    SEG.ACK or inside a valid second block); invalid ones are ignored and
+ *    counted (TCPSACKDiscard). DupAcks counts every ACK with new SACK
+ *    information, data or window change on it or not (RFC 6675 2); with
+ *    SACK blocks that bring nothing new, it is no duplicate.
+ *  - The scoreboard holds 16 SACKed ranges (the highest forgotten beyond),
+ *    the receiver's out-of-order queue ooo_max_ranges (8 by default): not
+ *    yet sized by the window within the connection's memory.
+ *  - After an RTO the scoreboard is kept (RFC 6675 5.1, errata 1610) and
+ *    every unSACKed byte sent counts as lost (RFC 8985 6.3 marks only what
+ *    RACK deems old enough; after an RTO that is nearly all of it); the
+ *    holes go again in slow start, SACKed data is not resent. Reneging
+ *    (a cumulative ACK stopping at SACKed data) brings the RTO forward to
+ *    max(SRTT/2, 10 ms) and that RTO forgets the board (Linux).
+ *  - Undo of spurious reductions restores cwnd and ssthresh of before the
+ *    loss event (RFC 4015's response, simplified; Linux's undo) and ends
+ *    the recovery: Eifel (RFC 3522, timestamps) and F-RTO (RFC 5682
+ *    section 3, SACK-enhanced; first timeout of a loss event only) after
+ *    an RTO; D-SACKs covering every byte a recovery retransmitted (RFC
+ *    3708; Linux's undo_retrans, counted in bytes) after fast recovery or
+ *    an RTO. A D-SACK undo also marks the path as reordering (RACK).
+ *  - RACK (RFC 8985 section 6, SACK connections): send times are kept per
+ *    burst of first transmissions (64 records, the oldest merged under
+ *    the later time when full), not per segment; retransmitted parts
+ *    give no RACK sample (no timestamp disambiguation). RACK.rtt,
+ *    RACK.xmit_ts/end_seq, reordering detection, the reordering window
+ *    min_RTT/4 x reo_wnd_mult (D-SACK, once per round trip, kept 16
+ *    recoveries), at most SRTT, 0 in recovery until reordering is seen;
+ *    detection on every ACK in every state and by the reordering timer.
+ *    RFC 6675 DupThresh/IsLost start recovery beside it until the path
+ *    is seen to reorder; then RACK alone does (Linux: RACK alone always).
+ *    A retransmission feeds RACK its own send time when delivered at
+ *    least min_RTT after it (RFC 8985 6.2 step 2); lost retransmissions
+ *    are also found by transmission order (below).
  *  - Tail loss probes (RFC 8985 section 7, with SACK; cfg.tlp): PTO =
  *    2 SRTT (+200 ms WCDelAckT for a one-segment flight), at least 10 ms
  *    (Linux), at most the RTO interval (the RTO is restarted rather than
- *    tracked from the oldest segment). No full RACK (no per-segment send
- *    times): its time rule is applied only where the order is known: when
- *    the PTO finds SACKed data above a hole, or the probe is SACKed, the
- *    holes below are lost and fast recovery starts at once (no DupThresh);
- *    a retransmission is lost again when data sent after it (above the
- *    SND.NXT of its time, or a later retransmission) is SACKed or ACKed,
- *    and is resent in the same recovery (TCPLostRetransmit). TLP loss
- *    detection (7.4) reduces cwnd once, from cwnd (Linux CWR).
- *  - RTO fallback is go-back-N from SND.UNA (BSD), skipping SACKed bytes.
+ *    tracked from the oldest segment). When the PTO finds SACKed data
+ *    above a hole, or the probe is SACKed, the holes below are lost and
+ *    fast recovery starts at once; a retransmission is lost again when
+ *    data sent after it (above the SND.NXT of its time, or a later
+ *    retransmission) is SACKed or ACKed, and is resent in the same
+ *    recovery (TCPLostRetransmit). TLP loss detection (7.4) reduces cwnd
+ *    once, from cwnd (Linux CWR).
+ *  - Without SACK the RTO goes back N from SND.UNA (BSD).
  *  - Orphaned FIN_WAIT_2 is closed after fin_wait2_us (Linux tcp_fin_timeout).
  *  - Keepalive and zero-window probing give up after keepalive_probes /
  *    retries_max probes the peer never answered, with a RST (an orphan's
  *    zero-window probing also after retries_max answered ones, as Linux).
  *  - SYN+FIN and SYN+RST are dropped as illegal flag mixes (counted) before
  *    the RFC 5961 4.2 SYN challenge; Linux challenges SYN+FIN.
- *  - Timestamp RTT samples follow Karn's rule during a run of timeouts.
+ *  - RTT samples (RFC 6298) come from the send time of the first byte a
+ *    cumulative ACK covers when none of it was retransmitted (RACK's
+ *    per-burst records, SACK connections; Linux does the same), else
+ *    from the timestamp echo (RFC 7323), else from Karn's timing of one
+ *    segment. No timestamp sample is taken during a run of timeouts
+ *    (Karn's rule; a peer's echo can be that of an old retransmission).
  *  - In an RX burst (tcp_engine_rx_begin/_end) the ACK of in-order data is
  *    sent once at the end (MUST-59); out-of-order segments, hole fills and
  *    duplicates get their (duplicate) ACK at once, one each (RFC 5681 4.2).
@@ -291,6 +328,12 @@ void tcp_config_default(struct tcp_config *cfg);
     X(dsack_ofo_sent, "TCPDSACKOfoSent")                 \
     X(dsack_recv, "TCPDSACKRecv")                        \
     X(sack_recv, "TCPSACKRecv")                          \
+    X(sack_discard, "TCPSACKDiscard")                    \
+    X(sack_reneging, "TCPSACKReneging")                  \
+    X(rack_recovery, "TCPRackRecovery")                  \
+    X(dsack_undo, "TCPDSACKUndo")                        \
+    X(frto_undo, "TCPSpuriousRtoUndoFRTO")               \
+    X(rack_reo_timeouts, "TCPRackReoTimeout")            \
     X(emit_fails, "TCPEmitFail")                         \
     X(mem_pressure, "TCPMemoryPressures")                \
     X(rcv_pruned, "RcvPruned")                           \

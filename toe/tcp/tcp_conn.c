@@ -241,6 +241,7 @@ struct tcp_conn *tcp_conn_new(struct tcp_engine *eng, const struct tcp_tuple *t,
     c->cc.ops = eng->cc_ops;
     c->cc.mss_bytes = 536;
     sack_board_init(&c->sb);
+    rack_init(&c->rack);
     sack_rx_init(&c->sack_rx);
     tcp_rtt_init(c);
     tcp_timers_init(c);

@@ -8,6 +8,7 @@
 #include "sockmem/sndbuf.h"
 #include "timers/wheel.h"
 #include "toe/tcp/cc/cc.h"
+#include "toe/tcp/rack.h"
 #include "toe/tcp/sack.h"
 #include "toe/tcp/tcp.h"
 
@@ -19,6 +20,16 @@ enum tcp_rtx_mode {
     TCP_RTX_PTO,      /* tail loss probe timeout (RFC 8985 7.2; Linux's
                          ICSK_TIME_LOSS_PROBE): data outstanding, no
                          recovery, no probe in flight */
+    TCP_RTX_REO,      /* RACK reordering timer (RFC 8985 6.3; Linux's
+                         ICSK_TIME_REO_TIMEOUT): the RTO is re-armed when
+                         it fires */
+};
+
+/* F-RTO (RFC 5682 section 3) after an RTO: the step the next ACK takes. */
+enum tcp_frto {
+    TCP_FRTO_OFF = 0,
+    TCP_FRTO_STEP2,   /* the first retransmission went */
+    TCP_FRTO_STEP3,   /* its ACK came, new data went instead of old */
 };
 
 /* What the keepalive timer is armed for (it doubles as the state timer). */
@@ -38,6 +49,7 @@ struct tcp_rtx_rec {
     uint32_t start, end;         /* the range retransmitted */
     uint32_t nxt;                /* SND.NXT when it was retransmitted */
     uint32_t stamp;              /* order of transmission (rtx_stamp) */
+    uint64_t xmit_us;            /* when (RACK, RFC 8985 6.2 step 2) */
     bool lost;                   /* deemed lost again, not yet resent */
 };
 
@@ -132,15 +144,29 @@ struct tcp_conn {
     uint64_t last_data_us;       /* when data was last sent (RFC 5681 4.1) */
     bool in_recovery;            /* fast recovery (NewReno or SACK) */
     bool sack_recovery;
+    bool rto_recovery;           /* the SACK recovery after an RTO (RFC 6675
+                                    5.1; Linux's CA_Loss) */
     uint32_t recover;            /* RFC 6582 / RFC 6675 RecoveryPoint */
     uint32_t high_rxt;           /* RFC 6675 HighRxt + 1 */
     bool rescue_done;
+    /* PRR (RFC 6937) during SACK fast recovery. */
+    uint32_t prr_recover_fs;     /* RecoverFS: FlightSize at its start */
+    uint32_t prr_delivered;      /* bytes delivered to the peer since */
+    uint32_t prr_out;            /* bytes sent since */
     bool eifel_armed;            /* RFC 3522 detection pending after an RTO */
     uint32_t eifel_ts;           /* TSval of the first retransmission of this
                                     run of timeouts (Eifel; TS Karn rule) */
-    uint32_t prior_cwnd, prior_ssthresh; /* for the RFC 4015 undo */
+    uint32_t prior_cwnd, prior_ssthresh; /* what an undo restores */
+    /* Undo of a spurious reduction: D-SACK (RFC 3708), F-RTO (RFC 5682). */
+    bool undo_valid;             /* prior_* saved for this loss event */
+    uint32_t undo_marker;        /* SND.UNA when it began */
+    uint32_t undo_high;          /* SND.MAX when it began */
+    uint32_t undo_retrans_bytes; /* retransmitted since, not D-SACKed yet */
+    uint8_t frto;                /* enum tcp_frto */
+    uint32_t frto_high;          /* end of what step 1 retransmitted */
     struct sack_board sb;
     struct sack_rx_history sack_rx;
+    struct rack rack;            /* RACK (RFC 8985), SACK connections */
 
     struct tcp_rtx_rec rtx_log[TCP_RTX_LOG_MAX];
     uint32_t rtx_log_n;
@@ -245,8 +271,11 @@ void tcp_ack_flush(struct tcp_conn *c, uint64_t now_us);
 void tcp_ack_defer(struct tcp_conn *c);
 void tcp_ack_undefer(struct tcp_conn *c);
 uint32_t tcp_flight_bytes(const struct tcp_conn *c);
+/* RFC 6675 SetPipe in SACK recovery, retransmissions found lost again
+ * taken out. */
+uint32_t tcp_recovery_pipe(const struct tcp_conn *c);
 /* Remembers a retransmission of [seq, seq + len) made in SACK recovery. */
-void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len);
+void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len, uint64_t now_us);
 
 /* ----- tcp_ack.c (ACK processing and loss recovery) */
 /* Processes SEG.ACK and the window in a synchronized state. Returns false
@@ -256,6 +285,21 @@ bool tcp_ack_process(struct tcp_conn *c, const struct tcp_seg *seg, uint64_t now
  * retransmission. With lost_end != SND.UNA every unSACKed byte below
  * lost_end counts as lost (RACK's time rule, RFC 8985 6.2). */
 void tcp_enter_recovery(struct tcp_conn *c, uint32_t lost_end, uint64_t now_us);
+/* (Re)starts the RTO (or PTO). RFC 2018 section 8: a receiver may discard
+ * SACKed data (renege); SND.UNA SACKed shows it did (it would have
+ * acknowledged past it). As Linux, the board is then kept for a moment
+ * (more ACKs may restore it) and the RTO comes after max(SRTT / 2, 10 ms);
+ * that timeout forgets the board (tcp_rto_recovery_start). */
+void tcp_rto_rearm(struct tcp_conn *c, uint64_t now_us);
+/* RACK's verdict (RFC 8985 6.2 step 5): marks lost, starts recovery or
+ * arms the reordering timer. After every ACK and when that timer fires. */
+void tcp_rack_detect(struct tcp_conn *c, uint64_t now_us);
+/* A loss event begins (fast recovery, first RTO): what cwnd and ssthresh
+ * were is kept for an undo. */
+void tcp_undo_start(struct tcp_conn *c);
+/* The RTO fired on a SACK connection: recovery of the holes, the
+ * scoreboard kept (RFC 6675 5.1). The caller has applied cc on_rto. */
+void tcp_rto_recovery_start(struct tcp_conn *c);
 
 /* ----- tcp_rtt.c */
 void tcp_rtt_init(struct tcp_conn *c);
@@ -271,6 +315,12 @@ void tcp_rto_arm(struct tcp_conn *c, uint64_t now_us);      /* (re)start RTO */
 void tcp_rto_stop(struct tcp_conn *c);
 /* Arms the RTO, never the PTO (RFC 8985 7.3: after a probe). */
 void tcp_rto_arm_only(struct tcp_conn *c, uint64_t now_us);
+/* Arms RACK's reordering timer (it stands in for the RTO until it fires). */
+void tcp_reo_arm(struct tcp_conn *c, uint64_t now_us, uint32_t delay_us);
+/* Arms the RTO to fire delay_us from now (reneging, tcp_ack.c). */
+void tcp_rto_arm_in(struct tcp_conn *c, uint64_t now_us, uint32_t delay_us);
+/* Least delay before a suspected renege forgets the scoreboard (Linux). */
+#define TCP_RENEGING_MIN_DELAY_US 10000u
 void tcp_persist_arm(struct tcp_conn *c, uint64_t now_us);  /* if not armed */
 void tcp_delack_arm(struct tcp_conn *c, uint64_t now_us);
 void tcp_delack_stop(struct tcp_conn *c);

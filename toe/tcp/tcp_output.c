@@ -289,8 +289,8 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
         for (int i = 0; i < n; i++)
             got += (uint32_t)iov[i].iov_len;
         if (got < len)
-            len = got;
-        if (seq + len == tail)
+            len = got; /* 0 for the FIN's own sequence number */
+        if (len && seq + len == tail)
             flags |= TCP_FLAG_PSH;
     }
     if (c->fin_queued && seq + len == tail && kind != XMIT_PROBE &&
@@ -303,6 +303,10 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
         return rc;
     }
     end = seq + len + ((flags & TCP_FLAG_FIN) ? 1 : 0);
+    if (c->in_recovery && c->sack_recovery)
+        c->prr_out += len; /* RFC 6937: prr_out, every byte sent */
+    if (rtx && c->undo_valid && c->in_recovery)
+        c->undo_retrans_bytes += len; /* RFC 3708: to be D-SACKed */
     if (len) {
         eng->stats.data_segs_out++;
         c->last_data_us = now_us;
@@ -319,11 +323,18 @@ static int xmit_data(struct tcp_conn *c, uint32_t seq, uint32_t len, enum xmit_k
         c->rtt_seq = end;
         c->rtt_start_us = now_us;
     }
+    if (c->sack_ok && rtx)
+        rack_retransmitted(&c->rack, seq, end);
     if (advance && seq_gt(end, c->snd_nxt))
         c->snd_nxt = end;
-    if (seq_gt(c->snd_nxt, c->snd_max))
+    if (seq_gt(c->snd_nxt, c->snd_max)) {
+        if (c->sack_ok)
+            rack_sent(&c->rack, seq_max(seq, c->snd_max), c->snd_nxt, now_us);
         c->snd_max = c->snd_nxt;
-    if (end != seq && c->rtx_mode != TCP_RTX_RTO)
+    }
+    /* An armed RTO stays (RFC 6298 5.1); so does RACK's reordering timer,
+     * which re-arms it. */
+    if (end != seq && c->rtx_mode != TCP_RTX_RTO && c->rtx_mode != TCP_RTX_REO)
         tcp_rto_arm(c, now_us);
     return (int)len;
 }
@@ -343,7 +354,7 @@ int tcp_xmit_tail(struct tcp_conn *c, uint32_t *seq, uint32_t end, uint64_t now_
     return sent;
 }
 
-void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len)
+void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len, uint64_t now_us)
 {
     struct tcp_rtx_rec *r;
 
@@ -358,6 +369,7 @@ void tcp_rtx_log_add(struct tcp_conn *c, uint32_t seq, uint32_t len)
     r->end = seq + len;
     r->nxt = c->snd_nxt;
     r->stamp = ++c->rtx_stamp;
+    r->xmit_us = now_us;
     r->lost = false;
 }
 
@@ -375,6 +387,14 @@ static uint32_t rtx_log_lost_bytes(const struct tcp_conn *c)
             sum += r->end - s;
     }
     return sum;
+}
+
+uint32_t tcp_recovery_pipe(const struct tcp_conn *c)
+{
+    uint32_t pipe = sack_board_pipe(&c->sb, c->snd_una, c->snd_nxt, c->high_rxt, c->snd_mss);
+    uint32_t lost_rtx = rtx_log_lost_bytes(c);
+
+    return pipe > lost_rtx ? pipe - lost_rtx : 0;
 }
 
 /* Resends the first retransmission deemed lost again. 1 if one went, 0 if
@@ -399,9 +419,31 @@ static int rtx_log_resend(struct tcp_conn *c, uint64_t now_us)
         r->start = s;
         r->nxt = c->snd_nxt;
         r->stamp = ++c->rtx_stamp;
+        r->xmit_us = now_us;
         return 1;
     }
     return 0;
+}
+
+/* The sequence space a retransmission from seq of sent bytes covered: the
+ * FIN too when it went with them (alone, sent is 0). */
+static uint32_t rtx_span(const struct tcp_conn *c, uint32_t seq, int sent)
+{
+    uint32_t end = seq + (uint32_t)sent;
+
+    if (c->fin_queued && end == tcp_sndbuf_tail_seq(c) && seq_gt(c->snd_max, end))
+        end++;
+    return end - seq;
+}
+
+/* A retransmission in SACK recovery went: HighRxt and the log follow. */
+static void sack_rtx_sent(struct tcp_conn *c, uint32_t seq, int sent, uint64_t now_us)
+{
+    uint32_t span = rtx_span(c, seq, sent);
+
+    tcp_rtx_log_add(c, seq, span, now_us);
+    if (seq_gt(seq + span, c->high_rxt))
+        c->high_rxt = seq + span;
 }
 
 /* RFC 6675 section 5 step (C): while cwnd - pipe >= 1 SMSS send NextSeg(),
@@ -411,16 +453,14 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
     uint32_t mss = c->snd_mss;
 
     for (int guard = 0; guard < 1024; guard++) {
-        uint32_t pipe = sack_board_pipe(&c->sb, c->snd_una, c->snd_nxt, c->high_rxt, mss);
+        uint32_t pipe = tcp_recovery_pipe(c);
         uint32_t tail = tcp_sndbuf_tail_seq(c), unsent, room, seq = 0, len = 0;
         uint32_t wnd_end = c->snd_una + c->snd_wnd;
-        uint32_t lost_rtx = rtx_log_lost_bytes(c);
         enum sack_next_kind k;
 
-        pipe = pipe > lost_rtx ? pipe - lost_rtx : 0;
         if (c->cc.cwnd_bytes < pipe + mss)
             break;
-        if (lost_rtx) {
+        if (rtx_log_lost_bytes(c)) {
             int rc = rtx_log_resend(c, now_us);
 
             if (rc < 0)
@@ -437,9 +477,7 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
 
             if (sent < 0)
                 break;
-            tcp_rtx_log_add(c, seq, (uint32_t)sent);
-            if (seq_gt(seq + (uint32_t)sent, c->high_rxt))
-                c->high_rxt = seq + (uint32_t)sent;
+            sack_rtx_sent(c, seq, sent, now_us);
         } else if (k == SACK_NEXT_NEW) {
             len = unsent < mss ? unsent : mss;
             if (len > room)
@@ -464,9 +502,7 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
             sent = xmit_data(c, s0, hi - s0, XMIT_RTX, now_us);
             if (sent < 0)
                 break;
-            tcp_rtx_log_add(c, s0, (uint32_t)sent);
-            if (seq_gt(s0 + (uint32_t)sent, c->high_rxt))
-                c->high_rxt = s0 + (uint32_t)sent;
+            sack_rtx_sent(c, s0, sent, now_us);
             break;
         } else {
             break;
@@ -491,7 +527,9 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
     if (c->blocked)
         return;
     if (c->in_recovery && c->sack_recovery) {
-        sack_output(c, now_us);
+        /* F-RTO step 3 waits for the ACK of its new data. */
+        if (c->frto != TCP_FRTO_STEP3)
+            sack_output(c, now_us);
         return;
     }
     /* RFC 5681 4.1: after an idle period longer than the RTO, restart
@@ -520,16 +558,6 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
 
         if (unsent == 0 && !fin_pending)
             break;
-        /* Go-back-N after an RTO: skip what the peer already SACKed. */
-        if (c->sack_ok && seq_lt(c->snd_nxt, c->snd_max) &&
-            sack_board_is_sacked(&c->sb, c->snd_nxt)) {
-            uint32_t s = c->snd_nxt;
-
-            while (seq_lt(s, c->snd_max) && sack_board_is_sacked(&c->sb, s))
-                s++;
-            c->snd_nxt = s;
-            continue;
-        }
         len = unsent;
         if (len > mss)
             len = mss;

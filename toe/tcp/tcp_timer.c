@@ -10,6 +10,7 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us);
 static void tcp_persist_timeout(struct tcp_conn *c, uint64_t now_us);
 static void tcp_tlp_timeout(struct tcp_conn *c, uint64_t now_us);
 static void tcp_ka_timeout(struct tcp_conn *c, uint64_t now_us);
+static void tcp_reo_timeout(struct tcp_conn *c, uint64_t now_us);
 
 static void rtx_fire(struct timer *t, uint64_t now_us)
 {
@@ -23,6 +24,8 @@ static void rtx_fire(struct timer *t, uint64_t now_us)
         tcp_persist_timeout(c, now_us);
     else if (m == TCP_RTX_PTO)
         tcp_tlp_timeout(c, now_us);
+    else if (m == TCP_RTX_REO)
+        tcp_reo_timeout(c, now_us);
     tcp_ack_flush(c, now_us);
     tcp_conn_maybe_free(c);
 }
@@ -111,10 +114,15 @@ static uint32_t tlp_pto_us(const struct tcp_conn *c)
     return pto < rto ? pto : rto;
 }
 
-void tcp_rto_arm_only(struct tcp_conn *c, uint64_t now_us)
+void tcp_rto_arm_in(struct tcp_conn *c, uint64_t now_us, uint32_t delay_us)
 {
     c->rtx_mode = TCP_RTX_RTO;
-    timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + tcp_rto_current_us(c));
+    timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + delay_us);
+}
+
+void tcp_rto_arm_only(struct tcp_conn *c, uint64_t now_us)
+{
+    tcp_rto_arm_in(c, now_us, tcp_rto_current_us(c));
 }
 
 /* Where the RTO would be (re)started, a PTO takes its place when a probe
@@ -130,9 +138,33 @@ void tcp_rto_arm(struct tcp_conn *c, uint64_t now_us)
     timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + tlp_pto_us(c));
 }
 
+void tcp_reo_arm(struct tcp_conn *c, uint64_t now_us, uint32_t delay_us)
+{
+    /* An RTO or probe due first (a renege's early RTO) keeps its place. */
+    if (c->rtx_mode != TCP_RTX_NONE && c->rtx_mode != TCP_RTX_PERSIST &&
+        timer_pending(&c->rtx_timer) &&
+        timer_wheel_expiry_us(c->eng->wheel, &c->rtx_timer) <= now_us + delay_us)
+        return;
+    c->rtx_mode = TCP_RTX_REO;
+    timer_wheel_mod(c->eng->wheel, &c->rtx_timer, now_us + delay_us);
+}
+
+/* RFC 8985 6.3: the reordering window of a segment ran out; RACK decides
+ * again, then the RTO (or PTO) watches the flight. */
+static void tcp_reo_timeout(struct tcp_conn *c, uint64_t now_us)
+{
+    if (!tcp_synchronized(c) || c->state == TCP_TIME_WAIT || c->snd_una == c->snd_max)
+        return;
+    c->eng->stats.rack_reo_timeouts++;
+    tcp_rack_detect(c, now_us);
+    tcp_output(c, now_us);
+    if (c->rtx_mode == TCP_RTX_NONE)
+        tcp_rto_rearm(c, now_us);
+}
+
 void tcp_rto_stop(struct tcp_conn *c)
 {
-    if (c->rtx_mode != TCP_RTX_RTO && c->rtx_mode != TCP_RTX_PTO)
+    if (c->rtx_mode != TCP_RTX_RTO && c->rtx_mode != TCP_RTX_PTO && c->rtx_mode != TCP_RTX_REO)
         return;
     timer_wheel_cancel(c->eng->wheel, &c->rtx_timer);
     c->rtx_mode = TCP_RTX_NONE;
@@ -275,6 +307,7 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
     struct tcp_engine *eng = c->eng;
     const struct tcp_config *cfg = &eng->cfg;
     uint32_t flight;
+    bool first_loss;
 
     if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED) {
         uint32_t max = c->state == TCP_SYN_SENT ? cfg->syn_retries : cfg->synack_retries;
@@ -315,13 +348,14 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
      * timestamp will be; an ACK echoing an older one shows the timeout was
      * spurious. Only for the first timeout of a run. */
     c->eifel_armed = false;
-    if (c->ts_ok && c->rto_count == 1) {
+    if (c->ts_ok && c->rto_count == 1)
         c->eifel_ts = tcp_ts_now(c, now_us);
-        if (!c->in_recovery) {
-            c->eifel_armed = true;
-            c->prior_cwnd = c->cc.cwnd_bytes;
-            c->prior_ssthresh = c->cc.ssthresh_bytes;
-        }
+    /* What an undo restores (Eifel, F-RTO, D-SACK): the state before this
+     * loss event, so not if a fast recovery already reduced it. */
+    first_loss = c->rto_count == 1 && !c->in_recovery;
+    if (first_loss) {
+        tcp_undo_start(c);
+        c->eifel_armed = c->ts_ok;
     }
     if (c->cc.ops && c->cc.ops->on_rto)
         c->cc.ops->on_rto(&c->cc, flight, now_us);
@@ -336,12 +370,18 @@ static void tcp_rtx_timeout(struct tcp_conn *c, uint64_t now_us)
     /* RFC 6298 5.5: back off; 5.6: restart the timer (below). */
     c->backoff++;
     c->rtx_mode = TCP_RTX_NONE;
-    /* Forget SACK state (RFC 2018 section 8: reneging); go back N. */
-    c->in_recovery = false;
-    c->sack_recovery = false;
-    c->rtx_log_n = 0;
-    sack_board_clear(&c->sb);
-    c->snd_nxt = c->snd_una;
+    if (c->sack_ok) {
+        /* Only the holes go again (RFC 6675 5.1). */
+        tcp_rto_recovery_start(c);
+        /* RFC 5682 section 3 (SACK-enhanced F-RTO), step 1, on the first
+         * timeout of a loss event: the first hole goes now (below). */
+        c->frto = first_loss ? TCP_FRTO_STEP2 : TCP_FRTO_OFF;
+    } else {
+        /* Go back N (RFC 6582 section 4 without SACK). */
+        c->in_recovery = false;
+        c->rtx_log_n = 0;
+        c->snd_nxt = c->snd_una;
+    }
     tcp_output(c, now_us);
     if (c->rtx_mode != TCP_RTX_RTO && tcp_flight_bytes(c) > 0)
         tcp_rto_arm(c, now_us);

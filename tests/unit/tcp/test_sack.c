@@ -27,7 +27,7 @@ static void assert_board(const struct sack_board *sb, const struct tcp_sack_bloc
 static struct sack_update_result upd1(struct sack_board *sb, uint32_t una, uint32_t nxt,
                                       struct tcp_sack_block b)
 {
-    return sack_board_update(sb, una, nxt, &b, 1);
+    return sack_board_update(sb, una, una, nxt, &b, 1);
 }
 
 /* ---------------------------------------------------------------- sender */
@@ -93,7 +93,7 @@ static void test_board_islost_ranges(void **state)
     struct sack_update_result r;
 
     sack_board_init(&sb);
-    r = sack_board_update(&sb, 1000, 2000, blk, NB(blk));
+    r = sack_board_update(&sb, 1000, 1000, 2000, blk, NB(blk));
     assert_int_equal(r.valid_blocks, 3);
     assert_int_equal(r.newly_sacked_bytes, 150);
     assert_true(sack_board_is_lost(&sb, 1000, 100));
@@ -155,7 +155,7 @@ static void test_board_validation(void **state)
     struct sack_update_result r;
 
     sack_board_init(&sb);
-    r = sack_board_update(&sb, 1000, 5000, blk, NB(blk));
+    r = sack_board_update(&sb, 1000, 1000, 5000, blk, NB(blk));
     assert_false(r.dsack);
     assert_int_equal(r.valid_blocks, 1);
     assert_int_equal(r.invalid_blocks, 4);
@@ -185,7 +185,7 @@ static void test_board_dsack(void **state)
     {
         const struct tcp_sack_block blk[] = {B(4500, 5000), B(4500, 5500), B(5800, 5900)};
 
-        r = sack_board_update(&sb, 4000, 6000, blk, NB(blk));
+        r = sack_board_update(&sb, 4000, 4000, 6000, blk, NB(blk));
         assert_true(r.dsack);
         assert_int_equal(r.dsack_block.start, 4500);
         assert_int_equal(r.valid_blocks, 2);
@@ -195,10 +195,42 @@ static void test_board_dsack(void **state)
     {
         const struct tcp_sack_block blk[] = {B(5400, 5700), B(4500, 5500)};
 
-        r = sack_board_update(&sb, 4000, 6000, blk, NB(blk));
+        r = sack_board_update(&sb, 4000, 4000, 6000, blk, NB(blk));
         assert_false(r.dsack);
         assert_int_equal(r.newly_sacked_bytes, 200);
     }
+    /* Not a D-SACK: starts below SND.UNA but ends above it (its end is
+     * checked); invalid, ignored. */
+    r = upd1(&sb, 4000, 6000, B(3500, 4500));
+    assert_false(r.dsack);
+    assert_int_equal(r.invalid_blocks, 1);
+    assert_int_equal(r.newly_sacked_bytes, 0);
+    /* Not a D-SACK: inside a second block that is itself invalid (beyond
+     * SND.NXT); both ignored. */
+    {
+        const struct tcp_sack_block blk[] = {B(6100, 6200), B(6000, 7000)};
+
+        r = sack_board_update(&sb, 4000, 4000, 6000, blk, NB(blk));
+        assert_false(r.dsack);
+        assert_int_equal(r.invalid_blocks, 2);
+    }
+}
+
+/* A reordered older ACK (SEG.ACK 1000 after SND.UNA reached 3000): its
+ * blocks now below SND.UNA are stale, not invalid; a first block below its
+ * own SEG.ACK is its D-SACK. */
+static void test_board_stale(void **state)
+{
+    struct sack_board sb;
+    const struct tcp_sack_block blk[] = {B(500, 800), B(1500, 2000), B(2500, 3500)};
+    struct sack_update_result r;
+
+    sack_board_init(&sb);
+    r = sack_board_update(&sb, 1000, 3000, 6000, blk, NB(blk));
+    assert_true(r.dsack);
+    assert_int_equal(r.stale_blocks, 1);
+    assert_int_equal(r.invalid_blocks, 1); /* straddles SND.UNA */
+    assert_int_equal(r.valid_blocks, 0);
 }
 
 static void test_board_ack_trims(void **state)
@@ -207,7 +239,7 @@ static void test_board_ack_trims(void **state)
     const struct tcp_sack_block blk[] = {B(1100, 1200), B(1300, 1500), B(1700, 1800)};
 
     sack_board_init(&sb);
-    sack_board_update(&sb, 1000, 2000, blk, NB(blk));
+    sack_board_update(&sb, 1000, 1000, 2000, blk, NB(blk));
     sack_board_ack(&sb, 1400); /* receiver got 1000..1400 */
     {
         const struct tcp_sack_block want[] = {B(1400, 1500), B(1700, 1800)};
@@ -256,7 +288,7 @@ static void test_board_holes_trace(void **state)
     const uint32_t una = 0, nxt = 1000, smss = 100;
 
     sack_board_init(&sb);
-    sack_board_update(&sb, una, nxt, blk, NB(blk));
+    sack_board_update(&sb, una, una, nxt, blk, NB(blk));
     /* Holes: [0,150) lost (4 ranges above), [300,400) lost (3 ranges),
      * [500,600) not (2 ranges, 200 bytes), [700,800) not, [900,1000) not. */
     assert_int_equal(sack_board_pipe(&sb, una, nxt, hr, smss), 300);
@@ -511,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_board_merge),
         cmocka_unit_test(test_board_validation),
         cmocka_unit_test(test_board_dsack),
+        cmocka_unit_test(test_board_stale),
         cmocka_unit_test(test_board_ack_trims),
         cmocka_unit_test(test_board_overflow),
         cmocka_unit_test(test_board_holes_trace),
