@@ -37,7 +37,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->backlog_default = 128;
     cfg->syncookies = TCP_SYNCOOKIES_AUTO;
     cfg->challenge_ack_limit = 10;
-    cfg->invalid_ack_limit = 10;
+    cfg->invalid_ack_limit = 100;
     strcpy(cfg->cc_name, "newreno");
     cfg->ooo_max_ranges = 8;
     cfg->tick_us = 1000;

@@ -251,7 +251,7 @@ void tcp_send_ack(struct tcp_conn *c, uint64_t now_us);
 void tcp_send_challenge_ack(struct tcp_conn *c, uint64_t now_us);
 /* The ACK answering a segment that failed PAWS (paws) or the acceptability
  * test, rate limited per connection like challenge ACKs. */
-void tcp_send_invalid_ack(struct tcp_conn *c, bool paws, uint64_t now_us);
+void tcp_send_invalid_ack(struct tcp_conn *c, bool paws, bool data, uint64_t now_us);
 void tcp_send_rst_conn(struct tcp_conn *c, uint64_t now_us);
 /* Stateless RST (RFC 9293 3.10.7.1) in answer to seg. */
 void tcp_send_rst_reply(struct tcp_engine *eng, const struct tcp_tuple *t,

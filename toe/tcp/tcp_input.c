@@ -342,7 +342,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
         now_us - c->ts_recent_us < PAWS_24DAYS_US) {
         eng->stats.paws_drops++;
         tcp_drop(eng, TCP_DROP_PAWS);
-        tcp_send_invalid_ack(c, true, now_us);
+        tcp_send_invalid_ack(c, true, len && !(f & TCP_FLAG_SYN), now_us);
         return 0;
     }
 
@@ -374,7 +374,7 @@ static int input_sync(struct tcp_conn *c, const struct tcp_seg *seg_in, uint64_t
             if (old_duplicate(c, seq, seg_len))
                 tcp_send_ack(c, now_us);
             else
-                tcp_send_invalid_ack(c, false, now_us);
+                tcp_send_invalid_ack(c, false, len && !(f & TCP_FLAG_SYN), now_us);
             return 0;
         }
     }

@@ -599,9 +599,11 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
      * peer's but not acknowledged, and it may renege (RFC 2018 8). A
      * persist timer armed before would find them in flight and stop for
      * good (issue 9: a FIN_WAIT_1 flow with a zero window that never
-     * ended); the RTO replaces it. */
-    if (tcp_flight_bytes(c) > 0 && c->rtx_mode != TCP_RTX_RTO && c->rtx_mode != TCP_RTX_PTO)
-        tcp_rto_arm(c, now_us);
+     * ended); the RTO replaces it. A tail loss probe or RACK's reordering
+     * timer (RFC 8985) stands in for the RTO while it runs. */
+    if (tcp_flight_bytes(c) > 0 && c->rtx_mode != TCP_RTX_RTO && c->rtx_mode != TCP_RTX_PTO &&
+        c->rtx_mode != TCP_RTX_REO)
+        tcp_rto_rearm(c, now_us); /* (early after a renege, tcp_ack.c) */
     /* RFC 9293 3.8.6.1: data waiting, nothing in flight, window too small:
      * probe (persist) rather than wait for an update that may be lost. */
     if (seq_lt(c->snd_nxt, tcp_sndbuf_tail_seq(c)) && tcp_flight_bytes(c) == 0 &&
@@ -726,12 +728,17 @@ void tcp_send_challenge_ack(struct tcp_conn *c, uint64_t now_us)
  * ever (an ACK loop), and a flood of forged segments would draw one ACK
  * each: the answers get their own budget per connection (as Linux's
  * tcp_invalid_ratelimit, there one per 500 ms), the rest are counted
- * (TCPACKSkippedSeq / TCPACKSkippedPAWS). */
-void tcp_send_invalid_ack(struct tcp_conn *c, bool paws, uint64_t now_us)
+ * (TCPACKSkippedSeq / TCPACKSkippedPAWS). A segment with data (and no SYN)
+ * is always answered, as Linux's tcp_oow_rate_limited does: an ACK loop
+ * is made of pure ACKs, while a sender whose data falls outside our window
+ * (its view of the window is stale, or a burst of losses left it behind)
+ * needs the ACK, with its SACK blocks, to recover; throttling those ACKs
+ * turned netsim's burst-loss cell from 16 to 3 Mbit/s. */
+void tcp_send_invalid_ack(struct tcp_conn *c, bool paws, bool data, uint64_t now_us)
 {
     struct tcp_engine *eng = c->eng;
 
-    if (!ack_budget_take(&c->invalid_start_us, &c->invalid_count, eng->cfg.invalid_ack_limit,
+    if (!data && !ack_budget_take(&c->invalid_start_us, &c->invalid_count, eng->cfg.invalid_ack_limit,
                          now_us)) {
         if (paws)
             eng->stats.ack_skipped_paws++;
