@@ -8,20 +8,28 @@
 #include "toe/snapshot.h"
 #include "toe/stack_internal.h"
 
+/* ?LPORT RPORT? after the method name: the default tuple's ports else. */
+static int ports_arg(Tcl_Interp *interp, int objc, Tcl_Obj *const objv[], int *lport, int *rport)
+{
+    if (objc == 4) {
+        if (harness_int_arg(interp, objv[2], "LPORT", 65535, lport) != TCL_OK ||
+            harness_int_arg(interp, objv[3], "RPORT", 65535, rport) != TCL_OK)
+            return TCL_ERROR;
+    } else if (objc != 2) {
+        Tcl_WrongNumArgs(interp, 2, objv, "?LPORT RPORT?");
+        return TCL_ERROR;
+    }
+    return TCL_OK;
+}
+
 int hs_m_flow(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
     int lport = hs->def_lport, rport = hs->def_rport;
     struct hflow *f;
     Tcl_Obj *d;
 
-    if (objc == 4) {
-        if (harness_int_arg(interp, objv[2], "LPORT", 65535, &lport) != TCL_OK ||
-            harness_int_arg(interp, objv[3], "RPORT", 65535, &rport) != TCL_OK)
-            return TCL_ERROR;
-    } else if (objc != 2) {
-        Tcl_WrongNumArgs(interp, 2, objv, "?LPORT RPORT?");
+    if (ports_arg(interp, objc, objv, &lport, &rport) != TCL_OK)
         return TCL_ERROR;
-    }
     f = hs_flow(hs, hs->def_raddr, (uint16_t)lport, (uint16_t)rport);
     d = Tcl_NewDictObj();
     Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("stack_isn", -1),
@@ -93,14 +101,8 @@ int hs_m_flow_core(struct hstack *hs, Tcl_Interp *interp, int objc, Tcl_Obj *con
 {
     int lport = hs->def_lport, rport = hs->def_rport, where = -1;
 
-    if (objc == 4) {
-        if (harness_int_arg(interp, objv[2], "LPORT", 65535, &lport) != TCL_OK ||
-            harness_int_arg(interp, objv[3], "RPORT", 65535, &rport) != TCL_OK)
-            return TCL_ERROR;
-    } else if (objc != 2) {
-        Tcl_WrongNumArgs(interp, 2, objv, "?LPORT RPORT?");
+    if (ports_arg(interp, objc, objv, &lport, &rport) != TCL_OK)
         return TCL_ERROR;
-    }
     hs_run(hs);
     struct toe_stack *s = hs->stack;
     struct flow_key k = {.laddr = hs->stack_ip, .raddr = hs->def_raddr, .lport = (uint16_t)lport,
