@@ -1119,7 +1119,8 @@ int toe_stack_poll(struct toe_stack *stack, uint64_t now_us)
 uint64_t core_next_timer_us(const struct toe_core *core)
 {
     /* Notifications, a move or messages in flight wait for the next poll. */
-    if (core->nq_head || core->mv.active || handover_busy(core) || core_msgs_waiting(core))
+    if (core->nq_head || core->mv.active || handover_busy(core) ||
+        tcp_engine_tx_deferred(&core->eng) || core_msgs_waiting(core))
         return core->now_us;
     uint64_t next = timer_wheel_next_expiry(core->wheel);
     return core->arp_next_tick_us < next ? core->arp_next_tick_us : next;

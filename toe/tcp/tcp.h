@@ -277,6 +277,10 @@ struct tcp_config {
     uint32_t backlog_default;      /* 128: SYN-RECEIVED + accept queue per listener */
     enum tcp_syncookies_mode syncookies;
     uint32_t challenge_ack_limit;  /* RFC 5961 section 7: per connection per second (10) */
+    uint32_t tx_budget_segs;       /* new data segments one connection sends per
+                                      round (between tcp_engine_tx_ready calls),
+                                      so one cannot starve the others on its
+                                      core (32; 0: no limit) */
     uint32_t invalid_ack_limit;    /* ACKs answering out-of-window segments and PAWS
                                       failures without data, per connection per
                                       second (100) */
@@ -340,6 +344,7 @@ void tcp_config_default(struct tcp_config *cfg);
     X(frto_undo, "TCPSpuriousRtoUndoFRTO")               \
     X(rack_reo_timeouts, "TCPRackReoTimeout")            \
     X(emit_fails, "TCPEmitFail")                         \
+    X(tx_budget_defers, "TCPTxBudgetDefers")             \
     X(mem_pressure, "TCPMemoryPressures")                \
     X(rcv_pruned, "RcvPruned")                           \
     X(abort_on_close, "TCPAbortOnClose")                 \
@@ -442,7 +447,10 @@ struct tcp_engine {
     struct tcp_isn_key isn_key;       /* RFC 6528 */
     struct syncookie_key cookie_key;  /* RFC 4987 */
     uint32_t nconns;          /* connections allocated and not yet freed */
-    struct tcp_conn *blocked; /* connections whose emit failed (-ENOBUFS) */
+    struct tcp_conn *blocked; /* connections whose emit failed (-ENOBUFS), or
+                                 that used their round's tx_budget_segs */
+    uint32_t round;           /* tcp_engine_tx_ready calls: the TX round */
+    uint32_t deferred;        /* on blocked for the budget alone: retry at once */
     /* TIME_WAIT connections, oldest first: 2MSL is the same for all, so
      * entry order is expiry order and the head is the one to recycle. */
     struct tcp_conn *tw_head, *tw_tail;
@@ -460,6 +468,12 @@ int tcp_engine_init(struct tcp_engine *eng, const struct tcp_config *cfg,
 /* TX ring has room again: retry output of connections whose emit failed.
  * The stack calls it after a TX completion / before the next RX burst. */
 void tcp_engine_tx_ready(struct tcp_engine *eng, uint64_t now_us);
+/* Connections wait for the next round only for their budget (not for the
+ * TX ring): the caller should poll again at once rather than sleep. */
+static inline bool tcp_engine_tx_deferred(const struct tcp_engine *eng)
+{
+    return eng->deferred != 0;
+}
 /* An RX burst: between these calls tcp_input() holds back the ACKs of
  * in-order data (the last segment's ACK covers the others: RFC 9293
  * 3.10.7.4, MUST-59); rx_end sends one per connection that still owes one.

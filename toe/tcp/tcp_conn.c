@@ -38,6 +38,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->syncookies = TCP_SYNCOOKIES_AUTO;
     cfg->challenge_ack_limit = 10;
     cfg->invalid_ack_limit = 100;
+    cfg->tx_budget_segs = 32;
     strcpy(cfg->cc_name, "newreno");
     cfg->ooo_max_ranges = 8;
     cfg->tick_us = 1000;
@@ -149,11 +150,14 @@ void tcp_engine_tx_ready(struct tcp_engine *eng, uint64_t now_us)
     struct tcp_conn *list = eng->blocked, *c;
 
     eng->blocked = NULL;
+    eng->deferred = 0;
+    eng->round++; /* a new round: every connection's TX budget refills */
     while (list) {
         c = list;
         list = c->bnext;
         c->bnext = c->bprev = NULL;
         c->blocked = false;
+        c->budget_deferred = false;
         if (c->state == TCP_CLOSED)
             continue;
         tcp_output(c, now_us);

@@ -67,7 +67,10 @@ struct tcp_conn {
     bool passive;                /* created by a listener */
     bool in_accept_queue;
     bool bufs_ready;             /* sndbuf/rcvbuf initialised */
-    bool blocked;                /* on eng->blocked (emit failed) */
+    bool blocked;                /* on eng->blocked (emit failed, or budget) */
+    bool budget_deferred;        /* ... for the TX budget (eng->deferred counts it) */
+    uint32_t tx_round;           /* eng->round of tx_round_segs */
+    uint32_t tx_round_segs;      /* new data segments sent in that round */
     bool reset_seen;             /* closed by RST (recv/send say ECONNRESET) */
     bool closed_notified;
     bool orphan;                 /* the app closed it; the engine finishes it */

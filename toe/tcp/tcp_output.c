@@ -36,6 +36,10 @@ void tcp_blocked_del(struct tcp_conn *c)
 {
     if (!c->blocked)
         return;
+    if (c->budget_deferred) {
+        c->budget_deferred = false;
+        c->eng->deferred--;
+    }
     if (c->bprev)
         c->bprev->bnext = c->bnext;
     else
@@ -510,6 +514,24 @@ static void sack_output(struct tcp_conn *c, uint64_t now_us)
     }
 }
 
+/* Counts one new data segment of this round against the connection's
+ * budget; true (nothing counted) when the budget is already spent. */
+static bool tx_budget_spent(struct tcp_conn *c)
+{
+    const struct tcp_engine *eng = c->eng;
+
+    if (!eng->cfg.tx_budget_segs)
+        return false;
+    if (c->tx_round != eng->round) {
+        c->tx_round = eng->round;
+        c->tx_round_segs = 0;
+    }
+    if (c->tx_round_segs >= eng->cfg.tx_budget_segs)
+        return true;
+    c->tx_round_segs++;
+    return false;
+}
+
 void tcp_output(struct tcp_conn *c, uint64_t now_us)
 {
     uint32_t mss = c->snd_mss;
@@ -581,6 +603,15 @@ void tcp_output(struct tcp_conn *c, uint64_t now_us)
              * nothing more will come to fill it. */
             if (len > 0)
                 break;
+        }
+        if (tx_budget_spent(c)) {
+            /* Fairness within the core: the rest goes next round, after
+             * the other connections had theirs (DESIGN.md "Dispatcher"). */
+            tcp_blocked_add(c);
+            c->budget_deferred = true;
+            c->eng->deferred++;
+            c->eng->stats.tx_budget_defers++;
+            break;
         }
         sent = xmit_data(c, c->snd_nxt, len, XMIT_NEW, now_us);
         if (sent <= 0)

@@ -501,6 +501,30 @@ static void test_sack_blocks_shrink_payload(void **state)
     assert_int_equal(s->len, 1460 - 12 - 12); /* MSS covers payload + options */
 }
 
+/* The TX budget: at most tx_budget_segs new segments per connection per
+ * round; the rest waits on the engine's blocked list (tcp_engine_tx_deferred
+ * says poll again at once) and goes at the next tcp_engine_tx_ready. */
+static void test_tx_budget_per_round(void **state)
+{
+    struct harness *h = *state;
+
+    h->eng.cfg.tx_budget_segs = 4;
+    h_passive_open(h, IRS, NULL);
+    tcp_set_nodelay(h->app, true);
+    tcp_send(&h->eng, h->app, pattern, 10 * 1460, h->now_us); /* the initial window */
+    assert_int_equal(h_pending(h), 4);
+    assert_true(tcp_engine_tx_deferred(&h->eng));
+    h->rd = h->nout;
+    tcp_engine_tx_ready(&h->eng, h->now_us);
+    assert_int_equal(h_pending(h), 4);
+    h->rd = h->nout;
+    tcp_engine_tx_ready(&h->eng, h->now_us);
+    assert_int_equal(h_pending(h), 2);
+    assert_false(tcp_engine_tx_deferred(&h->eng));
+    assert_int_equal(h->eng.stats.tx_budget_defers, 2);
+    h->rd = h->nout;
+}
+
 static void test_idle_restart(void **state)
 {
     struct harness *h = *state;
@@ -605,6 +629,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limited_transmit, setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_sack_blocks_shrink_payload, setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_idle_restart, setup, h_teardown),
+        cmocka_unit_test_setup_teardown(test_tx_budget_per_round, setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_sack_rescue_retransmission, setup, h_teardown),
         cmocka_unit_test_setup_teardown(test_spurious_rto_eifel, setup, h_teardown),
     };
