@@ -33,7 +33,9 @@ N_SRC=4
 MAX_RSS_PER_CONN=3072  # bytes: today about 1.7 KB (flow slot 1.6 KB, page maps, app state)
 # An ASan build of toe-echo pays redzones and shadow on every allocation
 # (measured ~4.4 KB per connection): the same test, a bound to match.
-if ldd "$echo_bin" 2>/dev/null | grep -q libasan; then
+# (ldd's output read whole: with pipefail, grep -q quitting early could
+# fail ldd with SIGPIPE and the check with it.)
+if [[ $(ldd "$echo_bin" 2>/dev/null) == *libasan* ]]; then
     MAX_RSS_PER_CONN=8192
 fi
 
