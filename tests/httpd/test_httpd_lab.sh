@@ -54,12 +54,14 @@ fail() {
 
 root=$(python3 "$here/httpd_lab.py" --make-root)
 [[ -d $root ]] || fail "no document root"
-lab_up "$id" || fail "lab up"
+# TOE_HTTPD_QUEUES=N: N-queue veths, toe-httpd --queues N (queue i on core i).
+LAB_QUEUES=${TOE_HTTPD_QUEUES:-1} lab_up "$id" || fail "lab up"
 # TOE_HTTPD_CORES=LIST: toe-httpd --cores LIST (pinned core threads);
 # TOE_HTTPD_CLASSES=SPEC: --classes SPEC too (connections handed over).
 cores_args=()
 [[ -n ${TOE_HTTPD_CORES:-} ]] && cores_args=(--cores "$TOE_HTTPD_CORES")
 [[ -n ${TOE_HTTPD_CLASSES:-} ]] && cores_args+=(--classes "$TOE_HTTPD_CLASSES")
+[[ -n ${TOE_HTTPD_QUEUES:-} ]] && cores_args+=(--queues "$TOE_HTTPD_QUEUES")
 lab_bg "$work/httpd.log" net "$LAB_SERVER_NS" "$httpd_bin" --iface "$LAB_SERVER_IF" \
     --ip "$LAB_SERVER_IP/$LAB_PREFIX" --port 80 --root "$root" \
     --header-timeout-ms $header_timeout_ms --idle-timeout-ms $idle_timeout_ms \
